@@ -1,0 +1,134 @@
+'use strict';
+// Unit tests for the wire-format parsers: no processes, byte-exact input,
+// chunk boundaries placed deliberately.
+const { test } = require('node:test');
+const assert = require('node:assert');
+const v8 = require('v8');
+const { createParser, encode } = require('../lib/ipc-serialization');
+
+const collect = (parser, chunks) => {
+  const out = [];
+  for (const c of chunks) for (const item of parser.push(Buffer.from(c))) out.push(item);
+  return out;
+};
+const messagesOf = (items) => items.map((i) => {
+  assert.ok('message' in i, `unexpected ${i.error || i.fatal}`);
+  return i.message;
+});
+
+// Every split of `bytes` into two or three pieces must give the same result.
+function allSplits(bytes, step = 1) {
+  const out = [];
+  for (let i = 0; i <= bytes.length; i += step) {
+    out.push([bytes.subarray(0, i), bytes.subarray(i)]);
+    const j = Math.min(bytes.length, i + 3);
+    out.push([bytes.subarray(0, i), bytes.subarray(i, j), bytes.subarray(j)]);
+  }
+  return out;
+}
+
+test('json: encode matches Node (JSON + newline)', () => {
+  assert.strictEqual(encode('json', { a: 'ß', b: [1] }), '{"a":"ß","b":[1]}\n');
+});
+
+test('json: multibyte characters straddling every read boundary', () => {
+  const msgs = ['ß🎉€', { k: 'ä\u2028ö' }, 'x'];
+  const bytes = Buffer.from(msgs.map((m) => encode('json', m)).join(''));
+  for (const split of allSplits(bytes)) {
+    const p = createParser('json');
+    assert.deepStrictEqual(messagesOf(collect(p, split)), msgs);
+    assert.strictEqual(p.buffering, false);
+  }
+});
+
+test('json: partial line sets buffering', () => {
+  const p = createParser('json');
+  assert.deepStrictEqual(collect(p, ['{"a":']), []);
+  assert.strictEqual(p.buffering, true);
+  assert.deepStrictEqual(messagesOf(collect(p, ['1}\n'])), [{ a: 1 }]);
+  assert.strictEqual(p.buffering, false);
+});
+
+test('json: malformed line is reported and the next line still parses', () => {
+  const p = createParser('json');
+  const items = collect(p, ['{"ok":1}\n{not json\n', '"after"\n']);
+  assert.strictEqual(items.length, 3);
+  assert.deepStrictEqual(items[0], { message: { ok: 1 } });
+  assert.strictEqual(items[1].error.code, 'ERR_IPC_BAD_MESSAGE');
+  assert.deepStrictEqual(items[2], { message: 'after' });
+});
+
+test('json: maxMessageSize counts bytes without a newline', () => {
+  const p = createParser('json', 10);
+  assert.deepStrictEqual(messagesOf(collect(p, ['"12345678"\n'])), ['12345678']); // 10 bytes: ok
+  const items = collect(p, ['"ßßßß', 'ß"']); // 13 bytes pending
+  assert.strictEqual(items.length, 1);
+  assert.strictEqual(items[0].fatal.code, 'ERR_IPC_MESSAGE_TOO_LARGE');
+  assert.deepStrictEqual(collect(p, ['\n"x"\n']), [], 'a dead parser yields nothing');
+
+  const q = createParser('json', 10);
+  const items2 = collect(q, ['"a"\n"0123456789abc"\n"b"\n']); // a long line in the middle
+  assert.deepStrictEqual(items2[0], { message: 'a' });
+  assert.strictEqual(items2[1].fatal.code, 'ERR_IPC_MESSAGE_TOO_LARGE');
+  assert.strictEqual(items2.length, 2);
+});
+
+test('advanced: frame layout equals Node v20 ({ hi: 1 })', () => {
+  assert.strictEqual(encode('advanced', { hi: 1 }).toString('hex'), '0000000bff0f6f220268694902' + '7b01');
+});
+
+test('advanced: host objects use the 0/1 tag scheme and round-trip', () => {
+  const value = {
+    buf: Buffer.from('abc'), u16: new Uint16Array([1, 65535]), dv: new DataView(new ArrayBuffer(2)),
+    map: new Map([[1, 2]]), set: new Set([3n]), date: new Date(0), big: -(2n ** 70n),
+  };
+  const frame = encode('advanced', value);
+  const p = createParser('advanced');
+  const [got] = messagesOf(collect(p, [frame]));
+  assert.strictEqual(Buffer.from(got.buf).toString(), 'abc');
+  assert.ok(got.u16 instanceof Uint16Array && got.u16[1] === 65535);
+  assert.ok(got.dv instanceof DataView && got.dv.byteLength === 2);
+  assert.deepStrictEqual(got.map, value.map);
+  assert.deepStrictEqual(got.set, value.set);
+  assert.strictEqual(got.date.getTime(), 0);
+  assert.strictEqual(got.big, value.big);
+  // A frame written with tag 0 must not be readable by a plain deserializer
+  // expecting no tag: proves the tag is there.
+  const d = new v8.DefaultDeserializer(frame.subarray(4));
+  d.readHeader();
+  assert.throws(() => d.readValue());
+});
+
+test('advanced: length field and payload split at every offset', () => {
+  const msgs = [Buffer.alloc(300, 1), 'ß'.repeat(50), { n: 7 }];
+  const bytes = Buffer.concat(msgs.map((m) => encode('advanced', m)));
+  for (const split of allSplits(bytes, 7)) {
+    const p = createParser('advanced');
+    const got = messagesOf(collect(p, split));
+    assert.strictEqual(got.length, 3);
+    assert.ok(Buffer.from(got[0]).equals(msgs[0]));
+    assert.strictEqual(got[1], msgs[1]);
+    assert.deepStrictEqual(got[2], msgs[2]);
+    assert.strictEqual(p.buffering, false);
+  }
+  // Byte by byte.
+  const p = createParser('advanced');
+  const got = messagesOf(collect(p, [...bytes].map((b) => [b])));
+  assert.strictEqual(got.length, 3);
+});
+
+test('advanced: bad payload is skipped, the next frame still parses', () => {
+  const junk = Buffer.from([0, 0, 0, 3, 0xde, 0xad, 0xbf]);
+  const p = createParser('advanced');
+  const items = collect(p, [Buffer.concat([junk, encode('advanced', 'next')])]);
+  assert.strictEqual(items[0].error.code, 'ERR_IPC_BAD_MESSAGE');
+  assert.deepStrictEqual(items[1], { message: 'next' });
+});
+
+test('advanced: declared length above maxMessageSize is fatal before the payload arrives', () => {
+  const p = createParser('advanced', 1000);
+  const items = collect(p, [[0, 0, 0x10], [0]]); // 4096 declared, split header
+  assert.strictEqual(items.length, 1);
+  assert.strictEqual(items[0].fatal.code, 'ERR_IPC_MESSAGE_TOO_LARGE');
+  assert.strictEqual(items[0].fatal.size, 4096);
+});

@@ -1,0 +1,57 @@
+'use strict';
+// The binding object, shaped like Node's process.binding('pipe_wrap') merged
+// with process.binding('stream_wrap').
+//
+// PIPEWRAP_BINDING=node swaps in Node's own internal binding (Node 20, where
+// process.binding still exists). Only the differential tests and development
+// use it: it lets the same test run against the reference implementation.
+
+const kReadBytesOrError = 0;
+const kArrayBufferOffset = 1;
+const kBytesWritten = 2;
+const kLastWriteWasAsync = 3;
+const constants = Object.freeze({ SOCKET: 0, SERVER: 1, IPC: 2, UV_READABLE: 1, UV_WRITABLE: 2 });
+
+function loadNodeBinding() {
+  const { Pipe, PipeConnectWrap } = process.binding('pipe_wrap');
+  const sw = process.binding('stream_wrap');
+  return {
+    Pipe,
+    PipeConnectWrap,
+    WriteWrap: sw.WriteWrap,
+    ShutdownWrap: sw.ShutdownWrap,
+    streamBaseState: sw.streamBaseState,
+  };
+}
+
+function loadOwnBinding() {
+  const native = require('../index.js');
+  // One Int32Array per thread (each worker gets its own), written by the
+  // addon before every onread and after every write.
+  const streamBaseState = native.streamBaseState();
+  return {
+    Pipe: native.Pipe,
+    PipeConnectWrap: native.PipeConnectWrap,
+    WriteWrap: native.WriteWrap,
+    ShutdownWrap: native.ShutdownWrap,
+    streamBaseState,
+  };
+}
+
+const loaded = process.env.PIPEWRAP_BINDING === 'node' ? loadNodeBinding() : loadOwnBinding();
+
+module.exports = {
+  Pipe: loaded.Pipe,
+  PipeConnectWrap: loaded.PipeConnectWrap,
+  WriteWrap: loaded.WriteWrap,
+  ShutdownWrap: loaded.ShutdownWrap,
+  streamBaseState: loaded.streamBaseState,
+  kReadBytesOrError,
+  kArrayBufferOffset,
+  kBytesWritten,
+  kLastWriteWasAsync,
+  constants,
+  // pipewrap's own native module (extras such as socketpair, probeUnixSocket).
+  // Always ours, even under PIPEWRAP_BINDING=node.
+  native: require('../index.js'),
+};

@@ -1,0 +1,34 @@
+'use strict';
+// pipewrap's public entry point: the net-style layer, the IPC layer and the
+// binding (also reachable as `binding`).
+
+const binding = require('./binding');
+
+let net = {};
+try {
+  net = require('./net');
+} catch (err) {
+  if (err.code !== 'MODULE_NOT_FOUND') throw err;
+}
+let ipc = {};
+try {
+  ipc = require('./ipc');
+} catch (err) {
+  if (err.code !== 'MODULE_NOT_FOUND') throw err;
+}
+
+module.exports = {
+  ...net,
+  ...ipc,
+  binding,
+  Pipe: binding.Pipe,
+  PipeConnectWrap: binding.PipeConnectWrap,
+  WriteWrap: binding.WriteWrap,
+  ShutdownWrap: binding.ShutdownWrap,
+  streamBaseState: binding.streamBaseState,
+  kReadBytesOrError: binding.kReadBytesOrError,
+  kArrayBufferOffset: binding.kArrayBufferOffset,
+  kBytesWritten: binding.kBytesWritten,
+  kLastWriteWasAsync: binding.kLastWriteWasAsync,
+  constants: binding.constants,
+};

@@ -1,0 +1,252 @@
+'use strict';
+// Wire formats of Node's fork channel (see node-pipe-contract.md §3.4).
+//
+//   json      one JSON text per message, terminated by '\n', UTF-8.
+//   advanced  4-byte big-endian payload length, then a v8.Serializer payload
+//             (header included). Host objects are preceded by a uint32 tag:
+//             0 = ArrayBufferView (V8/Node default host format follows),
+//             1 = any other host object, written as a plain-object copy.
+//
+// Each parser consumes raw chunks and yields, in order, either
+// { message } for a complete message, { error } for a bad message that was
+// skipped (the stream stays in sync), or { fatal } when the stream cannot
+// continue (message larger than maxMessageSize). Parsers never throw.
+
+const { Buffer } = require('buffer');
+const { StringDecoder } = require('string_decoder');
+const v8 = require('v8');
+const { isArrayBufferView } = require('util').types;
+
+const kArrayBufferViewTag = 0;
+const kPlainObjectTag = 1;
+const DEFAULT_MAX_MESSAGE_SIZE = 128 * 1024 * 1024;
+const NEWLINE = 0x0a;
+
+function makeError(Ctor, code, message, props) {
+  const err = new Ctor(message);
+  err.code = code;
+  if (props) Object.assign(err, props);
+  return err;
+}
+
+function badMessage(cause, detail) {
+  const err = makeError(Error, 'ERR_IPC_BAD_MESSAGE',
+                        `Malformed IPC message (${detail}): ${cause && cause.message}`);
+  if (cause) err.cause = cause;
+  return err;
+}
+
+function tooLarge(size, max, mode) {
+  return makeError(RangeError, 'ERR_IPC_MESSAGE_TOO_LARGE',
+                   `IPC message of ${size} bytes or more exceeds maxMessageSize ` +
+                   `(${max} bytes, ${mode} serialization)`,
+                   { size, maxMessageSize: max });
+}
+
+class ChannelSerializer extends v8.DefaultSerializer {
+  _writeHostObject(object) {
+    if (isArrayBufferView(object)) {
+      this.writeUint32(kArrayBufferViewTag);
+      return super._writeHostObject(object);
+    }
+    this.writeUint32(kPlainObjectTag);
+    this.writeValue({ ...object });
+  }
+}
+
+class ChannelDeserializer extends v8.DefaultDeserializer {
+  _readHostObject() {
+    const tag = this.readUint32();
+    if (tag === kArrayBufferViewTag) return super._readHostObject();
+    if (tag === kPlainObjectTag) return this.readValue();
+    throw new Error(`unknown host object tag ${tag}`);
+  }
+}
+
+// ---------------------------------------------------------------- json
+
+class JSONParser {
+  constructor(maxMessageSize) {
+    this.max = maxMessageSize;
+    this.decoder = new StringDecoder('utf8');
+    this.parts = [];          // decoded text of the unfinished line
+    this.pendingBytes = 0;    // raw bytes received since the last newline
+    this.dead = false;
+  }
+
+  get buffering() {
+    return this.pendingBytes !== 0;
+  }
+
+  * push(chunk) {
+    if (this.dead || chunk.length === 0) return;
+    const lastNl = chunk.lastIndexOf(NEWLINE);
+    const text = this.decoder.write(chunk);
+    if (lastNl === -1) {
+      this.pendingBytes += chunk.length;
+      if (this.pendingBytes > this.max) {
+        this.dead = true;
+        this.parts = [];
+        yield { fatal: tooLarge(this.pendingBytes, this.max, 'json') };
+        return;
+      }
+      this.parts.push(text);
+      return;
+    }
+    // Byte length of each complete line (the first may continue earlier
+    // chunks): a line over the limit stops the stream, lines before it are
+    // still delivered.
+    const lineBytes = [];
+    let from = 0;
+    for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, from)) {
+      lineBytes.push(nl - from + (from === 0 ? this.pendingBytes : 0));
+      from = nl + 1;
+    }
+    const lines = text.split('\n');
+    const rest = lines.pop();
+    if (this.parts.length) {
+      this.parts.push(lines[0]);
+      lines[0] = this.parts.join('');
+      this.parts = [];
+    }
+    this.pendingBytes = chunk.length - lastNl - 1;
+    if (rest.length) this.parts.push(rest);
+    for (let i = 0; i < lines.length; i++) {
+      if (lineBytes[i] > this.max) {
+        this.dead = true;
+        this.parts = [];
+        yield { fatal: tooLarge(lineBytes[i], this.max, 'json') };
+        return;
+      }
+      let message;
+      try {
+        message = JSON.parse(lines[i]);
+      } catch (err) {
+        yield { error: badMessage(err, 'json') };
+        continue;
+      }
+      yield { message };
+    }
+    if (this.pendingBytes > this.max) {
+      this.dead = true;
+      yield { fatal: tooLarge(this.pendingBytes, this.max, 'json') };
+    }
+  }
+}
+
+function encodeJSON(message) {
+  return JSON.stringify(message) + '\n';
+}
+
+// ---------------------------------------------------------------- advanced
+
+class AdvancedParser {
+  constructor(maxMessageSize) {
+    this.max = maxMessageSize;
+    this.chunks = [];
+    this.size = 0;
+    this.dead = false;
+  }
+
+  get buffering() {
+    return this.size !== 0;
+  }
+
+  frameLength() {
+    const first = this.chunks[0];
+    if (first.length >= 4) return first.readUInt32BE(0);
+    // The length field straddles chunks.
+    const head = Buffer.alloc(4);
+    let filled = 0;
+    for (const c of this.chunks) {
+      const n = Math.min(4 - filled, c.length);
+      c.copy(head, filled, 0, n);
+      filled += n;
+      if (filled === 4) break;
+    }
+    return head.readUInt32BE(0);
+  }
+
+  take(n) {
+    // Remove and return exactly n bytes from the front.
+    const first = this.chunks[0];
+    let out;
+    if (first.length >= n) {
+      out = first.subarray(0, n);
+      if (first.length === n) this.chunks.shift();
+      else this.chunks[0] = first.subarray(n);
+    } else {
+      out = Buffer.allocUnsafe(n);
+      let filled = 0;
+      while (filled < n) {
+        const c = this.chunks[0];
+        const k = Math.min(n - filled, c.length);
+        c.copy(out, filled, 0, k);
+        filled += k;
+        if (k === c.length) this.chunks.shift();
+        else this.chunks[0] = c.subarray(k);
+      }
+    }
+    this.size -= n;
+    return out;
+  }
+
+  * push(chunk) {
+    if (this.dead || chunk.length === 0) return;
+    this.chunks.push(chunk);
+    this.size += chunk.length;
+    while (this.size >= 4) {
+      const len = this.frameLength();
+      if (len > this.max) {
+        this.dead = true;
+        this.chunks = [];
+        this.size = 0;
+        yield { fatal: tooLarge(len, this.max, 'advanced') };
+        return;
+      }
+      if (this.size < 4 + len) break;
+      const frame = this.take(4 + len);
+      let message;
+      try {
+        const des = new ChannelDeserializer(frame.subarray(4));
+        des.readHeader();
+        message = des.readValue();
+      } catch (err) {
+        yield { error: badMessage(err, 'advanced') };
+        continue;
+      }
+      yield { message };
+    }
+  }
+}
+
+function encodeAdvanced(message) {
+  const ser = new ChannelSerializer();
+  ser.writeRawBytes(Buffer.alloc(4)); // room for the length
+  ser.writeHeader();
+  ser.writeValue(message);
+  const frame = ser.releaseBuffer();
+  frame.writeUInt32BE(frame.length - 4, 0);
+  return frame;
+}
+
+const modes = {
+  json: { Parser: JSONParser, encode: encodeJSON },
+  advanced: { Parser: AdvancedParser, encode: encodeAdvanced },
+};
+
+function createParser(mode, maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE) {
+  return new modes[mode].Parser(maxMessageSize);
+}
+
+function encode(mode, message) {
+  return modes[mode].encode(message);
+}
+
+module.exports = {
+  createParser,
+  encode,
+  DEFAULT_MAX_MESSAGE_SIZE,
+  ChannelSerializer,
+  ChannelDeserializer,
+};

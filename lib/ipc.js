@@ -1,0 +1,1122 @@
+'use strict';
+// The fork IPC channel over a pipewrap Pipe(IPC): fork() and openChannel().
+//
+// Speaks Node's own channel protocol (node-pipe-contract.md §3): the 'json'
+// and 'advanced' wire formats, internal 'NODE_*' commands, handle passing
+// with NODE_HANDLE / NODE_HANDLE_ACK / NODE_HANDLE_NACK, and the socket-list
+// commands Node's net.Server uses to count connections it handed over.
+//
+// Differences from Node, on purpose: a malformed message, a received fd of an
+// unsupported type and an oversized message are reported as 'error' events
+// (or, with no 'error' listener, process warnings) instead of crashing the
+// process; 'exit' of a forked child is emitted after its 'disconnect'.
+
+const EventEmitter = require('events');
+const childProcess = require('child_process');
+const fs = require('fs');
+const net = require('net');
+const dgram = require('dgram');
+const util = require('util');
+const path = require('path');
+const binding = require('./binding');
+const { createParser, encode, DEFAULT_MAX_MESSAGE_SIZE } = require('./ipc-serialization');
+
+const {
+  Pipe,
+  WriteWrap,
+  streamBaseState,
+  kReadBytesOrError,
+  kArrayBufferOffset,
+  kLastWriteWasAsync,
+  constants,
+} = binding;
+
+const UV_EOF = -4095;
+const MAX_HANDLE_RETRANSMISSIONS = 3;
+const WRITE_QUEUE_HIGH_WATER = 65536 * 2;
+const INTERNAL_PREFIX = 'NODE_';
+const kCore = Symbol('pipewrap.ipc.core');
+const noop = () => {};
+
+// ------------------------------------------------------------------ errors
+
+function codedError(Ctor, code, message, props) {
+  const err = new Ctor(message);
+  err.code = code;
+  if (props) Object.assign(err, props);
+  return err;
+}
+
+function errnoException(errno, syscall, extra) {
+  let code;
+  try {
+    code = util.getSystemErrorName(errno);
+  } catch {
+    code = `Unknown system error ${errno}`;
+  }
+  const err = new Error(`${syscall} ${code}${extra ? ` ${extra}` : ''}`);
+  err.errno = errno;
+  err.code = code;
+  err.syscall = syscall;
+  return err;
+}
+
+const errors = {
+  channelClosed: () => codedError(Error, 'ERR_IPC_CHANNEL_CLOSED', 'Channel closed'),
+  disconnected: () => codedError(Error, 'ERR_IPC_DISCONNECTED', 'IPC channel is already disconnected'),
+  missingMessage: () => codedError(TypeError, 'ERR_MISSING_ARGS', 'The "message" argument must be specified'),
+  invalidMessage: (value) => codedError(TypeError, 'ERR_INVALID_ARG_TYPE',
+    'The "message" argument must be one of type string, object, number, or boolean.' +
+    ` Received type ${typeof value}`),
+  invalidHandle: () => codedError(TypeError, 'ERR_INVALID_HANDLE_TYPE', 'This handle type cannot be sent'),
+  badHandle: (detail) => codedError(Error, 'ERR_IPC_BAD_HANDLE', `Received an unusable handle: ${detail}`),
+  childClosed: () => codedError(Error, 'ERR_CHILD_CLOSED_BEFORE_REPLY', 'Child closed before reply received'),
+};
+
+function invalidArgValue(name, value, reason) {
+  return codedError(TypeError, 'ERR_INVALID_ARG_VALUE',
+                    `The ${name.includes('.') ? 'property' : 'argument'} '${name}' ${reason}.` +
+                    ` Received ${util.inspect(value)}`);
+}
+
+function invalidArgType(name, expected, value) {
+  return codedError(TypeError, 'ERR_INVALID_ARG_TYPE',
+                    `The "${name}" argument must be ${expected}. Received ${util.inspect(value)}`);
+}
+
+function validateSerialization(mode, name) {
+  if (mode === undefined) return 'json';
+  if (mode !== 'json' && mode !== 'advanced') {
+    throw invalidArgValue(name, mode, "must be one of: 'json', 'advanced'");
+  }
+  return mode;
+}
+
+function validateMaxMessageSize(value) {
+  if (value === undefined) return DEFAULT_MAX_MESSAGE_SIZE;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
+    throw invalidArgValue('options.maxMessageSize', value, 'must be a positive integer');
+  }
+  return value;
+}
+
+// ------------------------------------------------------------------ handle kinds
+
+let pipewrapNet;
+function getPipewrapNet() {
+  if (pipewrapNet === undefined) {
+    const file = path.join(__dirname, 'net.js');
+    pipewrapNet = fs.existsSync(file) ? require(file) : null;
+  }
+  return pipewrapNet;
+}
+
+// Node's own raw wraps (TCP/Pipe/UDP) for recognising and creating
+// 'net.Native' handles. process.binding is allow-listed in Node 20.
+let nodeWraps;
+function getNodeWraps() {
+  if (nodeWraps === undefined) {
+    nodeWraps = {};
+    try {
+      nodeWraps.TCP = process.binding('tcp_wrap').TCP;
+      nodeWraps.TCPConstants = process.binding('tcp_wrap').constants;
+      nodeWraps.Pipe = process.binding('pipe_wrap').Pipe;
+      nodeWraps.UDP = process.binding('udp_wrap').UDP;
+    } catch {
+      // Not available (permission model, future Node): recognise ours only.
+    }
+  }
+  return nodeWraps;
+}
+
+function isRawHandle(h) {
+  if (h === null || typeof h !== 'object') return false;
+  if (h instanceof Pipe) return true;
+  const w = getNodeWraps();
+  return Boolean((w.TCP && h instanceof w.TCP) || (w.Pipe && h instanceof w.Pipe));
+}
+
+function isNodeTCP(h) {
+  const w = getNodeWraps();
+  return Boolean(w.TCP && h instanceof w.TCP);
+}
+
+function isNodeUDP(h) {
+  const w = getNodeWraps();
+  return Boolean(w.UDP && h instanceof w.UDP);
+}
+
+// The message type for a handle the user wants to send.
+function sendTypeOf(handle) {
+  const pw = getPipewrapNet();
+  if (handle instanceof net.Socket || (pw && pw.Socket && handle instanceof pw.Socket)) {
+    return 'net.Socket';
+  }
+  if (handle instanceof net.Server || (pw && pw.Server && handle instanceof pw.Server)) {
+    return 'net.Server';
+  }
+  if (isRawHandle(handle)) return 'net.Native';
+  return null;
+}
+
+function closeRaw(h) {
+  if (!h) return;
+  try {
+    if (typeof h.close === 'function') {
+      h.close();
+    } else if (typeof h.fd === 'number' && h.fd >= 0) {
+      // A plain { type, fd } descriptor from our binding: we own the fd.
+      fs.closeSync(h.fd);
+      h.fd = -1;
+    }
+  } catch {
+    // Already closed.
+  }
+}
+
+// ------------------------------------------------------------------ socket lists
+// Node's net.Server tracks the sockets it handed to another process through
+// these request/reply commands (internal/socket_list in Node). We implement
+// both ends so server.getConnections() and server.close() keep working.
+
+class SocketListSend extends EventEmitter {
+  constructor(core, key) {
+    super();
+    this.core = core;
+    this.key = key;
+  }
+
+  _request(msg, replyCmd, swallowErrors, callback) {
+    const core = this.core;
+    if (!core.connected) {
+      process.nextTick(callback, errors.childClosed());
+      return;
+    }
+    const onReply = (reply) => {
+      if (reply.cmd !== replyCmd || reply.key !== this.key) return;
+      core.replyWaiters.delete(onReply);
+      core.closeWaiters.delete(onClose);
+      callback(null, reply);
+    };
+    const onClose = () => {
+      core.replyWaiters.delete(onReply);
+      callback(errors.childClosed());
+    };
+    core.replyWaiters.add(onReply);
+    core.closeWaiters.add(onClose);
+    core.sendInternal(msg, swallowErrors);
+  }
+
+  close(callback) {
+    this._request({ cmd: 'NODE_SOCKET_NOTIFY_CLOSE', key: this.key },
+                  'NODE_SOCKET_ALL_CLOSED', true, callback);
+  }
+
+  getConnections(callback) {
+    this._request({ cmd: 'NODE_SOCKET_GET_COUNT', key: this.key },
+                  'NODE_SOCKET_COUNT', false,
+                  (err, msg) => (err ? callback(err) : callback(null, msg.count)));
+  }
+}
+
+class SocketListReceive extends EventEmitter {
+  constructor(core, key) {
+    super();
+    this.core = core;
+    this.key = key;
+    this.connections = 0;
+  }
+
+  add(socket) {
+    this.connections++;
+    socket.once('close', () => {
+      if (--this.connections === 0) this.emit('empty');
+    });
+  }
+
+  onInternal(msg) {
+    const core = this.core;
+    if (msg.cmd === 'NODE_SOCKET_NOTIFY_CLOSE') {
+      const reply = () => {
+        if (core.connected) core.sendInternal({ cmd: 'NODE_SOCKET_ALL_CLOSED', key: this.key }, true);
+      };
+      if (this.connections === 0) reply();
+      else this.once('empty', reply);
+    } else if (msg.cmd === 'NODE_SOCKET_GET_COUNT') {
+      if (core.connected) {
+        core.sendInternal({ cmd: 'NODE_SOCKET_COUNT', key: this.key, count: this.connections }, false);
+      }
+    }
+  }
+}
+
+// ------------------------------------------------------------------ Control
+// The public `channel` object: ref/unref with Node's listener/in-flight
+// reference counting.
+
+class Control extends EventEmitter {
+  #pipe;
+  #refs = 0;
+  #explicit = false;
+
+  constructor(pipe) {
+    super();
+    this.#pipe = pipe;
+  }
+
+  refCounted() {
+    if (++this.#refs === 1 && !this.#explicit) this.#pipe.ref();
+  }
+
+  unrefCounted() {
+    if (--this.#refs === 0 && !this.#explicit) {
+      this.#pipe.unref();
+      this.emit('unref');
+    }
+  }
+
+  ref() {
+    this.#explicit = true;
+    this.#pipe.ref();
+  }
+
+  unref() {
+    this.#explicit = true;
+    this.#pipe.unref();
+  }
+
+  get fd() {
+    const fd = this.#pipe.fd;
+    return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+  }
+}
+
+// ------------------------------------------------------------------ ChannelCore
+
+function isInternal(message) {
+  return message !== null &&
+    typeof message === 'object' &&
+    typeof message.cmd === 'string' &&
+    message.cmd.length > INTERNAL_PREFIX.length &&
+    message.cmd.startsWith(INTERNAL_PREFIX);
+}
+
+class ChannelCore {
+  constructor(target, pipe, mode, { maxMessageSize, parentSide }) {
+    this.target = target;
+    this.pipe = pipe;
+    this.mode = mode;
+    this.parser = createParser(mode, maxMessageSize);
+    this.control = new Control(pipe);
+    this.parentSide = parentSide;
+
+    this.connected = true;     // false as soon as disconnect is requested
+    this.finished = false;     // channel torn down, 'disconnect' queued
+    this.disconnectWhenIdle = false;
+    this.pipeClosed = false;
+    this.onPipeClosed = null;  // hooks for the fork wrapper
+    this.onDisconnectEmitted = null;
+
+    this.handleQueue = null;   // sends waiting for NODE_HANDLE_ACK
+    this.awaitingAck = null;   // the handle send in flight
+    this.recvHandle = null;    // fd received, not yet matched to NODE_HANDLE
+
+    this.deliveries = [];      // ordered events waiting to be emitted
+    this.unclaimed = [];       // 'message' events waiting for a listener
+    this.pumpBound = () => this.pump();
+
+    this.sendLists = new Map();
+    this.recvLists = new Map();
+    this.replyWaiters = new Set();
+    this.closeWaiters = new Set();
+  }
+
+  start() {
+    const pipe = this.pipe;
+    pipe.pendingHandle = null;
+    pipe.onread = (arrayBuffer) => this.onRead(arrayBuffer);
+    const err = pipe.readStart();
+    if (err) {
+      const ex = errnoException(err, 'read');
+      process.nextTick(() => {
+        this.fault(ex);
+        this.teardown();
+      });
+    }
+    this.target.on('newListener', (name) => {
+      if (name === 'message' && this.unclaimed.length) process.nextTick(() => this.flushUnclaimed());
+    });
+  }
+
+  // ---------------------------------------------------------------- reading
+
+  onRead(arrayBuffer) {
+    const pipe = this.pipe;
+    const received = pipe.pendingHandle;
+    pipe.pendingHandle = null;
+    if (this.finished) {
+      closeRaw(received);
+      return;
+    }
+    if (!arrayBuffer) {
+      const nread = streamBaseState[kReadBytesOrError];
+      closeRaw(received);
+      if (nread !== UV_EOF && nread < 0) {
+        // ECONNRESET and the like: same as EOF for a channel.
+        this.peerError = errnoException(nread, 'read');
+      }
+      this.eof = true;
+      this.connected = false;
+      this.teardown();
+      return;
+    }
+    const nread = streamBaseState[kReadBytesOrError];
+    const offset = streamBaseState[kArrayBufferOffset];
+    const chunk = Buffer.from(arrayBuffer, offset, nread);
+    if (received) {
+      // At most one fd per read; keep it until the NODE_HANDLE message that
+      // it came with has been parsed completely (it may span reads).
+      closeRaw(this.recvHandle);
+      this.recvHandle = received;
+    }
+    for (const item of this.parser.push(chunk)) {
+      if (item.fatal) {
+        this.fault(item.fatal);
+        this.connected = false;
+        this.teardown();
+        return;
+      }
+      if (item.error) {
+        this.fault(item.error);
+        continue;
+      }
+      this.dispatch(item.message);
+    }
+    if (this.disconnectWhenIdle && !this.parser.buffering) this.teardown();
+  }
+
+  dispatch(message) {
+    if (!isInternal(message)) {
+      this.deliver('message', [message, undefined]);
+      return;
+    }
+    switch (message.cmd) {
+      case 'NODE_HANDLE': {
+        const handle = this.recvHandle;
+        this.recvHandle = null;
+        this.onHandleMessage(message, handle);
+        return;
+      }
+      case 'NODE_HANDLE_ACK':
+      case 'NODE_HANDLE_NACK':
+        this.onAck(message.cmd === 'NODE_HANDLE_ACK');
+        break;
+      case 'NODE_SOCKET_NOTIFY_CLOSE':
+      case 'NODE_SOCKET_GET_COUNT': {
+        const list = this.recvLists.get(message.key);
+        if (list) list.onInternal(message);
+        else if (message.cmd === 'NODE_SOCKET_NOTIFY_CLOSE') {
+          this.sendInternal({ cmd: 'NODE_SOCKET_ALL_CLOSED', key: message.key }, true);
+        } else {
+          this.sendInternal({ cmd: 'NODE_SOCKET_COUNT', key: message.key, count: 0 }, true);
+        }
+        break;
+      }
+      case 'NODE_SOCKET_ALL_CLOSED':
+      case 'NODE_SOCKET_COUNT':
+        for (const waiter of [...this.replyWaiters]) waiter(message);
+        break;
+      default:
+        break;
+    }
+    this.deliver('internalMessage', [message, undefined]);
+  }
+
+  onHandleMessage(message, handle) {
+    if (!handle) {
+      this.sendInternal({ cmd: 'NODE_HANDLE_NACK' }, true);
+      return;
+    }
+    if (!isRawHandle(handle) && handle.type === 'UNSUPPORTED') {
+      // Our binding already closed an fd it cannot wrap (a file, a FIFO...).
+      this.sendInternal({ cmd: 'NODE_HANDLE_NACK' }, true);
+      this.fault(errors.badHandle(`fd of unsupported type for '${message.type}'`));
+      return;
+    }
+    this.sendInternal({ cmd: 'NODE_HANDLE_ACK' }, true);
+
+    const slot = this.reserve(isInternal(message.msg) ? 'internalMessage' : 'message');
+    const done = (err, converted) => {
+      if (err) {
+        closeRaw(handle);
+        this.fault(errors.badHandle(err.message));
+        this.cancel(slot);
+        return;
+      }
+      this.fill(slot, [message.msg, converted]);
+    };
+    try {
+      this.convertReceived(message, handle, done);
+    } catch (err) {
+      done(err);
+    }
+  }
+
+  // Turn a received raw handle into what the sender's message type asks for.
+  convertReceived(message, handle, done) {
+    const type = message.type;
+    const plain = !isRawHandle(handle) && handle !== null && typeof handle === 'object' &&
+      typeof handle.type === 'string';
+
+    if (type === 'dgram.Socket' || type === 'dgram.Native' || (plain && handle.type === 'UDP') ||
+        isNodeUDP(handle)) {
+      if (plain && type === 'dgram.Socket') {
+        const sock = dgram.createSocket(message.dgramType === 'udp6' ? 'udp6' : 'udp4');
+        sock.once('error', (err) => done(err));
+        sock.bind({ fd: handle.fd }, () => done(null, sock));
+        return;
+      }
+      if (plain && type === 'dgram.Native') {
+        const { UDP } = getNodeWraps();
+        if (!UDP) throw new Error('cannot wrap a UDP fd');
+        const udp = new UDP();
+        const err = udp.open(handle.fd);
+        if (err) throw errnoException(err, 'open');
+        return done(null, udp);
+      }
+      return done(null, handle); // Node's raw UDP wrap (PIPEWRAP_BINDING=node)
+    }
+
+    if (plain && handle.type === 'TCP') {
+      // An inet socket fd our binding handed us: Node's net owns it from now.
+      if (type === 'net.Server') {
+        const server = new net.Server();
+        server.once('error', (err) => done(err));
+        server.listen({ fd: handle.fd }, () => done(null, server));
+        return;
+      }
+      if (type === 'net.Socket') {
+        const socket = new net.Socket({ fd: handle.fd, readable: true, writable: true });
+        this.trackReceivedSocket(message, socket);
+        return done(null, socket);
+      }
+      const { TCP, TCPConstants } = getNodeWraps();
+      if (!TCP) return done(null, handle);
+      const tcp = new TCP(TCPConstants.SOCKET);
+      const err = tcp.open(handle.fd);
+      if (err) throw errnoException(err, 'open');
+      return done(null, tcp);
+    }
+
+    if (type === 'net.Native') return done(null, handle);
+
+    if (isNodeTCP(handle)) {
+      if (type === 'net.Server') {
+        const server = new net.Server();
+        server.once('error', (err) => done(err));
+        server.listen(handle, () => done(null, server));
+        return;
+      }
+      const socket = new net.Socket({ handle, readable: true, writable: true });
+      this.trackReceivedSocket(message, socket);
+      return done(null, socket);
+    }
+
+    // A Unix-domain socket: pipewrap's net layer when present.
+    const pw = getPipewrapNet();
+    if (!pw) return done(null, handle);
+    if (type === 'net.Server') {
+      const server = new pw.Server();
+      server.once('error', (err) => done(err));
+      server.listen(handle, () => done(null, server));
+      return;
+    }
+    if (type === 'net.Socket') {
+      const socket = new pw.Socket({ handle, readable: true, writable: true });
+      this.trackReceivedSocket(message, socket);
+      return done(null, socket);
+    }
+    done(null, handle);
+  }
+
+  trackReceivedSocket(message, socket) {
+    if (message.key === undefined) return;
+    let list = this.recvLists.get(message.key);
+    if (!list) {
+      list = new SocketListReceive(this, message.key);
+      this.recvLists.set(message.key, list);
+    }
+    list.add(socket);
+  }
+
+  // ---------------------------------------------------------------- delivery
+  // Events are emitted in arrival order, one per tick, even when a handle
+  // conversion (server.listen) completes later.
+
+  reserve(event) {
+    const slot = { event, args: null, ready: false, cancelled: false };
+    this.deliveries.push(slot);
+    return slot;
+  }
+
+  fill(slot, args) {
+    slot.args = args;
+    slot.ready = true;
+    process.nextTick(this.pumpBound);
+  }
+
+  cancel(slot) {
+    slot.cancelled = true;
+    slot.ready = true;
+    process.nextTick(this.pumpBound);
+  }
+
+  deliver(event, args) {
+    this.fill(this.reserve(event), args);
+  }
+
+  pump() {
+    const slot = this.deliveries[0];
+    if (!slot || !slot.ready) return;
+    this.deliveries.shift();
+    if (this.deliveries.length && this.deliveries[0].ready) process.nextTick(this.pumpBound);
+    if (slot.cancelled) return;
+    const target = this.target;
+    switch (slot.event) {
+      case 'message':
+        if (target.listenerCount('message') === 0 || this.unclaimed.length) {
+          this.unclaimed.push(slot.args);
+          this.flushUnclaimed();
+        } else {
+          target.emit('message', ...slot.args);
+        }
+        break;
+      case 'error':
+        if (target.listenerCount('error') > 0) {
+          target.emit('error', slot.args[0]);
+        } else {
+          // A peer must not be able to crash us: warn instead of throwing.
+          process.emitWarning(slot.args[0]);
+        }
+        break;
+      case 'disconnect':
+        target.emit('disconnect');
+        if (this.onDisconnectEmitted) this.onDisconnectEmitted();
+        break;
+      default:
+        target.emit(slot.event, ...slot.args);
+    }
+  }
+
+  flushUnclaimed() {
+    while (this.unclaimed.length && this.target.listenerCount('message') > 0) {
+      this.target.emit('message', ...this.unclaimed.shift());
+    }
+  }
+
+  fault(err) {
+    this.deliver('error', [err]);
+  }
+
+  // ---------------------------------------------------------------- sending
+
+  send(message, handle, options, callback) {
+    if (typeof handle === 'function') {
+      callback = handle;
+      handle = undefined;
+      options = undefined;
+    } else if (typeof options === 'function') {
+      callback = options;
+      options = undefined;
+    } else if (options !== undefined && (options === null || typeof options !== 'object')) {
+      throw invalidArgType('options', 'of type object', options);
+    }
+    if (callback !== undefined && typeof callback !== 'function') {
+      throw invalidArgType('callback', 'of type function', callback);
+    }
+    options = { swallowErrors: false, ...options };
+
+    if (this.connected) return this._send(message, handle, options, callback);
+
+    const ex = errors.channelClosed();
+    if (typeof callback === 'function') process.nextTick(callback, ex);
+    else process.nextTick(() => this.target.emit('error', ex));
+    return false;
+  }
+
+  sendInternal(message, swallowErrors) {
+    if (this.finished) return false;
+    return this._send(message, null, { swallowErrors }, undefined);
+  }
+
+  _send(message, handle, options, callback) {
+    if (message === undefined) throw errors.missingMessage();
+    const t = typeof message;
+    if (t !== 'string' && t !== 'object' && t !== 'number' && t !== 'boolean') {
+      throw errors.invalidMessage(message);
+    }
+    if (typeof options === 'boolean') options = { swallowErrors: options };
+
+    if (handle) {
+      const type = sendTypeOf(handle);
+      if (!type) throw errors.invalidHandle();
+      if (this.handleQueue) {
+        this.handleQueue.push({ message, handle, options, callback });
+        return this.handleQueue.length === 1;
+      }
+      return this.sendWithHandle(message, handle, type, options, callback);
+    }
+
+    const isAckNack = message !== null && t === 'object' &&
+      (message.cmd === 'NODE_HANDLE_ACK' || message.cmd === 'NODE_HANDLE_NACK');
+    if (this.handleQueue && !isAckNack) {
+      // Keep order: nothing overtakes a handle that is not acknowledged yet.
+      this.handleQueue.push({ message, handle: null, options, callback });
+      return this.handleQueue.length === 1;
+    }
+
+    const payload = encode(this.mode, message);
+    this.write(payload, null, options, callback);
+    return this.writeQueueSize() < WRITE_QUEUE_HIGH_WATER;
+  }
+
+  sendWithHandle(message, handle, type, options, callback) {
+    const wire = { cmd: 'NODE_HANDLE', type, msg: message };
+    let raw;
+    let server = null;
+    if (type === 'net.Socket') {
+      raw = handle._handle;
+      if (raw && handle.server && typeof handle.server._setupWorker === 'function' &&
+          handle.server._connectionKey !== undefined) {
+        server = handle.server;
+        wire.key = server._connectionKey;
+      }
+    } else if (type === 'net.Server') {
+      raw = handle._handle;
+    } else {
+      raw = handle;
+    }
+
+    if (!raw) {
+      // Nothing native to pass (a destroyed socket, a closed server): Node
+      // then sends the bare message.
+      const payload = encode(this.mode, message);
+      this.write(payload, null, options, callback);
+      return this.writeQueueSize() < WRITE_QUEUE_HIGH_WATER;
+    }
+
+    const payload = encode(this.mode, wire); // may throw: nothing changed yet
+    const detach = type === 'net.Socket' && !options.keepOpen;
+
+    if (server) {
+      let list = this.sendLists.get(wire.key);
+      if (!list) {
+        list = new SocketListSend(this, wire.key);
+        this.sendLists.set(wire.key, list);
+        server._setupWorker(list);
+      }
+      if (detach && typeof server._connections === 'number') server._connections--;
+    }
+
+    if (detach) {
+      // The socket is handed over: stop reading it here so the receiver gets
+      // every byte, and forget it. The fd is closed once the peer ACKs.
+      if (typeof raw.readStop === 'function') raw.readStop();
+      raw.reading = false;
+      raw.onread = noop;
+      handle._handle = null;
+      if (typeof handle.setTimeout === 'function') handle.setTimeout(0);
+    }
+
+    const err = this.write(payload, raw, options, callback);
+    if (err === 0) {
+      this.handleQueue = [];
+      this.awaitingAck = { payload, raw, closeAfterAck: detach, options, retransmissions: 0 };
+    } else if (detach) {
+      closeRaw(raw);
+    }
+    return this.writeQueueSize() < WRITE_QUEUE_HIGH_WATER;
+  }
+
+  onAck(ok) {
+    const pending = this.awaitingAck;
+    if (pending) {
+      if (ok) {
+        if (pending.closeAfterAck) closeRaw(pending.raw);
+        this.awaitingAck = null;
+      } else if (pending.retransmissions < MAX_HANDLE_RETRANSMISSIONS) {
+        pending.retransmissions++;
+        const err = this.write(pending.payload, pending.raw, { swallowErrors: true }, undefined);
+        if (err === 0) return; // still waiting; the queue stays queued
+        this.awaitingAck = null;
+        if (pending.closeAfterAck) closeRaw(pending.raw);
+      } else {
+        this.awaitingAck = null;
+        if (pending.closeAfterAck) closeRaw(pending.raw);
+        process.emitWarning('Handle did not reach the receiving process correctly',
+                            'SentHandleNotReceivedWarning');
+      }
+    }
+    if (!this.handleQueue) return;
+    const queue = this.handleQueue;
+    this.handleQueue = null;
+    for (const q of queue) {
+      if (this.finished) {
+        if (typeof q.callback === 'function') process.nextTick(q.callback, errors.channelClosed());
+        continue;
+      }
+      this._send(q.message, q.handle, q.options, q.callback);
+    }
+    if (!this.connected && !this.finished && !this.handleQueue) this._disconnect();
+  }
+
+  write(payload, raw, options, callback) {
+    const pipe = this.pipe;
+    const req = new WriteWrap();
+    let err;
+    if (typeof payload === 'string') {
+      err = raw ? pipe.writeUtf8String(req, payload, raw) : pipe.writeUtf8String(req, payload);
+    } else {
+      err = raw ? pipe.writeBuffer(req, payload, raw) : pipe.writeBuffer(req, payload);
+    }
+    const wasAsync = streamBaseState[kLastWriteWasAsync];
+    if (err === 0) {
+      if (wasAsync) {
+        req.buffer = payload; // keep the bytes alive until written
+        this.control.refCounted();
+        req.oncomplete = (status) => {
+          this.control.unrefCounted();
+          if (typeof callback === 'function') {
+            callback(status < 0 ? errnoException(status, 'write', req.error) : null);
+          }
+        };
+      } else if (typeof callback === 'function') {
+        process.nextTick(callback, null);
+      }
+    } else if (!options.swallowErrors) {
+      const ex = errnoException(err, 'write');
+      if (typeof callback === 'function') process.nextTick(callback, ex);
+      else process.nextTick(() => this.target.emit('error', ex));
+    }
+    return err;
+  }
+
+  writeQueueSize() {
+    if (this.finished) return 0;
+    const n = this.pipe.writeQueueSize;
+    return typeof n === 'number' ? n : 0;
+  }
+
+  // ---------------------------------------------------------------- closing
+
+  disconnect() {
+    if (!this.connected) {
+      this.target.emit('error', errors.disconnected());
+      return;
+    }
+    this.connected = false;
+    if (!this.handleQueue) this._disconnect();
+  }
+
+  _disconnect() {
+    if (this.finished) return;
+    // Let a message that is half-read complete first, like Node.
+    if (this.parser.buffering) {
+      this.disconnectWhenIdle = true;
+      return;
+    }
+    this.teardown();
+  }
+
+  teardown() {
+    if (this.finished) return;
+    this.finished = true;
+    this.connected = false;
+    const pipe = this.pipe;
+    pipe.onread = noop;
+    if (typeof pipe.readStop === 'function') pipe.readStop();
+    pipe.close(() => {
+      this.pipeClosed = true;
+      if (this.onPipeClosed) this.onPipeClosed();
+    });
+    closeRaw(this.recvHandle);
+    this.recvHandle = null;
+    if (this.awaitingAck) {
+      if (this.awaitingAck.closeAfterAck) closeRaw(this.awaitingAck.raw);
+      this.awaitingAck = null;
+    }
+    if (this.handleQueue) {
+      for (const q of this.handleQueue) {
+        if (typeof q.callback === 'function') process.nextTick(q.callback, errors.channelClosed());
+      }
+      this.handleQueue = null;
+    }
+    for (const onClose of [...this.closeWaiters]) onClose();
+    this.closeWaiters.clear();
+    this.replyWaiters.clear();
+    for (const list of this.sendLists.values()) list.emit('exit', list);
+    this.deliver('disconnect', []);
+  }
+}
+
+// ------------------------------------------------------------------ openChannel
+
+class IPCChannel extends EventEmitter {
+  constructor() {
+    super();
+    this[kCore] = null;
+  }
+
+  get connected() {
+    return this[kCore].connected;
+  }
+
+  get channel() {
+    return this[kCore].finished ? null : this[kCore].control;
+  }
+
+  get fd() {
+    return this[kCore].finished ? undefined : this[kCore].control.fd;
+  }
+
+  send(message, handle, options, callback) {
+    return this[kCore].send(message, handle, options, callback);
+  }
+
+  disconnect() {
+    this[kCore].disconnect();
+  }
+
+  ref() {
+    this[kCore].control.ref();
+    return this;
+  }
+
+  unref() {
+    this[kCore].control.unref();
+    return this;
+  }
+}
+
+function openChannel(fd, options = {}) {
+  if (!Number.isInteger(fd) || fd < 0) throw invalidArgType('fd', 'a non-negative integer', fd);
+  if (options === null || typeof options !== 'object') {
+    throw invalidArgType('options', 'of type object', options);
+  }
+  const mode = validateSerialization(options.serialization, 'options.serialization');
+  const maxMessageSize = validateMaxMessageSize(options.maxMessageSize);
+
+  const pipe = new Pipe(constants.IPC);
+  const err = pipe.open(fd);
+  if (err) {
+    pipe.close();
+    throw errnoException(err, 'open');
+  }
+  pipe.unref();
+
+  const target = new IPCChannel();
+  const core = new ChannelCore(target, pipe, mode, { maxMessageSize, parentSide: false });
+  target[kCore] = core;
+  // Like a forked Node child: the channel keeps the process alive only while
+  // someone listens for 'message'/'disconnect' or a write is in flight.
+  target.on('newListener', (name) => {
+    if (name === 'message' || name === 'disconnect') core.control.refCounted();
+  });
+  target.on('removeListener', (name) => {
+    if (name === 'message' || name === 'disconnect') core.control.unrefCounted();
+  });
+  core.start();
+  return target;
+}
+
+// ------------------------------------------------------------------ fork
+
+class ChildProcessIPC extends EventEmitter {
+  constructor(cp) {
+    super();
+    this._cp = cp;
+    this[kCore] = null;
+  }
+
+  get pid() { return this._cp.pid; }
+  get stdin() { return this._cp.stdin; }
+  get stdout() { return this._cp.stdout; }
+  get stderr() { return this._cp.stderr; }
+  get stdio() { return this._cp.stdio; }
+  get exitCode() { return this._cp.exitCode; }
+  get signalCode() { return this._cp.signalCode; }
+  get killed() { return this._cp.killed; }
+  get spawnfile() { return this._cp.spawnfile; }
+  get spawnargs() { return this._cp.spawnargs; }
+  get childProcess() { return this._cp; }
+
+  get connected() {
+    return this[kCore].connected;
+  }
+
+  get channel() {
+    return this[kCore].finished ? null : this[kCore].control;
+  }
+
+  send(message, handle, options, callback) {
+    return this[kCore].send(message, handle, options, callback);
+  }
+
+  disconnect() {
+    this[kCore].disconnect();
+  }
+
+  kill(signal) {
+    return this._cp.kill(signal);
+  }
+
+  ref() {
+    this._cp.ref();
+  }
+
+  unref() {
+    this._cp.unref();
+  }
+
+  [Symbol.dispose]() {
+    if (!this.killed) this.kill();
+  }
+}
+
+function buildStdio(options) {
+  let stdio = options.stdio;
+  if (typeof stdio === 'string') {
+    stdio = [stdio, stdio, stdio, 'ipc'];
+  } else if (stdio === undefined || stdio === null) {
+    const s = options.silent ? 'pipe' : 'inherit';
+    stdio = [s, s, s, 'ipc'];
+  } else if (Array.isArray(stdio)) {
+    stdio = [...stdio];
+    const count = stdio.filter((s) => s === 'ipc').length;
+    if (count === 0) {
+      throw codedError(Error, 'ERR_CHILD_PROCESS_IPC_REQUIRED',
+                       "Forked processes must have an IPC channel, missing value 'ipc' in options.stdio");
+    }
+    if (count > 1) throw codedError(Error, 'ERR_IPC_ONE_PIPE', 'Child process can have only one IPC pipe');
+  } else {
+    throw invalidArgValue('options.stdio', stdio, 'is invalid');
+  }
+  return stdio;
+}
+
+function fork(modulePath, args, options) {
+  if (modulePath instanceof URL) modulePath = require('url').fileURLToPath(modulePath);
+  if (typeof modulePath !== 'string') throw invalidArgType('modulePath', 'of type string', modulePath);
+  if (args == null) {
+    args = [];
+  } else if (typeof args === 'object' && !Array.isArray(args)) {
+    options = args;
+    args = [];
+  } else if (!Array.isArray(args)) {
+    throw invalidArgType('args', 'an instance of Array', args);
+  }
+  if (options == null) options = {};
+  if (typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+
+  const mode = validateSerialization(options.serialization, 'options.serialization');
+  const maxMessageSize = validateMaxMessageSize(options.maxMessageSize);
+  const stdio = buildStdio(options);
+  const ipcIndex = stdio.indexOf('ipc');
+  const execPath = options.execPath || process.execPath;
+  const execArgv = options.execArgv || process.execArgv;
+  if (!Array.isArray(execArgv)) throw invalidArgType('options.execArgv', 'an instance of Array', execArgv);
+
+  const { socketpair } = binding.native;
+  if (typeof socketpair !== 'function') {
+    throw codedError(Error, 'ERR_PIPEWRAP_NO_SOCKETPAIR', 'The native binding has no socketpair()');
+  }
+  const [parentFd, childFd] = socketpair();
+
+  const pipe = new Pipe(constants.IPC);
+  let err = pipe.open(parentFd);
+  if (err) {
+    pipe.close();
+    try { fs.closeSync(parentFd); } catch { /* not adopted */ }
+    fs.closeSync(childFd);
+    throw errnoException(err, 'open');
+  }
+
+  stdio[ipcIndex] = childFd;
+  const env = { ...(options.env || process.env) };
+  env.NODE_CHANNEL_FD = String(ipcIndex);
+  env.NODE_CHANNEL_SERIALIZATION_MODE = mode;
+
+  const spawnOptions = { ...options, stdio, env, shell: false };
+  delete spawnOptions.serialization;
+  delete spawnOptions.silent;
+  delete spawnOptions.execPath;
+  delete spawnOptions.execArgv;
+  delete spawnOptions.maxMessageSize;
+
+  let cp;
+  try {
+    cp = childProcess.spawn(execPath, [...execArgv, modulePath, ...args], spawnOptions);
+  } catch (e) {
+    pipe.close();
+    fs.closeSync(childFd);
+    throw e;
+  } finally {
+    // The child has its own copy now (or failed to start). Ours must go so
+    // the parent sees EOF when the child dies.
+    if (cp) fs.closeSync(childFd);
+  }
+
+  const child = new ChildProcessIPC(cp);
+  const core = new ChannelCore(child, pipe, mode, { maxMessageSize, parentSide: true });
+  child[kCore] = core;
+
+  // Event ordering: 'disconnect' before 'exit' before 'close'.
+  let exitArgs = null;
+  let exitEmitted = false;
+  let disconnectEmitted = false;
+  let cpClosed = false;
+  let closeEmitted = false;
+  let exitTimer = null;
+
+  const maybeClose = () => {
+    if (closeEmitted || !cpClosed || !core.pipeClosed) return;
+    if (exitArgs && !exitEmitted) return;
+    closeEmitted = true;
+    child.emit('close', cp.exitCode, cp.signalCode);
+  };
+  const emitExit = () => {
+    if (exitEmitted) return;
+    exitEmitted = true;
+    if (exitTimer) clearTimeout(exitTimer);
+    child.emit('exit', exitArgs[0], exitArgs[1]);
+    maybeClose();
+  };
+  core.onDisconnectEmitted = () => {
+    disconnectEmitted = true;
+    if (exitArgs) process.nextTick(emitExit);
+  };
+  core.onPipeClosed = maybeClose;
+
+  cp.on('spawn', () => child.emit('spawn'));
+  cp.on('error', (e) => child.emit('error', e));
+  cp.on('exit', (code, signal) => {
+    exitArgs = [code, signal];
+    if (disconnectEmitted) {
+      emitExit();
+      return;
+    }
+    // The dead child's end of the socketpair is closed by the kernel before
+    // SIGCHLD, so EOF is (almost always) already readable. If a grandchild
+    // inherited the channel, EOF never comes: don't hold 'exit' forever.
+    exitTimer = setTimeout(emitExit, 1000);
+  });
+  cp.on('close', () => {
+    cpClosed = true;
+    maybeClose();
+  });
+
+  core.start();
+  return child;
+}
+
+module.exports = { fork, openChannel, IPCChannel, ChildProcessIPC };

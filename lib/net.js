@@ -1,0 +1,1127 @@
+'use strict';
+// A net-style layer over the pipe binding: Unix domain sockets only.
+//
+// It mirrors what Node 20's lib/net.js does with process.binding('pipe_wrap')
+// (see the reference notes, section 2) but is its own, thin implementation:
+// `Socket` is a plain stream.Duplex (Node's http/tls wrap it as a JS stream)
+// and `Server` is a plain EventEmitter. Only the binding's public contract is
+// used, so the same code runs on Node's binding (PIPEWRAP_BINDING=node) and
+// on pipewrap's native one.
+
+const EventEmitter = require('events');
+const fs = require('fs');
+const os = require('os');
+const stream = require('stream');
+const util = require('util');
+const binding = require('./binding');
+
+const {
+  Pipe,
+  PipeConnectWrap,
+  WriteWrap,
+  ShutdownWrap,
+  streamBaseState,
+  kReadBytesOrError,
+  kArrayBufferOffset,
+  kBytesWritten: kStateBytesWritten,
+  kLastWriteWasAsync,
+  constants: PipeConstants,
+} = binding;
+
+const { errno: E } = os.constants;
+const UV_EOF = -4095;
+const UV_EADDRINUSE = -E.EADDRINUSE;
+const UV_ECONNREFUSED = -E.ECONNREFUSED;
+const UV_ENAMETOOLONG = -E.ENAMETOOLONG;
+const UV_ENOTCONN = -E.ENOTCONN;
+const UV_EINVAL = -E.EINVAL;
+
+// sockaddr_un.sun_path is 108 bytes on Linux. A filesystem path needs its
+// terminating NUL inside it; an abstract name ('\0…') does not.
+const SUN_PATH_LEN = 108;
+
+// The back-pointer from a binding handle to its Socket/Server (Node uses a
+// private owner_symbol for this).
+const kOwner = Symbol('pipewrap.owner');
+const kTimeout = Symbol('pipewrap.timeout');
+const kLastWriteQueueSize = Symbol('pipewrap.lastWriteQueueSize');
+const kBytesRead = Symbol('pipewrap.bytesRead');
+const kBytesWritten = Symbol('pipewrap.bytesWritten');
+
+function noop() {}
+
+// ---------------------------------------------------------------------------
+// Errors, shaped like Node's internal/errors (reference section 2.9).
+
+function nodeError(Base, code, message) {
+  const err = new Base(message);
+  err.code = code;
+  return err;
+}
+
+function describe(value) {
+  if (value == null) return ` Received ${value}`;
+  if (typeof value === 'function') return ` Received function ${value.name || '<anonymous>'}`;
+  if (typeof value === 'object') {
+    if (value.constructor && value.constructor.name) {
+      return ` Received an instance of ${value.constructor.name}`;
+    }
+    return ` Received ${util.inspect(value, { depth: -1 })}`;
+  }
+  let shown = util.inspect(value, { colors: false });
+  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
+  return ` Received type ${typeof value} (${shown})`;
+}
+
+function invalidArgType(name, expected, actual) {
+  const kind = name.includes('.') ? 'property' : 'argument';
+  return nodeError(TypeError, 'ERR_INVALID_ARG_TYPE',
+    `The "${name}" ${kind} must be ${expected}.${describe(actual)}`);
+}
+
+function invalidArgValue(name, value, reason = 'is invalid') {
+  let shown = util.inspect(value);
+  if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
+  const kind = name.includes('.') ? 'property' : 'argument';
+  return nodeError(TypeError, 'ERR_INVALID_ARG_VALUE', `The ${kind} '${name}' ${reason}. Received ${shown}`);
+}
+
+function errName(err) {
+  return util.getSystemErrorName(err);
+}
+
+let uvErrmap;
+function errMessage(err) {
+  // getSystemErrorMap() builds a fresh Map on every call: fetch it once.
+  if (uvErrmap === undefined) uvErrmap = util.getSystemErrorMap();
+  const entry = uvErrmap.get(err);
+  return entry ? entry[1] : 'unknown error';
+}
+
+// ErrnoException: "<syscall> <CODE>[ <original>]".
+function errnoException(err, syscall, original) {
+  const code = errName(err);
+  const ex = new Error(original ? `${syscall} ${code} ${original}` : `${syscall} ${code}`);
+  ex.errno = err;
+  ex.code = code;
+  ex.syscall = syscall;
+  return ex;
+}
+
+// ExceptionWithHostPort as used for pipe connects: "connect ENOENT /path",
+// with `address` and no `port`.
+function connectException(err, address, suffix = '') {
+  const code = errName(err);
+  const ex = new Error(`connect ${code} ${address}${suffix}`);
+  ex.errno = err;
+  ex.code = code;
+  ex.syscall = 'connect';
+  ex.address = address;
+  return ex;
+}
+
+// UVExceptionWithHostPort as used for listen/bind: "listen EADDRINUSE:
+// address already in use /path", port -1 (truthy, so set, but not printed).
+function listenException(err, address, suffix = '') {
+  const code = errName(err);
+  const details = address ? ` ${address}` : '';
+  const ex = new Error(`listen ${code}: ${errMessage(err)}${details}${suffix}`);
+  ex.code = code;
+  ex.errno = err;
+  ex.syscall = 'listen';
+  ex.address = address;
+  ex.port = -1;
+  return ex;
+}
+
+// ---------------------------------------------------------------------------
+// Path validation. pipewrap never truncates silently (Node 20 does): an
+// over-long path is an ENAMETOOLONG error before anything is created.
+
+function validatePath(path, name) {
+  if (typeof path !== 'string') throw invalidArgType(name, 'of type string', path);
+  if (path.length === 0) throw invalidArgValue(name, path, 'must be a non-empty string');
+  // A leading NUL selects the Linux abstract namespace; any other NUL would
+  // be silently cut off by the kernel, so reject it (as newer libuv does).
+  if (path.indexOf('\0', 1) !== -1) {
+    throw invalidArgValue(name, path, 'must not contain null bytes (except a leading one for abstract names)');
+  }
+}
+
+// Returns a suffix for the error message when `path` does not fit sun_path.
+function pathTooLong(path) {
+  const bytes = Buffer.byteLength(path, 'utf8');
+  const max = path.charCodeAt(0) === 0 ? SUN_PATH_LEN : SUN_PATH_LEN - 1;
+  if (bytes <= max) return null;
+  return ` (a Unix socket path is limited to ${SUN_PATH_LEN} bytes including the terminating NUL,` +
+    ` i.e. ${max} usable bytes; this one is ${bytes} bytes)`;
+}
+
+// ---------------------------------------------------------------------------
+// Socket
+
+// handle.onread, called with this = handle. Hot path: one Buffer view per
+// read, nothing else allocated.
+function onStreamRead(arrayBuffer) {
+  const nread = streamBaseState[kReadBytesOrError];
+  const socket = this[kOwner];
+  if (socket[kTimeout] !== null) socket._unrefTimer();
+
+  if (nread > 0) {
+    if (socket.destroyed) return;
+    const buf = Buffer.from(arrayBuffer, streamBaseState[kArrayBufferOffset], nread);
+    if (!socket.push(buf)) {
+      // Backpressure: stop the kernel reads until _read() asks again.
+      this.reading = false;
+      if (!socket.destroyed) {
+        const err = this.readStop();
+        if (err) socket.destroy(errnoException(err, 'read'));
+      }
+    }
+    return;
+  }
+  if (nread === 0) return;
+  if (nread !== UV_EOF) {
+    socket.destroy(errnoException(nread, 'read'));
+    return;
+  }
+  if (!socket._readableState.endEmitted) {
+    socket.push(null);
+    socket.read(0);
+  }
+}
+
+function afterConnect(status, handle, req, readable, writable) {
+  const self = handle[kOwner];
+  // The completion may come after destroy() (e.g. ECANCELED on close).
+  if (self === undefined || self.destroyed || self._handle !== handle) return;
+  self.connecting = false;
+
+  if (status === 0) {
+    if (self.readable && !readable) {
+      self.push(null);
+      self.read();
+    }
+    if (self.writable && !writable) self.end();
+    self._unrefTimer();
+    self.emit('connect');
+    self.emit('ready');
+    // Start the first read (or get an immediate EOF); consumes nothing.
+    if (readable && !self.isPaused()) self.read(0);
+  } else {
+    self.destroy(connectException(status, req.address));
+  }
+}
+
+// WriteWrap.oncomplete for writes that went async; this = req.
+function onWriteComplete(status) {
+  const socket = this.handle[kOwner];
+  const cb = this.callback;
+  if (socket.destroyed) {
+    cb(null);
+    return;
+  }
+  if (status < 0) {
+    cb(errnoException(status, 'write', this.error));
+    return;
+  }
+  socket[kLastWriteQueueSize] = 0;
+  socket._unrefTimer();
+  cb(null);
+}
+
+function createWriteWrap(handle, cb) {
+  const req = new WriteWrap();
+  req.handle = handle;
+  req.oncomplete = onWriteComplete;
+  req.async = false;
+  req.bytes = 0;
+  req.buffer = null;
+  req.callback = cb;
+  return req;
+}
+
+// Dispatch one chunk; returns the binding's errno.
+function handleWriteReq(req, data, encoding) {
+  const { handle } = req;
+  switch (encoding) {
+    case 'buffer': {
+      const ret = handle.writeBuffer(req, data);
+      // Keep the bytes alive while the kernel still needs them.
+      if (streamBaseState[kLastWriteWasAsync]) req.buffer = data;
+      return ret;
+    }
+    case 'utf8':
+    case 'utf-8':
+      return handle.writeUtf8String(req, data);
+    case 'latin1':
+    case 'binary':
+      return handle.writeLatin1String(req, data);
+    case 'ascii':
+      return handle.writeAsciiString(req, data);
+    case 'ucs2':
+    case 'ucs-2':
+    case 'utf16le':
+    case 'utf-16le':
+      return handle.writeUcs2String(req, data);
+    default: {
+      const buffer = Buffer.from(data, encoding);
+      const ret = handle.writeBuffer(req, buffer);
+      if (streamBaseState[kLastWriteWasAsync]) req.buffer = buffer;
+      return ret;
+    }
+  }
+}
+
+// Encodings every binding's writev() must understand natively; anything
+// else (hex, base64, …) is turned into a Buffer here.
+function isNativeEncoding(enc) {
+  switch (enc) {
+    case 'buffer': case 'utf8': case 'utf-8': case 'latin1': case 'binary':
+    case 'ascii': case 'ucs2': case 'ucs-2': case 'utf16le': case 'utf-16le':
+      return true;
+    default:
+      return false;
+  }
+}
+
+// After a write*/writev call: a synchronous completion gets no oncomplete,
+// so finish it here; an async one finishes in onWriteComplete.
+function afterWriteDispatched(req, err, cb) {
+  req.bytes = streamBaseState[kStateBytesWritten];
+  req.async = streamBaseState[kLastWriteWasAsync] !== 0;
+  if (err !== 0) {
+    cb(errnoException(err, 'write', req.error));
+    return;
+  }
+  if (!req.async) cb();
+}
+
+function writeAfterFIN(chunk, encoding, cb) {
+  if (!this.writableEnded) return stream.Duplex.prototype.write.call(this, chunk, encoding, cb);
+  if (typeof encoding === 'function') cb = encoding;
+  const er = new Error('This socket has been ended by the other party');
+  er.code = 'EPIPE';
+  if (typeof cb === 'function') process.nextTick(cb, er);
+  this.destroy(er);
+  return false;
+}
+
+// 'end' listener: without allowHalfOpen, writes after the peer's FIN fail
+// with a clear EPIPE instead of "write after end".
+function onReadableStreamEnd() {
+  if (!this.allowHalfOpen) this.write = writeAfterFIN;
+}
+
+function emitCloseNT(self) {
+  self.emit('close');
+}
+
+function tryReadStart(socket) {
+  socket._handle.reading = true;
+  const err = socket._handle.readStart();
+  if (err) socket.destroy(errnoException(err, 'read'));
+}
+
+function createHandleFromFd(fd) {
+  if (!Number.isInteger(fd)) throw invalidArgType('options.fd', 'of type number', fd);
+  if (fd < 0 || fd > 0x7fffffff) {
+    throw nodeError(RangeError, 'ERR_OUT_OF_RANGE',
+      `The value of "options.fd" is out of range. It must be >= 0 && <= 2147483647. Received ${fd}`);
+  }
+  let st;
+  try {
+    st = fs.fstatSync(fd);
+  } catch (e) {
+    throw errnoException(-E[e.code] || UV_EINVAL, 'open');
+  }
+  if (!st.isSocket() && !st.isFIFO()) {
+    const kind = st.isFile() ? 'FILE' : st.isCharacterDevice() ? 'TTY' : 'UNKNOWN';
+    throw nodeError(TypeError, 'ERR_INVALID_FD_TYPE', `Unsupported fd type: ${kind}`);
+  }
+  return new Pipe(PipeConstants.SOCKET);
+}
+
+// Our sockets are JS streams. When running on Node's own binding the handle
+// claims to be a StreamBase, and Node's http server would then bypass this
+// class and read the handle natively; hide that so both bindings take the
+// same path.
+function hideStreamBase(handle) {
+  if (handle.isStreamBase) {
+    Object.defineProperty(handle, 'isStreamBase', { value: false, configurable: true, writable: true });
+  }
+}
+
+function initSocketHandle(self) {
+  self._undestroy();
+  const handle = self._handle;
+  if (handle) {
+    handle[kOwner] = self;
+    handle.onread = onStreamRead;
+    hideStreamBase(handle);
+  }
+}
+
+function validateTimerDuration(msecs, name) {
+  if (typeof msecs !== 'number') throw invalidArgType(name, 'of type number', msecs);
+  if (!(msecs >= 0) || !Number.isFinite(msecs)) {
+    throw nodeError(RangeError, 'ERR_OUT_OF_RANGE',
+      `The value of "${name}" is out of range. It must be a non-negative finite number. Received ${msecs}`);
+  }
+  return msecs;
+}
+
+class Socket extends stream.Duplex {
+  constructor(options) {
+    if (typeof options === 'number') options = { fd: options };
+    else if (options == null) options = {};
+    else if (typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+    else options = { ...options };
+
+    if (options.objectMode || options.readableObjectMode || options.writableObjectMode) {
+      const key = options.objectMode ? 'objectMode' : options.readableObjectMode ? 'readableObjectMode' : 'writableObjectMode';
+      throw invalidArgValue(`options.${key}`, options[key], 'is not supported');
+    }
+
+    // Default to *not* allowing half-open sockets; 'close' is emitted by us
+    // from the handle's close callback, not by the stream machinery.
+    options.allowHalfOpen = Boolean(options.allowHalfOpen);
+    options.emitClose = false;
+    options.autoDestroy = true;
+    options.decodeStrings = false; // strings go to the binding as strings
+    super(options);
+
+    this.connecting = false;
+    this._handle = null;
+    this[kTimeout] = null;
+    this[kLastWriteQueueSize] = 0;
+    this._pendingData = null;
+    this._pendingEncoding = '';
+    this.server = null;
+    this._server = null;
+    // Kept so bytesRead/bytesWritten survive destroy().
+    this[kBytesRead] = 0;
+    this[kBytesWritten] = 0;
+
+    if (options.handle) {
+      const { handle } = options;
+      if (typeof handle !== 'object' || typeof handle.readStart !== 'function') {
+        throw invalidArgType('options.handle', 'a Pipe handle', handle);
+      }
+      this._handle = handle;
+    } else if (options.fd !== undefined) {
+      const { fd } = options;
+      this._handle = createHandleFromFd(fd);
+      const err = this._handle.open(fd);
+      if (err) {
+        this._handle.close();
+        this._handle = null;
+        throw errnoException(err, 'open');
+      }
+    }
+
+    this.on('end', onReadableStreamEnd);
+    initSocketHandle(this);
+
+    // With a handle we are connected already: start the data flow (or keep
+    // it stopped for pauseOnConnect servers).
+    if (this._handle && options.readable !== false) {
+      if (options.pauseOnCreate) {
+        this._handle.reading = false;
+        this._handle.readStop();
+        this.readableFlowing = false;
+      } else if (!options.manualStart) {
+        this.read(0);
+      }
+    }
+  }
+
+  connect(...args) {
+    const [options, cb] = normalizeConnectArgs(args);
+    const { path } = options;
+    validatePath(path, 'options.path');
+
+    if (this.connecting) {
+      throw nodeError(Error, 'ERR_SOCKET_CONNECTING', 'Socket is already connecting');
+    }
+    if (cb !== null) this.once('connect', cb);
+    if (this.write !== Socket.prototype.write) this.write = Socket.prototype.write;
+    if (this.destroyed) {
+      // Reconnecting a destroyed socket starts over with a fresh handle.
+      this._handle = null;
+      this._undestroy();
+    }
+    if (options.timeout) this.setTimeout(options.timeout);
+    this.connecting = true;
+
+    const tooLong = pathTooLong(path);
+    if (tooLong !== null) {
+      // destroy() emits 'error' on the next tick, after the caller has had
+      // a chance to attach a listener — like every other connect error.
+      this.destroy(connectException(UV_ENAMETOOLONG, path, tooLong));
+      return this;
+    }
+
+    if (!this._handle) {
+      this._handle = new Pipe(PipeConstants.SOCKET);
+      initSocketHandle(this);
+    }
+    this._unrefTimer();
+
+    const req = new PipeConnectWrap();
+    req.address = path;
+    req.oncomplete = afterConnect;
+    const err = this._handle.connect(req, path);
+    if (err) this.destroy(connectException(err, path));
+    return this;
+  }
+
+  get pending() {
+    return !this._handle || this.connecting;
+  }
+
+  get readyState() {
+    if (this.connecting) return 'opening';
+    if (this.readable && this.writable) return 'open';
+    if (this.readable && !this.writable) return 'readOnly';
+    if (!this.readable && this.writable) return 'writeOnly';
+    return 'closed';
+  }
+
+  get bufferSize() {
+    return this._handle ? this.writableLength : undefined;
+  }
+
+  get bytesRead() {
+    return this._handle ? this._handle.bytesRead : this[kBytesRead];
+  }
+
+  get _bytesDispatched() {
+    return this._handle ? this._handle.bytesWritten : this[kBytesWritten];
+  }
+
+  // Bytes handed to the kernel plus bytes still buffered in the stream, as
+  // Node counts them.
+  get bytesWritten() {
+    let bytes = this._bytesDispatched;
+    const writableBuffer = this.writableBuffer;
+    if (!writableBuffer) return undefined;
+    for (const el of writableBuffer) {
+      bytes += Buffer.isBuffer(el.chunk) ? el.chunk.length : Buffer.byteLength(el.chunk, el.encoding);
+    }
+    const data = this._pendingData;
+    if (Array.isArray(data)) {
+      for (const chunk of data) {
+        if (data.allBuffers || Buffer.isBuffer(chunk)) bytes += chunk.length;
+        else bytes += Buffer.byteLength(chunk.chunk, chunk.encoding);
+      }
+    } else if (data) {
+      bytes += typeof data === 'string' ? Buffer.byteLength(data, this._pendingEncoding) : data.length;
+    }
+    return bytes;
+  }
+
+  // Unix sockets have no addresses on the socket itself (no getsockname in
+  // the binding); only server.address() knows the path.
+  address() {
+    return {};
+  }
+
+  get remoteAddress() { return undefined; }
+  get remoteFamily() { return undefined; }
+  get remotePort() { return undefined; }
+  get localAddress() { return undefined; }
+  get localPort() { return undefined; }
+  get localFamily() { return undefined; }
+
+  // TCP-only knobs: accepted for API compatibility, nothing to do on a pipe.
+  setNoDelay() {
+    return this;
+  }
+
+  setKeepAlive() {
+    return this;
+  }
+
+  ref() {
+    if (!this._handle) {
+      this.once('connect', this.ref);
+      return this;
+    }
+    this._handle.ref();
+    return this;
+  }
+
+  unref() {
+    if (!this._handle) {
+      this.once('connect', this.unref);
+      return this;
+    }
+    this._handle.unref();
+    return this;
+  }
+
+  setTimeout(msecs, callback) {
+    if (this.destroyed) return this;
+    this.timeout = msecs;
+    msecs = validateTimerDuration(msecs, 'msecs');
+    if (callback !== undefined && typeof callback !== 'function') {
+      throw invalidArgType('callback', 'of type function', callback);
+    }
+    clearTimeout(this[kTimeout]);
+    if (msecs === 0) {
+      this[kTimeout] = null;
+      if (callback !== undefined) this.removeListener('timeout', callback);
+    } else {
+      // An idle timer must not keep the process alive by itself.
+      this[kTimeout] = setTimeout(onSocketTimeout, msecs, this).unref();
+      if (callback !== undefined) this.once('timeout', callback);
+    }
+    return this;
+  }
+
+  // Restart the idle timer on activity.
+  _unrefTimer() {
+    const timer = this[kTimeout];
+    if (timer !== null) timer.refresh();
+  }
+
+  _onTimeout() {
+    const handle = this._handle;
+    const lastWriteQueueSize = this[kLastWriteQueueSize];
+    if (lastWriteQueueSize > 0 && handle) {
+      // The write queue moved since the last check: a slow write is still
+      // making progress, which is not idleness.
+      const { writeQueueSize } = handle;
+      if (lastWriteQueueSize !== writeQueueSize) {
+        this[kLastWriteQueueSize] = writeQueueSize;
+        this._unrefTimer();
+        return;
+      }
+    }
+    this.emit('timeout');
+  }
+
+  _read(n) {
+    if (this.connecting || !this._handle) {
+      this.once('connect', () => this._read(n));
+    } else if (!this._handle.reading) {
+      tryReadStart(this);
+    }
+  }
+
+  _write(data, encoding, cb) {
+    this._writeGeneric(false, data, encoding, cb);
+  }
+
+  _writev(chunks, cb) {
+    this._writeGeneric(true, chunks, '', cb);
+  }
+
+  _writeGeneric(writev, data, encoding, cb) {
+    if (this.connecting) {
+      // Hold the write until connected; the Writable queues the rest.
+      this._pendingData = data;
+      this._pendingEncoding = encoding;
+      const onClose = () => {
+        cb(nodeError(Error, 'ERR_SOCKET_CLOSED_BEFORE_CONNECTION',
+          'Socket closed before the connection was established'));
+      };
+      this.once('connect', function onConnect() {
+        this.off('close', onClose);
+        this._writeGeneric(writev, data, encoding, cb);
+      });
+      this.once('close', onClose);
+      return;
+    }
+    this._pendingData = null;
+    this._pendingEncoding = '';
+
+    const handle = this._handle;
+    if (!handle) {
+      cb(nodeError(Error, 'ERR_SOCKET_CLOSED', 'Socket is closed'));
+      return;
+    }
+    this._unrefTimer();
+
+    const req = createWriteWrap(handle, cb);
+    let err;
+    if (writev) {
+      let chunks;
+      const allBuffers = data.allBuffers === true;
+      if (allBuffers) {
+        chunks = new Array(data.length);
+        for (let i = 0; i < data.length; i++) chunks[i] = data[i].chunk;
+      } else {
+        chunks = new Array(data.length * 2);
+        for (let i = 0; i < data.length; i++) {
+          let { chunk, encoding: enc } = data[i];
+          if (!isNativeEncoding(enc)) {
+            chunk = Buffer.from(chunk, enc);
+            enc = 'buffer';
+          }
+          chunks[i * 2] = chunk;
+          chunks[i * 2 + 1] = enc;
+        }
+      }
+      err = handle.writev(req, chunks, allBuffers);
+      if (err === 0) req._chunks = chunks; // keep them alive until done
+    } else {
+      err = handleWriteReq(req, data, encoding);
+    }
+    afterWriteDispatched(req, err, cb);
+    if (req.async) this[kLastWriteQueueSize] = req.bytes;
+  }
+
+  // end() was called and everything is written: send our FIN.
+  _final(cb) {
+    if (this.pending) {
+      this.once('connect', () => this._final(cb));
+      return;
+    }
+    if (!this._handle) {
+      cb();
+      return;
+    }
+    const req = new ShutdownWrap();
+    req.oncomplete = afterShutdown;
+    req.handle = this._handle;
+    req.callback = cb;
+    const err = this._handle.shutdown(req);
+    if (err === 1 || err === UV_ENOTCONN) cb(); // nothing to wait for
+    else if (err !== 0) cb(errnoException(err, 'shutdown'));
+  }
+
+  end(data, encoding, callback) {
+    super.end(data, encoding, callback);
+    return this;
+  }
+
+  destroySoon() {
+    if (this.writable) this.end();
+    if (this.writableFinished) this.destroy();
+    else this.once('finish', this.destroy);
+  }
+
+  _destroy(exception, cb) {
+    this.connecting = false;
+    if (this[kTimeout] !== null) {
+      clearTimeout(this[kTimeout]);
+      this[kTimeout] = null;
+    }
+
+    const handle = this._handle;
+    if (handle) {
+      const isException = Boolean(exception);
+      this[kBytesRead] = handle.bytesRead;
+      this[kBytesWritten] = handle.bytesWritten;
+      // 'close' comes from the close callback, after the fd is really gone.
+      handle.close(() => this.emit('close', isException));
+      handle.onread = noop;
+      this._handle = null;
+      cb(exception);
+    } else {
+      cb(exception);
+      process.nextTick(emitCloseNT, this);
+    }
+
+    const server = this._server;
+    if (server) {
+      server._connections--;
+      server._emitCloseIfDrained();
+    }
+  }
+}
+
+function afterShutdown() {
+  this.callback();
+}
+
+function onSocketTimeout(socket) {
+  socket._onTimeout();
+}
+
+// connect(path[, cb]) | connect(options[, cb]) → [options, cb]
+function normalizeConnectArgs(args) {
+  if (args.length === 0) {
+    throw nodeError(TypeError, 'ERR_MISSING_ARGS', 'The "options" or "path" argument must be specified');
+  }
+  const arg0 = args[0];
+  let options;
+  if (typeof arg0 === 'string') {
+    options = { path: arg0 };
+  } else if (arg0 !== null && typeof arg0 === 'object') {
+    options = arg0;
+    if (options.path == null) {
+      if (options.port !== undefined) {
+        throw invalidArgValue('options.port', options.port,
+          'is not supported: pipewrap connects Unix domain sockets only (use options.path)');
+      }
+      throw nodeError(TypeError, 'ERR_MISSING_ARGS', 'The "options.path" property must be specified');
+    }
+  } else {
+    throw invalidArgType('path', 'of type string or an instance of Object', arg0);
+  }
+  const last = args[args.length - 1];
+  const cb = args.length > 1 && typeof last === 'function' ? last : null;
+  return [options, cb];
+}
+
+function connect(...args) {
+  const [options] = normalizeConnectArgs(args);
+  const socket = new Socket(typeof args[0] === 'object' ? options : undefined);
+  return socket.connect(...args);
+}
+
+// ---------------------------------------------------------------------------
+// Server
+
+// handle.onconnection, called with this = server handle.
+function onconnection(err, clientHandle) {
+  const self = this[kOwner];
+  if (err) {
+    self.emit('error', errnoException(err, 'accept'));
+    return;
+  }
+  if (self.maxConnections && self._connections >= self.maxConnections) {
+    clientHandle.close();
+    self.emit('drop'); // pipes have no addresses to report
+    return;
+  }
+  const socket = new Socket({
+    handle: clientHandle,
+    allowHalfOpen: self.allowHalfOpen,
+    pauseOnCreate: self.pauseOnConnect,
+    readable: true,
+    writable: true,
+    readableHighWaterMark: self.highWaterMark,
+    writableHighWaterMark: self.highWaterMark,
+  });
+  self._connections++;
+  socket.server = self;
+  socket._server = self;
+  self.emit('connection', socket);
+}
+
+function emitErrorNT(self, err) {
+  self.emit('error', err);
+}
+
+function emitListeningNT(self) {
+  if (self._handle) self.emit('listening');
+}
+
+function validateMode(mode) {
+  if (typeof mode === 'string' && /^[0-7]+$/.test(mode)) mode = parseInt(mode, 8);
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) {
+    throw invalidArgValue('options.mode', mode, 'must be a permission mode between 0 and 0o777');
+  }
+  return mode;
+}
+
+// Connect-probe a socket path through the binding, for reclaimStale when the
+// native synchronous probe is not available. cb(status) with 0 or -errno.
+function probeAsync(path, unref, cb) {
+  const handle = new Pipe(PipeConstants.SOCKET);
+  if (unref) handle.unref();
+  const req = new PipeConnectWrap();
+  req.address = path;
+  req.oncomplete = (status) => handle.close(() => cb(status));
+  const err = handle.connect(req, path);
+  if (err) handle.close(() => cb(err));
+}
+
+// What to do about an EADDRINUSE path under reclaimStale, given the probe
+// result: unlink only a socket file nobody answers on.
+function reclaimDecision(path, probeStatus) {
+  if (probeStatus !== UV_ECONNREFUSED) return false;
+  try {
+    if (!fs.lstatSync(path).isSocket()) return false;
+    fs.unlinkSync(path);
+  } catch (e) {
+    if (e.code !== 'ENOENT') return false; // vanished meanwhile: rebind
+  }
+  return true;
+}
+
+function isSocketFile(path) {
+  try {
+    return fs.lstatSync(path).isSocket();
+  } catch {
+    return false;
+  }
+}
+
+class Server extends EventEmitter {
+  constructor(options, connectionListener) {
+    super();
+    if (typeof options === 'function') {
+      connectionListener = options;
+      options = {};
+    } else if (options == null) {
+      options = {};
+    } else if (typeof options !== 'object') {
+      throw invalidArgType('options', 'of type object', options);
+    }
+    if (typeof connectionListener === 'function') this.on('connection', connectionListener);
+
+    if (options.highWaterMark !== undefined && typeof options.highWaterMark !== 'number') {
+      throw invalidArgType('options.highWaterMark', 'of type number', options.highWaterMark);
+    }
+    this._connections = 0;
+    this._handle = null;
+    this._pipeName = undefined;
+    this._unref = false;
+    this._listeningId = 1;
+    this._listenPending = false;
+    this.maxConnections = undefined;
+    this.allowHalfOpen = Boolean(options.allowHalfOpen);
+    this.pauseOnConnect = Boolean(options.pauseOnConnect);
+    this.highWaterMark = options.highWaterMark >= 0 ? options.highWaterMark : stream.getDefaultHighWaterMark(false);
+  }
+
+  get listening() {
+    return Boolean(this._handle);
+  }
+
+  listen(...args) {
+    if (this._handle || this._listenPending) {
+      throw nodeError(Error, 'ERR_SERVER_ALREADY_LISTEN',
+        'Listen method has been called more than once without closing.');
+    }
+    const last = args[args.length - 1];
+    const cb = typeof last === 'function' ? last : null;
+    if (cb !== null) args.pop();
+    const backlogArg = typeof args[1] === 'number' ? args[1] : undefined;
+
+    let arg0 = args[0];
+    if (arg0 === undefined || arg0 === null) {
+      throw nodeError(TypeError, 'ERR_MISSING_ARGS', 'The "path" or "options" argument must be specified');
+    }
+    if (typeof arg0 === 'number') {
+      throw invalidArgValue('port', arg0, 'is not supported: pipewrap listens on Unix domain sockets only (pass a path)');
+    }
+    if (typeof arg0 === 'string') arg0 = { path: arg0 };
+    if (typeof arg0 !== 'object') throw invalidArgType('options', 'of type string or an instance of Object', arg0);
+
+    // listen(handle) | listen({ handle }) | listen(serverOrSocket) | listen({ fd })
+    let options = arg0;
+    const handleLike = arg0 instanceof Pipe ? arg0 : (arg0._handle || arg0.handle);
+    if (handleLike) options = handleLike;
+
+    const backlog = (!handleLike && arg0.backlog) || backlogArg || 511;
+    if (!Number.isInteger(backlog)) throw invalidArgType('backlog', 'an integer', backlog);
+
+    if (cb !== null) this.once('listening', cb);
+    this._listeningId++;
+
+    if (options instanceof Pipe) {
+      this._setupListenHandle(options, null, backlog, null);
+      return this;
+    }
+    if (handleLike || arg0.fd !== undefined) {
+      const { fd } = options;
+      if (!Number.isInteger(fd) || fd < 0) throw invalidArgType('options.fd', 'a non-negative integer', fd);
+      this._listenFd(fd, backlog);
+      return this;
+    }
+    if (arg0.path === undefined) {
+      if (arg0.port !== undefined) {
+        throw invalidArgValue('options.port', arg0.port,
+          'is not supported: pipewrap listens on Unix domain sockets only (use options.path)');
+      }
+      throw invalidArgValue('options', arg0, 'must have the property "path", "handle" or "fd"');
+    }
+    this._listenPath(arg0, backlog);
+    return this;
+  }
+
+  _listenFd(fd, backlog) {
+    let handle;
+    let err;
+    try {
+      if (!fs.fstatSync(fd).isSocket()) err = UV_EINVAL;
+    } catch (e) {
+      err = -E[e.code] || UV_EINVAL;
+    }
+    if (!err) {
+      handle = new Pipe(PipeConstants.SERVER);
+      err = handle.open(fd);
+      if (err) handle.close();
+    }
+    if (err) {
+      process.nextTick(emitErrorNT, this, listenException(err, null));
+      return;
+    }
+    this._setupListenHandle(handle, null, backlog, null);
+  }
+
+  _listenPath(options, backlog) {
+    const { path, readableAll, writableAll } = options;
+    validatePath(path, 'options.path');
+    const abstract = path.charCodeAt(0) === 0;
+    if (abstract && (readableAll || writableAll)) {
+      throw invalidArgValue('options', options,
+        'can not set readableAll or writableAll to true when path is abstract unix socket');
+    }
+    let mode = null;
+    if (options.mode !== undefined) {
+      if (abstract) {
+        throw invalidArgValue('options', options, 'can not set mode when path is abstract unix socket');
+      }
+      if (readableAll || writableAll) {
+        throw invalidArgValue('options', options, 'can not combine mode with readableAll or writableAll');
+      }
+      mode = validateMode(options.mode);
+    }
+    let fchmodMode = 0;
+    if (readableAll === true) fchmodMode |= PipeConstants.UV_READABLE;
+    if (writableAll === true) fchmodMode |= PipeConstants.UV_WRITABLE;
+
+    this._pipeName = path;
+    const tooLong = pathTooLong(path);
+    if (tooLong !== null) {
+      process.nextTick(emitErrorNT, this, listenException(UV_ENAMETOOLONG, path, tooLong));
+      return;
+    }
+
+    let handle = new Pipe(PipeConstants.SERVER);
+    let err = handle.bind(path, -1);
+    if (err === UV_EADDRINUSE && options.reclaimStale === true && !abstract && isSocketFile(path)) {
+      const probe = binding.native && binding.native.probeUnixSocket;
+      if (typeof probe === 'function') {
+        if (reclaimDecision(path, probe(path))) err = handle.bind(path, -1);
+      } else {
+        // No synchronous probe available: probe through the binding, then
+        // finish listening asynchronously.
+        handle.close();
+        const id = this._listeningId;
+        this._listenPending = true;
+        probeAsync(path, this._unref, (status) => {
+          if (id !== this._listeningId) return; // close() or re-listen meanwhile
+          this._listenPending = false;
+          let h = null;
+          let e = UV_EADDRINUSE;
+          if (reclaimDecision(path, status)) {
+            h = new Pipe(PipeConstants.SERVER);
+            e = h.bind(path, -1);
+          }
+          this._finishListenPath(h, e, path, backlog, mode, fchmodMode, false);
+        });
+        return;
+      }
+    }
+    this._finishListenPath(handle, err, path, backlog, mode, fchmodMode, true);
+  }
+
+  _finishListenPath(handle, err, path, backlog, mode, fchmodMode, sync) {
+    if (err) {
+      if (handle) handle.close();
+      const ex = listenException(err, path);
+      if (sync) process.nextTick(emitErrorNT, this, ex);
+      else this.emit('error', ex);
+      return;
+    }
+    if (mode !== null) {
+      // Tighten (or loosen) the file before listen(), so no connection is
+      // ever accepted under the default umask-derived mode.
+      try {
+        fs.chmodSync(path, mode);
+      } catch (e) {
+        handle.close(); // unlinks the path we bound
+        if (sync) process.nextTick(emitErrorNT, this, e);
+        else this.emit('error', e);
+        return;
+      }
+    }
+    if (!this._setupListenHandle(handle, path, backlog, sync)) return;
+    if (fchmodMode !== 0) {
+      const e = this._handle.fchmod(fchmodMode);
+      if (e) {
+        this._handle.close();
+        this._handle = null;
+        const ex = errnoException(e, 'uv_pipe_chmod');
+        if (sync) throw ex; // Node throws this one from listen()
+        this.emit('error', ex);
+      }
+    }
+  }
+
+  // Returns true when listening.
+  _setupListenHandle(handle, address, backlog, sync) {
+    handle.onconnection = onconnection;
+    handle[kOwner] = this;
+    const err = handle.listen(backlog);
+    if (err) {
+      handle.close();
+      const ex = listenException(err, address);
+      if (sync === false) this.emit('error', ex);
+      else process.nextTick(emitErrorNT, this, ex);
+      return false;
+    }
+    this._handle = handle;
+    if (this._unref) handle.unref();
+    process.nextTick(emitListeningNT, this);
+    return true;
+  }
+
+  address() {
+    if (this._pipeName !== undefined) return this._pipeName;
+    return null;
+  }
+
+  close(cb) {
+    this._listeningId++;
+    this._listenPending = false;
+    if (typeof cb === 'function') {
+      if (!this._handle) {
+        this.once('close', function close() {
+          cb(nodeError(Error, 'ERR_SERVER_NOT_RUNNING', 'Server is not running.'));
+        });
+      } else {
+        this.once('close', cb);
+      }
+    }
+    if (this._handle) {
+      // The binding unlinks the bound path as part of close.
+      this._handle.close();
+      this._handle = null;
+    }
+    this._emitCloseIfDrained();
+    return this;
+  }
+
+  _emitCloseIfDrained() {
+    if (this._handle || this._connections) return;
+    process.nextTick(emitCloseNT, this);
+  }
+
+  getConnections(cb) {
+    process.nextTick(cb, null, this._connections);
+    return this;
+  }
+
+  ref() {
+    this._unref = false;
+    if (this._handle) this._handle.ref();
+    return this;
+  }
+
+  unref() {
+    this._unref = true;
+    if (this._handle) this._handle.unref();
+    return this;
+  }
+}
+
+function createServer(options, connectionListener) {
+  return new Server(options, connectionListener);
+}
+
+module.exports = {
+  Server,
+  Socket,
+  createServer,
+  connect,
+  createConnection: connect,
+};

@@ -1,0 +1,171 @@
+//! Per-environment state. Node runs one environment per thread (the main
+//! thread and each worker), so a thread-local holds it: the loop, the
+//! `streamBaseState` array, the queue of deferred callbacks, and the registry
+//! of open handles that the env cleanup hook must close at teardown.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
+use std::os::raw::c_void;
+use std::os::unix::io::RawFd;
+use std::ptr;
+
+use napi::sys::{napi_env, napi_ref};
+
+use crate::js::{self, napi_call};
+use crate::stream::StreamRef;
+use crate::uv;
+
+type Deferred = Box<dyn FnOnce(napi_env)>;
+
+pub struct EnvState {
+  pub env: napi_env,
+  pub uv_loop: *mut uv::uv_loop_t,
+  /// An idle handle runs deferred callbacks on the next loop turn. It is
+  /// started only while the queue is non-empty, so it never holds the loop
+  /// open by itself.
+  idle: *mut uv::uv_idle_t,
+  deferred: VecDeque<Deferred>,
+  /// Open handles by id, closed by the cleanup hook if JS never did.
+  pub streams: HashMap<u64, StreamRef>,
+  next_id: u64,
+  state_ref: napi_ref,
+  state_ptr: *mut i32,
+  /// A spare fd given up when accept hits EMFILE (libuv's trick).
+  pub reserve_fd: RawFd,
+}
+
+thread_local! {
+  static STATE: RefCell<Option<EnvState>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with this thread's state, creating it on first use.
+pub fn with<R>(env: napi_env, f: impl FnOnce(&mut EnvState) -> R) -> R {
+  STATE.with(|cell| {
+    let mut slot = cell.borrow_mut();
+    if slot.is_none() {
+      *slot = Some(EnvState::new(env));
+    }
+    f(slot.as_mut().expect("env state just created"))
+  })
+}
+
+/// Like [`with`], but does nothing once the environment was torn down.
+pub fn with_existing<R>(f: impl FnOnce(&mut EnvState) -> R) -> Option<R> {
+  STATE.with(|cell| cell.borrow_mut().as_mut().map(f))
+}
+
+impl EnvState {
+  fn new(env: napi_env) -> Self {
+    let mut uv_loop = ptr::null_mut();
+    napi_call!(napi_get_uv_event_loop(env, &mut uv_loop));
+    let idle = uv::alloc_handle(uv::UV_IDLE);
+    // SAFETY: idle is freshly allocated with the right size; uv_loop is this
+    // env's live loop.
+    unsafe { uv::uv_idle_init(uv_loop, idle) };
+    napi_call!(napi_add_env_cleanup_hook(env, Some(cleanup_hook), ptr::null_mut()));
+    EnvState {
+      env,
+      uv_loop,
+      idle,
+      deferred: VecDeque::new(),
+      streams: HashMap::new(),
+      next_id: 1,
+      state_ref: ptr::null_mut(),
+      state_ptr: ptr::null_mut(),
+      reserve_fd: -1,
+    }
+  }
+
+  pub fn next_id(&mut self) -> u64 {
+    self.next_id += 1;
+    self.next_id
+  }
+
+  /// Queues `f` for the next loop iteration.
+  pub fn defer(&mut self, f: Deferred) {
+    if self.deferred.is_empty() {
+      // SAFETY: idle was initialised in new() and is closed only at teardown,
+      // after which no EnvState exists to call this.
+      unsafe { uv::uv_idle_start(self.idle, run_deferred) };
+    }
+    self.deferred.push_back(f);
+  }
+
+  /// The shared `streamBaseState` Int32Array (created on first use).
+  pub fn stream_state(&mut self) -> (*mut i32, napi::sys::napi_value) {
+    let env = self.env;
+    if self.state_ref.is_null() {
+      let mut data = ptr::null_mut();
+      let mut ab = ptr::null_mut();
+      napi_call!(napi_create_arraybuffer(env, 16, &mut data, &mut ab));
+      let mut ta = ptr::null_mut();
+      napi_call!(napi_create_typedarray(
+        env,
+        napi::sys::TypedarrayType::int32_array,
+        4,
+        ab,
+        0,
+        &mut ta
+      ));
+      self.state_ref = js::new_ref(env, ta, 1);
+      self.state_ptr = data as *mut i32;
+    }
+    (self.state_ptr, js::ref_value(env, self.state_ref))
+  }
+
+  /// Writes one slot of `streamBaseState`.
+  pub fn set_state(&mut self, index: usize, value: i32) {
+    if self.state_ptr.is_null() {
+      self.stream_state();
+    }
+    // SAFETY: state_ptr points at the 16-byte backing store of an
+    // Int32Array(4) kept alive by state_ref; index is one of the 4 constants.
+    unsafe { *self.state_ptr.add(index) = value };
+  }
+}
+
+/// Slot indices of `streamBaseState`, as in Node's stream_base.h.
+pub const K_READ_BYTES_OR_ERROR: usize = 0;
+pub const K_ARRAY_BUFFER_OFFSET: usize = 1;
+pub const K_BYTES_WRITTEN: usize = 2;
+pub const K_LAST_WRITE_WAS_ASYNC: usize = 3;
+
+pub fn set_state(env: napi_env, index: usize, value: i32) {
+  with(env, |s| s.set_state(index, value));
+}
+
+unsafe extern "C" fn run_deferred(_idle: *mut uv::uv_idle_t) {
+  // Take only what is queued now: callbacks that defer more run next turn.
+  let Some((env, batch)) = with_existing(|s| {
+    let batch = std::mem::take(&mut s.deferred);
+    // SAFETY: s.idle is live until teardown.
+    unsafe { uv::uv_idle_stop(s.idle) };
+    (s.env, batch)
+  }) else {
+    return;
+  };
+  let _scope = js::HandleScope::open(env);
+  for f in batch {
+    f(env);
+  }
+}
+
+/// Runs before the environment is freed (worker exit, process teardown).
+/// Closes every open handle without calling JS, and drops every napi
+/// reference now: by the time uv close callbacks run, the env is gone.
+unsafe extern "C" fn cleanup_hook(_arg: *mut c_void) {
+  let Some(mut state) = STATE.with(|cell| cell.borrow_mut().take()) else {
+    return;
+  };
+  let env = state.env;
+  state.deferred.clear();
+  for (_, stream) in state.streams.drain() {
+    crate::stream::teardown(env, &stream);
+  }
+  js::drop_ref(env, &mut state.state_ref);
+  if state.reserve_fd >= 0 {
+    crate::sys::close(state.reserve_fd);
+  }
+  // SAFETY: the idle handle is initialised and not yet closing.
+  unsafe { uv::uv_close(state.idle, Some(uv::close_and_free)) };
+}

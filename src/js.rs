@@ -1,0 +1,216 @@
+//! Raw N-API helpers for the event path: uv callbacks run outside any napi-rs
+//! call frame, so they open their own handle scopes and call JS through
+//! `napi_make_callback` (which drains nextTicks and microtasks and keeps the
+//! async context right).
+
+use std::ffi::CStr;
+use std::ptr;
+
+use napi::sys::{self, napi_env, napi_ref, napi_value};
+
+/// Evaluates a napi call; the status is ignored where a failure can only mean
+/// the environment is going away and there is nothing better to do.
+macro_rules! napi_call {
+  ($fn:ident ( $($arg:expr),* $(,)? )) => {{
+    // SAFETY: every call site passes a live env and values created in the
+    // current handle scope, or out-pointers to locals.
+    unsafe { napi::sys::$fn($($arg),*) }
+  }};
+}
+pub(crate) use napi_call;
+
+pub struct HandleScope {
+  env: napi_env,
+  scope: sys::napi_handle_scope,
+}
+
+impl HandleScope {
+  pub fn open(env: napi_env) -> Self {
+    let mut scope = ptr::null_mut();
+    napi_call!(napi_open_handle_scope(env, &mut scope));
+    HandleScope { env, scope }
+  }
+}
+
+impl Drop for HandleScope {
+  fn drop(&mut self) {
+    napi_call!(napi_close_handle_scope(self.env, self.scope));
+  }
+}
+
+pub fn undefined(env: napi_env) -> napi_value {
+  let mut v = ptr::null_mut();
+  napi_call!(napi_get_undefined(env, &mut v));
+  v
+}
+
+pub fn null(env: napi_env) -> napi_value {
+  let mut v = ptr::null_mut();
+  napi_call!(napi_get_null(env, &mut v));
+  v
+}
+
+pub fn int(env: napi_env, n: i32) -> napi_value {
+  let mut v = ptr::null_mut();
+  napi_call!(napi_create_int32(env, n, &mut v));
+  v
+}
+
+pub fn boolean(env: napi_env, b: bool) -> napi_value {
+  let mut v = ptr::null_mut();
+  napi_call!(napi_get_boolean(env, b, &mut v));
+  v
+}
+
+pub fn string(env: napi_env, s: &str) -> napi_value {
+  let mut v = ptr::null_mut();
+  napi_call!(napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut v));
+  v
+}
+
+pub fn type_of(env: napi_env, v: napi_value) -> sys::napi_valuetype {
+  let mut t = 0;
+  if v.is_null() {
+    return sys::ValueType::napi_undefined;
+  }
+  napi_call!(napi_typeof(env, v, &mut t));
+  t
+}
+
+pub fn is_function(env: napi_env, v: napi_value) -> bool {
+  type_of(env, v) == sys::ValueType::napi_function
+}
+
+pub fn is_object(env: napi_env, v: napi_value) -> bool {
+  matches!(
+    type_of(env, v),
+    sys::ValueType::napi_object | sys::ValueType::napi_function
+  )
+}
+
+pub fn get(env: napi_env, obj: napi_value, name: &CStr) -> napi_value {
+  let mut v = ptr::null_mut();
+  napi_call!(napi_get_named_property(env, obj, name.as_ptr(), &mut v));
+  v
+}
+
+pub fn set(env: napi_env, obj: napi_value, name: &CStr, value: napi_value) {
+  napi_call!(napi_set_named_property(env, obj, name.as_ptr(), value));
+}
+
+/// The value of `obj[name]` as an i32, if it is a number.
+pub fn get_i32(env: napi_env, obj: napi_value, name: &CStr) -> Option<i32> {
+  let v = get(env, obj, name);
+  number_i32(env, v)
+}
+
+pub fn number_i32(env: napi_env, v: napi_value) -> Option<i32> {
+  if type_of(env, v) != sys::ValueType::napi_number {
+    return None;
+  }
+  let mut d = 0f64;
+  napi_call!(napi_get_value_double(env, v, &mut d));
+  if d.fract() != 0.0 || d < i32::MIN as f64 || d > i32::MAX as f64 {
+    return None;
+  }
+  Some(d as i32)
+}
+
+pub fn new_ref(env: napi_env, v: napi_value, count: u32) -> napi_ref {
+  let mut r = ptr::null_mut();
+  napi_call!(napi_create_reference(env, v, count, &mut r));
+  r
+}
+
+pub fn ref_value(env: napi_env, r: napi_ref) -> napi_value {
+  let mut v = ptr::null_mut();
+  if !r.is_null() {
+    napi_call!(napi_get_reference_value(env, r, &mut v));
+  }
+  v
+}
+
+/// Deletes a reference and nulls the slot; a null slot is left alone.
+pub fn drop_ref(env: napi_env, r: &mut napi_ref) {
+  if !r.is_null() {
+    napi_call!(napi_delete_reference(env, *r));
+    *r = ptr::null_mut();
+  }
+}
+
+/// Bytes of a Uint8Array (Buffer included), or None for anything else.
+pub fn uint8_bytes(env: napi_env, v: napi_value) -> Option<(*mut u8, usize)> {
+  let mut is_ta = false;
+  napi_call!(napi_is_typedarray(env, v, &mut is_ta));
+  if !is_ta {
+    return None;
+  }
+  let mut ty = 0;
+  let mut len = 0usize;
+  let mut data = ptr::null_mut();
+  let mut ab = ptr::null_mut();
+  let mut offset = 0usize;
+  napi_call!(napi_get_typedarray_info(env, v, &mut ty, &mut len, &mut data, &mut ab, &mut offset));
+  if ty != sys::TypedarrayType::uint8_array {
+    return None;
+  }
+  let data = if data.is_null() { ptr::NonNull::dangling().as_ptr() } else { data as *mut u8 };
+  Some((data, len))
+}
+
+/// Calls `func` with `recv` as `this` through `napi_make_callback`. A thrown
+/// exception is handed to Node's uncaught-exception machinery, as Node does
+/// for its own handles. Returns the callback's result (or null on throw).
+pub fn make_callback(
+  env: napi_env,
+  ctx: sys::napi_async_context,
+  recv: napi_value,
+  func: napi_value,
+  args: &[napi_value],
+) -> napi_value {
+  let mut result = ptr::null_mut();
+  let status = napi_call!(napi_make_callback(
+    env,
+    ctx,
+    recv,
+    func,
+    args.len(),
+    args.as_ptr(),
+    &mut result
+  ));
+  if status == sys::Status::napi_pending_exception {
+    let mut err = ptr::null_mut();
+    napi_call!(napi_get_and_clear_last_exception(env, &mut err));
+    napi_call!(napi_fatal_exception(env, err));
+    return ptr::null_mut();
+  }
+  result
+}
+
+/// Throws a `TypeError`/`RangeError`/`Error` with a Node-style `code` and
+/// returns the napi-rs error that tells the binding glue one is pending.
+pub fn throw(env: napi_env, kind: ErrorKind, code: &str, msg: &str) -> napi::Error {
+  let code_v = string(env, code);
+  let msg_v = string(env, msg);
+  let mut err = ptr::null_mut();
+  match kind {
+    ErrorKind::Type => napi_call!(napi_create_type_error(env, code_v, msg_v, &mut err)),
+    ErrorKind::Range => napi_call!(napi_create_range_error(env, code_v, msg_v, &mut err)),
+  };
+  napi_call!(napi_throw(env, err));
+  napi::Error::new(napi::Status::PendingException, msg.to_string())
+}
+
+#[derive(Clone, Copy)]
+pub enum ErrorKind {
+  Type,
+  Range,
+}
+
+pub fn type_error(env: napi_env, code: &str, msg: &str) -> napi::Error {
+  throw(env, ErrorKind::Type, code, msg)
+}
+
+pub fn range_error(env: napi_env, code: &str, msg: &str) -> napi::Error {
+  throw(env, ErrorKind::Range, code, msg)
+}

@@ -1,0 +1,61 @@
+#![deny(clippy::all)]
+//! pipewrap: Node's `pipe_wrap` binding (Unix domain sockets and the fork IPC
+//! channel) as a napi-rs addon. Sockets are watched by `uv_poll_t` handles on
+//! Node's own event loop, so every syscall and callback runs on the JS thread
+//! (see shared/reference/event-loop-measurements.md for why).
+
+pub mod env;
+pub mod js;
+pub mod pipe;
+pub mod reqs;
+pub mod stream;
+pub mod sys;
+pub mod uv;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+/// The `streamBaseState` Int32Array shared with this thread's Pipes.
+#[napi(ts_return_type = "Int32Array")]
+pub fn stream_base_state(env: &Env) -> Unknown<'_> {
+  let (_, v) = env::with(env.raw(), |s| s.stream_state());
+  // SAFETY: v was created in (or fetched into) this call's scope.
+  unsafe { Unknown::from_raw_unchecked(env.raw(), v) }
+}
+
+/// A connected pair of AF_UNIX stream sockets `[fd0, fd1]`, both
+/// close-on-exec (a child gets its end through spawn's stdio array).
+#[napi]
+pub fn socketpair(env: Env) -> Result<Vec<i32>> {
+  sys::socketpair().map(|f| f.to_vec()).map_err(|e| errno_error(&env, e, "socketpair"))
+}
+
+/// Tries to connect to `path` without waiting: 0 if a server is there,
+/// -111 (ECONNREFUSED) for a stale socket file, another negative errno else.
+#[napi]
+pub fn probe_unix_socket(env: Env, path: String) -> Result<i32> {
+  let _ = env;
+  Ok(sys::probe(path.as_bytes()))
+}
+
+fn errno_error(env: &Env, err: i32, syscall: &str) -> Error {
+  let name = errno_name(err);
+  js::throw(
+    env.raw(),
+    js::ErrorKind::Range,
+    name,
+    &format!("{syscall} {name}"),
+  )
+}
+
+/// Node's name for a (negative) errno, for the few errors thrown natively.
+pub fn errno_name(err: i32) -> &'static str {
+  match -err {
+    libc::EMFILE => "EMFILE",
+    libc::ENFILE => "ENFILE",
+    libc::ENOMEM => "ENOMEM",
+    libc::EINVAL => "EINVAL",
+    libc::EBADF => "EBADF",
+    _ => "EIO",
+  }
+}
