@@ -164,7 +164,7 @@ unsafe extern "C" fn cleanup_hook(_arg: *mut c_void) {
   }
   js::drop_ref(env, &mut state.state_ref);
   if state.reserve_fd >= 0 {
-    crate::sys::close(state.reserve_fd);
+    pipewrap_core::sys::close(state.reserve_fd);
   }
   // SAFETY: the idle handle is initialised and not yet closing.
   unsafe { uv::uv_close(state.idle, Some(uv::close_and_free)) };

@@ -9,7 +9,7 @@ pub mod js;
 pub mod pipe;
 pub mod reqs;
 pub mod stream;
-pub mod sys;
+pub use pipewrap_core::sys;
 pub mod uv;
 
 use napi::bindgen_prelude::*;

@@ -12,7 +12,7 @@ use napi_derive::napi;
 use crate::js::{self, napi_call};
 use crate::reqs::{PipeConnectWrap, ShutdownWrap, WriteWrap};
 use crate::stream::{self, Kind, Stream, StreamRef};
-use crate::sys;
+use pipewrap_core::sys;
 
 #[napi]
 pub struct Pipe {
@@ -370,22 +370,21 @@ impl Pipe {
     let Ok(path) = std::ffi::CString::new(name) else {
       return Ok(-libc::EINVAL);
     };
-    // SAFETY: stat is plain old data; path is NUL-terminated.
-    let mut st: libc::stat = unsafe { std::mem::zeroed() };
-    if let Err(err) = sys::syscall!(stat(path.as_ptr(), &mut st)) {
-      return Ok(err);
-    }
-    let mut want = st.st_mode & 0o7777;
+    let mode_now = match sys::file_mode(&path) {
+      Ok(m) => m,
+      Err(err) => return Ok(err),
+    };
+    let mut want = mode_now;
     if mode & 1 != 0 {
       want |= 0o444;
     }
     if mode & 2 != 0 {
       want |= 0o222;
     }
-    if want == st.st_mode & 0o7777 {
+    if want == mode_now {
       return Ok(0);
     }
-    Ok(sys::syscall!(chmod(path.as_ptr(), want)).map(|_| 0).unwrap_or_else(|e| e))
+    Ok(sys::chmod(&path, want).map(|_| 0).unwrap_or_else(|e| e))
   }
 
   /// Closes the handle; `cb` (if a function) runs later with no arguments.

@@ -14,7 +14,7 @@ use napi::sys::{napi_async_context, napi_env, napi_ref, napi_value};
 
 use crate::env::{self, K_ARRAY_BUFFER_OFFSET, K_READ_BYTES_OR_ERROR};
 use crate::js::{self, napi_call};
-use crate::sys;
+use pipewrap_core::sys;
 use crate::uv;
 
 pub type StreamRef = Rc<RefCell<Stream>>;

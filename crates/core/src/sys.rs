@@ -7,6 +7,7 @@ use std::mem;
 use std::os::unix::io::RawFd;
 
 /// Runs a libc call and turns `-1` into `Err(-errno)`.
+#[macro_export]
 macro_rules! syscall {
   ($fn:ident ( $($arg:expr),* $(,)? )) => {{
     // SAFETY: every call site passes pointers to live, correctly sized memory
@@ -19,7 +20,7 @@ macro_rules! syscall {
     }
   }};
 }
-pub(crate) use syscall;
+pub use syscall;
 
 /// The current `errno`, negated (libuv style).
 pub fn last_errno() -> i32 {
@@ -315,4 +316,16 @@ pub fn probe(name: &[u8]) -> i32 {
   };
   close(fd);
   res
+}
+
+/// Permission bits of the file at `path`.
+pub fn file_mode(path: &std::ffi::CStr) -> Result<u32, i32> {
+  // SAFETY: stat is plain old data; all-zero is valid.
+  let mut st: libc::stat = unsafe { mem::zeroed() };
+  syscall!(stat(path.as_ptr(), &mut st))?;
+  Ok(st.st_mode & 0o7777)
+}
+
+pub fn chmod(path: &std::ffi::CStr, mode: u32) -> Result<(), i32> {
+  syscall!(chmod(path.as_ptr(), mode)).map(drop)
 }
