@@ -30,12 +30,25 @@ function loadOwnBinding() {
   // addon before every onread and after every write.
   const streamBaseState = native.streamBaseState();
   return {
-    Pipe: native.Pipe,
-    PipeConnectWrap: native.PipeConnectWrap,
-    WriteWrap: native.WriteWrap,
-    ShutdownWrap: native.ShutdownWrap,
+    Pipe: requireNew(native.Pipe),
+    PipeConnectWrap: requireNew(native.PipeConnectWrap),
+    WriteWrap: requireNew(native.WriteWrap),
+    ShutdownWrap: requireNew(native.ShutdownWrap),
     streamBaseState,
   };
+}
+
+// napi classes can be called without `new` (the receiver then gets wrapped).
+// A Proxy makes that a TypeError like a JS class, while `new`, `instanceof`
+// and the prototype stay exactly the native class's.
+function requireNew(NativeClass) {
+  return new Proxy(NativeClass, {
+    apply() {
+      const err = new TypeError(`Class constructor ${NativeClass.name} cannot be invoked without 'new'`);
+      err.code = 'ERR_CONSTRUCT_CALL_REQUIRED';
+      throw err;
+    },
+  });
 }
 
 const loaded = process.env.PIPEWRAP_BINDING === 'node' ? loadNodeBinding() : loadOwnBinding();

@@ -671,12 +671,17 @@ pub fn start_connect(rc: &StreamRef, env: napi_env, req: napi_value, name: &[u8]
   s.readable = true;
   s.writable = true;
   match res {
+    // Like libuv, success (immediate or in progress) is learned on the next
+    // POLLOUT, in the poll phase; immediate errors come on the next turn.
+    Ok(()) => {
+      s.connect_waiting = true;
+      s.update_poll();
+    }
     Err(e) if e == -libc::EINPROGRESS => {
       s.connect_waiting = true;
       s.update_poll();
     }
-    other => {
-      let status = other.err().unwrap_or(0);
+    Err(status) => {
       let rc2 = rc.clone();
       drop(s);
       env::with(env, |e| e.defer(Box::new(move |env| complete_connect(env, &rc2, status))));
