@@ -17,7 +17,7 @@ test('constructor type checks', () => {
   assert.throws(() => new Pipe(), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
   assert.throws(() => new Pipe(1.5), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
   assert.throws(() => Pipe(0), { name: 'TypeError', code: 'ERR_CONSTRUCT_CALL_REQUIRED' });
-  assert.throws(() => WriteWrap(), { name: 'TypeError', code: 'ERR_CONSTRUCT_CALL_REQUIRED' });
+  assert.throws(() => WriteWrap(), { name: 'TypeError' }); // a JS class: V8's own error
   assert.ok(new Pipe(0) instanceof Pipe);
 });
 

@@ -24,31 +24,33 @@ function loadNodeBinding() {
   };
 }
 
+// pipewrap's request objects carry no native state, so they are plain JS
+// classes (a JS `new` is ~100x cheaper than a native constructor, and one is
+// made per write). The addon checks requests against these classes.
+class PipeConnectWrap {}
+class WriteWrap {}
+class ShutdownWrap {
+  constructor() {
+    // Node's ShutdownWrap starts with these own properties.
+    this.oncomplete = null;
+    this.callback = null;
+    this.handle = null;
+  }
+}
+
 function loadOwnBinding() {
   const native = require('../index.js');
+  native.registerRequestClasses(PipeConnectWrap, WriteWrap, ShutdownWrap);
   // One Int32Array per thread (each worker gets its own), written by the
   // addon before every onread and after every write.
   const streamBaseState = native.streamBaseState();
   return {
-    Pipe: requireNew(native.Pipe),
-    PipeConnectWrap: requireNew(native.PipeConnectWrap),
-    WriteWrap: requireNew(native.WriteWrap),
-    ShutdownWrap: requireNew(native.ShutdownWrap),
+    Pipe: native.Pipe,
+    PipeConnectWrap,
+    WriteWrap,
+    ShutdownWrap,
     streamBaseState,
   };
-}
-
-// napi classes can be called without `new` (the receiver then gets wrapped).
-// A Proxy makes that a TypeError like a JS class, while `new`, `instanceof`
-// and the prototype stay exactly the native class's.
-function requireNew(NativeClass) {
-  return new Proxy(NativeClass, {
-    apply() {
-      const err = new TypeError(`Class constructor ${NativeClass.name} cannot be invoked without 'new'`);
-      err.code = 'ERR_CONSTRUCT_CALL_REQUIRED';
-      throw err;
-    },
-  });
 }
 
 const loaded = process.env.PIPEWRAP_BINDING === 'node' ? loadNodeBinding() : loadOwnBinding();

@@ -32,6 +32,10 @@ pub struct EnvState {
   state_ptr: *mut i32,
   /// A spare fd given up when accept hits EMFILE (libuv's trick).
   pub reserve_fd: RawFd,
+  /// The Pipe class constructor, for handles made natively.
+  pipe_ctor: napi_ref,
+  /// PipeConnectWrap, WriteWrap, ShutdownWrap (see reqs.rs).
+  request_classes: [napi_ref; 3],
 }
 
 thread_local! {
@@ -62,7 +66,11 @@ impl EnvState {
     // SAFETY: idle is freshly allocated with the right size; uv_loop is this
     // env's live loop.
     unsafe { uv::uv_idle_init(uv_loop, idle) };
-    napi_call!(napi_add_env_cleanup_hook(env, Some(cleanup_hook), ptr::null_mut()));
+    napi_call!(napi_add_env_cleanup_hook(
+      env,
+      Some(cleanup_hook),
+      ptr::null_mut()
+    ));
     EnvState {
       env,
       uv_loop,
@@ -73,12 +81,34 @@ impl EnvState {
       state_ref: ptr::null_mut(),
       state_ptr: ptr::null_mut(),
       reserve_fd: -1,
+      pipe_ctor: ptr::null_mut(),
+      request_classes: [ptr::null_mut(); 3],
     }
   }
 
   pub fn next_id(&mut self) -> u64 {
     self.next_id += 1;
     self.next_id
+  }
+
+  pub fn set_pipe_ctor(&mut self, ctor: napi::sys::napi_value) {
+    js::drop_ref(self.env, &mut self.pipe_ctor);
+    self.pipe_ctor = js::new_ref(self.env, ctor, 1);
+  }
+
+  pub fn pipe_ctor(&self) -> napi::sys::napi_value {
+    js::ref_value(self.env, self.pipe_ctor)
+  }
+
+  pub fn set_request_classes(&mut self, refs: [napi_ref; 3]) {
+    for r in self.request_classes.iter_mut() {
+      js::drop_ref(self.env, r);
+    }
+    self.request_classes = refs;
+  }
+
+  pub fn request_class(&self, index: usize) -> napi::sys::napi_value {
+    js::ref_value(self.env, self.request_classes[index])
   }
 
   /// Queues `f` for the next loop iteration.
@@ -130,8 +160,24 @@ pub const K_ARRAY_BUFFER_OFFSET: usize = 1;
 pub const K_BYTES_WRITTEN: usize = 2;
 pub const K_LAST_WRITE_WAS_ASYNC: usize = 3;
 
+thread_local! {
+  /// `streamBaseState`'s backing store, cached for the per-event writes.
+  static STATE_PTR: std::cell::Cell<*mut i32> = const { std::cell::Cell::new(ptr::null_mut()) };
+}
+
 pub fn set_state(env: napi_env, index: usize, value: i32) {
-  with(env, |s| s.set_state(index, value));
+  let p = STATE_PTR.with(|c| c.get());
+  if p.is_null() {
+    let p = with(env, |s| {
+      s.set_state(index, value);
+      s.state_ptr
+    });
+    STATE_PTR.with(|c| c.set(p));
+    return;
+  }
+  // SAFETY: p is the live backing store of this thread's Int32Array(4)
+  // (cleared at teardown); index is one of the 4 slot constants.
+  unsafe { *p.add(index) = value };
 }
 
 unsafe extern "C" fn run_deferred(_idle: *mut uv::uv_idle_t) {
@@ -163,6 +209,11 @@ unsafe extern "C" fn cleanup_hook(_arg: *mut c_void) {
     crate::stream::teardown(env, &stream);
   }
   js::drop_ref(env, &mut state.state_ref);
+  STATE_PTR.with(|c| c.set(ptr::null_mut()));
+  js::drop_ref(env, &mut state.pipe_ctor);
+  for r in state.request_classes.iter_mut() {
+    js::drop_ref(env, r);
+  }
   if state.reserve_fd >= 0 {
     pipewrap_core::sys::close(state.reserve_fd);
   }

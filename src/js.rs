@@ -12,6 +12,7 @@ use napi::sys::{self, napi_env, napi_ref, napi_value};
 /// the environment is going away and there is nothing better to do.
 macro_rules! napi_call {
   ($fn:ident ( $($arg:expr),* $(,)? )) => {{
+    #[allow(clippy::macro_metavars_in_unsafe)]
     // SAFETY: every call site passes a live env and values created in the
     // current handle scope, or out-pointers to locals.
     unsafe { napi::sys::$fn($($arg),*) }
@@ -64,7 +65,12 @@ pub fn boolean(env: napi_env, b: bool) -> napi_value {
 
 pub fn string(env: napi_env, s: &str) -> napi_value {
   let mut v = ptr::null_mut();
-  napi_call!(napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut v));
+  napi_call!(napi_create_string_utf8(
+    env,
+    s.as_ptr().cast(),
+    s.len() as isize,
+    &mut v
+  ));
   v
 }
 
@@ -140,21 +146,27 @@ pub fn drop_ref(env: napi_env, r: &mut napi_ref) {
 
 /// Bytes of a Uint8Array (Buffer included), or None for anything else.
 pub fn uint8_bytes(env: napi_env, v: napi_value) -> Option<(*mut u8, usize)> {
-  let mut is_ta = false;
-  napi_call!(napi_is_typedarray(env, v, &mut is_ta));
-  if !is_ta {
-    return None;
-  }
-  let mut ty = 0;
+  let mut ty = -1;
   let mut len = 0usize;
   let mut data = ptr::null_mut();
-  let mut ab = ptr::null_mut();
-  let mut offset = 0usize;
-  napi_call!(napi_get_typedarray_info(env, v, &mut ty, &mut len, &mut data, &mut ab, &mut offset));
-  if ty != sys::TypedarrayType::uint8_array {
+  // One call: anything that is not a typed array fails it by status.
+  let status = napi_call!(napi_get_typedarray_info(
+    env,
+    v,
+    &mut ty,
+    &mut len,
+    &mut data,
+    ptr::null_mut(),
+    ptr::null_mut()
+  ));
+  if status != sys::Status::napi_ok || ty != sys::TypedarrayType::uint8_array {
     return None;
   }
-  let data = if data.is_null() { ptr::NonNull::dangling().as_ptr() } else { data as *mut u8 };
+  let data = if data.is_null() {
+    ptr::NonNull::dangling().as_ptr()
+  } else {
+    data as *mut u8
+  };
   Some((data, len))
 }
 

@@ -1,42 +1,62 @@
-//! Request objects: `PipeConnectWrap`, `WriteWrap`, `ShutdownWrap`. They carry
-//! no native state; the JS layer hangs `oncomplete` and friends on them, and
-//! the Pipe methods check that they really are instances (Node aborts when they
-//! are not; pipewrap throws a TypeError instead).
+//! Request objects: `PipeConnectWrap`, `WriteWrap`, `ShutdownWrap`.
+//!
+//! pipewrap's requests carry no native state (the stream keeps what it needs
+//! per request), so they are plain JS classes defined by lib/binding.js: a JS
+//! `new` costs ~10 ns where an N-API constructor costs ~1 µs, and one is made
+//! per write. The classes are registered here so Pipe methods can check they
+//! got the right kind (Node aborts when they do not; pipewrap throws a
+//! TypeError).
 
-use napi_derive::napi;
+use napi::sys::{napi_env, napi_ref, napi_value};
 
-#[napi]
-pub struct PipeConnectWrap {}
+use crate::class::{self, Thrown};
+use crate::env;
+use crate::js::{self, napi_call};
 
-#[napi]
-impl PipeConnectWrap {
-  #[napi(constructor)]
-  #[allow(clippy::new_without_default)]
-  pub fn new() -> Self {
-    PipeConnectWrap {}
-  }
+#[derive(Clone, Copy)]
+pub enum ReqKind {
+  Connect = 0,
+  Write = 1,
+  Shutdown = 2,
 }
 
-#[napi]
-pub struct WriteWrap {}
+const NAMES: [&str; 3] = ["PipeConnectWrap", "WriteWrap", "ShutdownWrap"];
 
-#[napi]
-impl WriteWrap {
-  #[napi(constructor)]
-  #[allow(clippy::new_without_default)]
-  pub fn new() -> Self {
-    WriteWrap {}
+/// Remembers the three request classes for this env.
+pub fn register(env: napi_env, classes: [napi_value; 3]) -> Result<(), Thrown> {
+  for (c, name) in classes.iter().zip(NAMES) {
+    if !js::is_function(env, *c) {
+      return Err(class::type_error(
+        env,
+        "ERR_INVALID_ARG_TYPE",
+        &format!("{name} must be a class"),
+      ));
+    }
   }
+  let refs: [napi_ref; 3] = classes.map(|c| js::new_ref(env, c, 1));
+  env::with(env, |e| e.set_request_classes(refs));
+  Ok(())
 }
 
-#[napi]
-pub struct ShutdownWrap {}
-
-#[napi]
-impl ShutdownWrap {
-  #[napi(constructor)]
-  #[allow(clippy::new_without_default)]
-  pub fn new() -> Self {
-    ShutdownWrap {}
+/// Checks that `value` is a request of the given kind.
+pub fn check(env: napi_env, value: napi_value, kind: ReqKind) -> Result<napi_value, Thrown> {
+  let ctor = env::with(env, |e| e.request_class(kind as usize));
+  let ok = if ctor.is_null() {
+    js::is_object(env, value)
+  } else {
+    let mut is = false;
+    napi_call!(napi_instanceof(env, value, ctor, &mut is)) == napi::sys::Status::napi_ok && is
+  };
+  if ok {
+    Ok(value)
+  } else {
+    Err(class::type_error(
+      env,
+      "ERR_INVALID_ARG_TYPE",
+      &format!(
+        "The \"req\" argument must be an instance of {}",
+        NAMES[kind as usize]
+      ),
+    ))
   }
 }

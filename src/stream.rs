@@ -14,8 +14,8 @@ use napi::sys::{napi_async_context, napi_env, napi_ref, napi_value};
 
 use crate::env::{self, K_ARRAY_BUFFER_OFFSET, K_READ_BYTES_OR_ERROR};
 use crate::js::{self, napi_call};
-use pipewrap_core::sys;
 use crate::uv;
+use pipewrap_core::sys;
 
 pub type StreamRef = Rc<RefCell<Stream>>;
 
@@ -305,7 +305,7 @@ unsafe extern "C" fn on_poll(handle: *mut uv::uv_poll_t, status: i32, events: i3
   let _scope = js::HandleScope::open(env);
   if status < 0 {
     // The poll itself failed (EBADF): surface it as a read error.
-    let _ = rc.borrow_mut().set_reading(false);
+    rc.borrow_mut().set_reading(false);
     deliver_read_error(env, &rc, status);
     return;
   }
@@ -322,7 +322,12 @@ unsafe extern "C" fn on_poll(handle: *mut uv::uv_poll_t, status: i32, events: i3
   }
 }
 
-fn call_on_this(env: napi_env, rc: &StreamRef, func: napi_value, args: &[napi_value]) -> napi_value {
+fn call_on_this(
+  env: napi_env,
+  rc: &StreamRef,
+  func: napi_value,
+  args: &[napi_value],
+) -> napi_value {
   let (this, ctx) = {
     let s = rc.borrow();
     (s.this(), s.async_ctx)
@@ -502,7 +507,12 @@ fn accept_ready(env: napi_env, rc: &StreamRef) {
             }
           }
           Err(e) => {
-            call_on_this(env, rc, onconnection, &[js::int(env, e), js::undefined(env)]);
+            call_on_this(
+              env,
+              rc,
+              onconnection,
+              &[js::int(env, e), js::undefined(env)],
+            );
           }
         }
       }
@@ -517,13 +527,23 @@ fn accept_ready(env: napi_env, rc: &StreamRef) {
         }
         let this = rc.borrow().this();
         let onconnection = js::get(env, this, c"onconnection");
-        call_on_this(env, rc, onconnection, &[js::int(env, e), js::undefined(env)]);
+        call_on_this(
+          env,
+          rc,
+          onconnection,
+          &[js::int(env, e), js::undefined(env)],
+        );
         return;
       }
       Err(e) => {
         let this = rc.borrow().this();
         let onconnection = js::get(env, this, c"onconnection");
-        call_on_this(env, rc, onconnection, &[js::int(env, e), js::undefined(env)]);
+        call_on_this(
+          env,
+          rc,
+          onconnection,
+          &[js::int(env, e), js::undefined(env)],
+        );
         return;
       }
     }
@@ -593,13 +613,19 @@ fn flush_writes(rc: &StreamRef) -> Vec<Completion> {
           break;
         }
         let w = s.writes.pop_front().expect("front exists");
-        done.push(Completion { req: w.req, status: 0 });
+        done.push(Completion {
+          req: w.req,
+          status: 0,
+        });
       }
       Err(e) if e == -libc::EAGAIN || e == -libc::EINTR => break,
       Err(e) => {
         // The socket is broken: every queued write fails the same way.
         for w in s.writes.drain(..) {
-          done.push(Completion { req: w.req, status: e });
+          done.push(Completion {
+            req: w.req,
+            status: e,
+          });
         }
         s.write_queue_size = 0;
       }
@@ -684,7 +710,9 @@ pub fn start_connect(rc: &StreamRef, env: napi_env, req: napi_value, name: &[u8]
     Err(status) => {
       let rc2 = rc.clone();
       drop(s);
-      env::with(env, |e| e.defer(Box::new(move |env| complete_connect(env, &rc2, status))));
+      env::with(env, |e| {
+        e.defer(Box::new(move |env| complete_connect(env, &rc2, status)))
+      });
     }
   }
   0
@@ -694,7 +722,9 @@ pub fn start_connect(rc: &StreamRef, env: napi_env, req: napi_value, name: &[u8]
 pub fn fail_connect_later(rc: &StreamRef, env: napi_env, req: napi_value, status: i32) {
   rc.borrow_mut().connect_req = js::new_ref(env, req, 1);
   let rc2 = rc.clone();
-  env::with(env, |e| e.defer(Box::new(move |env| complete_connect(env, &rc2, status))));
+  env::with(env, |e| {
+    e.defer(Box::new(move |env| complete_connect(env, &rc2, status)))
+  });
 }
 
 fn complete_connect(env: napi_env, rc: &StreamRef, status: i32) {
@@ -753,7 +783,7 @@ pub fn write(
   }
   let total: usize = bufs.iter().map(|b| b.len()).sum();
   s.bytes_written += total as u64;
-  env::with(env, |e| e.set_state(env::K_BYTES_WRITTEN, total as i32));
+  env::set_state(env, env::K_BYTES_WRITTEN, total as i32);
   let mut written = 0usize;
   let mut fds_sent = send_fds.is_empty();
   if s.writes.is_empty() && !s.connect_waiting && s.connect_req.is_null() {
@@ -789,11 +819,11 @@ pub fn write(
       Err(e) => return e,
     }
     if written == total && send_fds.is_empty() {
-      env::with(env, |e| e.set_state(env::K_LAST_WRITE_WAS_ASYNC, 0));
+      env::set_state(env, env::K_LAST_WRITE_WAS_ASYNC, 0);
       return 0;
     }
   }
-  env::with(env, |e| e.set_state(env::K_LAST_WRITE_WAS_ASYNC, 1));
+  env::set_state(env, env::K_LAST_WRITE_WAS_ASYNC, 1);
   let req_ref = js::new_ref(env, req, 1);
   if written == total {
     // A handle write that went out at once: like uv_write2, its callback
@@ -803,7 +833,14 @@ pub fn write(
     env::with(env, |e| {
       e.defer(Box::new(move |env| {
         if !rc2.borrow().closing {
-          complete_write(env, &rc2, Completion { req: req_ref, status: 0 })
+          complete_write(
+            env,
+            &rc2,
+            Completion {
+              req: req_ref,
+              status: 0,
+            },
+          )
         }
       }))
     });
@@ -824,7 +861,11 @@ pub fn write(
     req: req_ref,
     data: rest,
     offset: 0,
-    send_fds: if fds_sent { Vec::new() } else { send_fds.to_vec() },
+    send_fds: if fds_sent {
+      Vec::new()
+    } else {
+      send_fds.to_vec()
+    },
   });
   s.update_poll();
   0
@@ -874,7 +915,9 @@ pub fn close(rc: &StreamRef, env: napi_env, this: napi_value, cb: napi_value) {
   drop(s);
   if poll.is_null() {
     let rc2 = rc.clone();
-    env::with(env, |e| e.defer(Box::new(move |env| finish_close(env, &rc2))));
+    env::with(env, |e| {
+      e.defer(Box::new(move |env| finish_close(env, &rc2)))
+    });
   } else {
     // SAFETY: poll is initialised and not yet closing; on_poll_close takes
     // back the Rc stored in its data.
@@ -929,7 +972,14 @@ fn finish_close(env: napi_env, rc: &StreamRef) {
     js::drop_ref(env, &mut r);
   }
   for req in writes {
-    complete_write(env, rc, Completion { req, status: canceled });
+    complete_write(
+      env,
+      rc,
+      Completion {
+        req,
+        status: canceled,
+      },
+    );
   }
   if !shutdown_req.is_null() {
     complete_shutdown(env, rc, shutdown_req, canceled);

@@ -60,6 +60,9 @@ pub unsafe fn free_handle(handle: *mut uv_handle_t) {
 
 /// A close callback that only frees the memory: for teardown, when no JS may
 /// run any more.
+///
+/// # Safety
+/// Only for handles allocated with [`alloc_handle`], as libuv's close callback.
 pub unsafe extern "C" fn close_and_free(handle: *mut uv_handle_t) {
   // SAFETY: libuv is done with the handle once its close callback runs.
   unsafe { free_handle(handle) }

@@ -18,7 +18,10 @@ impl fmt::Display for FrameError {
   fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
     match self {
       FrameError::TooLarge { limit, seen } => {
-        write!(f, "IPC message of at least {seen} bytes exceeds the limit of {limit} bytes")
+        write!(
+          f,
+          "IPC message of at least {seen} bytes exceeds the limit of {limit} bytes"
+        )
       }
     }
   }
@@ -35,7 +38,10 @@ pub struct LineFramer {
 
 impl LineFramer {
   pub fn new(max_message: usize) -> Self {
-    LineFramer { pending: Vec::new(), max_message }
+    LineFramer {
+      pending: Vec::new(),
+      max_message,
+    }
   }
 
   /// Bytes held for a line not yet complete.
@@ -63,7 +69,10 @@ impl LineFramer {
   fn check(&mut self, len: usize) -> Result<(), FrameError> {
     if len > self.max_message {
       self.pending.clear();
-      return Err(FrameError::TooLarge { limit: self.max_message, seen: len });
+      return Err(FrameError::TooLarge {
+        limit: self.max_message,
+        seen: len,
+      });
     }
     Ok(())
   }
@@ -78,7 +87,10 @@ pub struct LengthFramer {
 
 impl LengthFramer {
   pub fn new(max_message: usize) -> Self {
-    LengthFramer { pending: Vec::new(), max_message }
+    LengthFramer {
+      pending: Vec::new(),
+      max_message,
+    }
   }
 
   pub fn push(&mut self, data: &[u8]) -> Result<Vec<Vec<u8>>, FrameError> {
@@ -89,7 +101,10 @@ impl LengthFramer {
       let len = u32::from_be_bytes(self.pending[at..at + 4].try_into().expect("4 bytes")) as usize;
       if len > self.max_message {
         self.pending.clear();
-        return Err(FrameError::TooLarge { limit: self.max_message, seen: len });
+        return Err(FrameError::TooLarge {
+          limit: self.max_message,
+          seen: len,
+        });
       }
       if self.pending.len() - at - 4 < len {
         break;
@@ -132,7 +147,13 @@ mod tests {
     let mut f = LineFramer::new(16);
     assert!(f.push(&[b'x'; 10]).unwrap().is_empty());
     let err = f.push(&[b'x'; 10]).unwrap_err();
-    assert_eq!(err, FrameError::TooLarge { limit: 16, seen: 20 });
+    assert_eq!(
+      err,
+      FrameError::TooLarge {
+        limit: 16,
+        seen: 20
+      }
+    );
     assert_eq!(f.buffered(), 0);
     // The framer is usable again for the next, well-formed message.
     assert_eq!(f.push(b"ok\n").unwrap(), vec![b"ok".to_vec()]);
@@ -162,6 +183,12 @@ mod tests {
   fn declared_length_over_limit_errors() {
     let mut f = LengthFramer::new(100);
     let err = f.push(&1000u32.to_be_bytes()).unwrap_err();
-    assert_eq!(err, FrameError::TooLarge { limit: 100, seen: 1000 });
+    assert_eq!(
+      err,
+      FrameError::TooLarge {
+        limit: 100,
+        seen: 1000
+      }
+    );
   }
 }

@@ -10,6 +10,7 @@ use std::os::unix::io::RawFd;
 #[macro_export]
 macro_rules! syscall {
   ($fn:ident ( $($arg:expr),* $(,)? )) => {{
+    #[allow(clippy::macro_metavars_in_unsafe)]
     // SAFETY: every call site passes pointers to live, correctly sized memory
     // and plain integers, which is all these libc functions require.
     let res = unsafe { libc::$fn($($arg),*) };
@@ -24,7 +25,9 @@ pub use syscall;
 
 /// The current `errno`, negated (libuv style).
 pub fn last_errno() -> i32 {
-  -std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO)
+  -std::io::Error::last_os_error()
+    .raw_os_error()
+    .unwrap_or(libc::EIO)
 }
 
 /// Room for the name in a `sockaddr_un` (108 on Linux).
@@ -43,7 +46,11 @@ pub fn unix_addr(name: &[u8]) -> Result<(libc::sockaddr_un, libc::socklen_t), i3
     return Err(-libc::EINVAL);
   }
   // A path needs room for its terminating NUL; an abstract name does not.
-  let max = if abstract_name { SUN_PATH_LEN } else { SUN_PATH_LEN - 1 };
+  let max = if abstract_name {
+    SUN_PATH_LEN
+  } else {
+    SUN_PATH_LEN - 1
+  };
   if name.len() > max {
     return Err(-libc::ENAMETOOLONG);
   }
@@ -140,7 +147,7 @@ pub fn send_with_fds(fd: RawFd, buf: &[u8], fds: &[RawFd]) -> Result<usize, i32>
       let cmsg = libc::CMSG_FIRSTHDR(&msg);
       (*cmsg).cmsg_level = libc::SOL_SOCKET;
       (*cmsg).cmsg_type = libc::SCM_RIGHTS;
-      (*cmsg).cmsg_len = libc::CMSG_LEN((fds.len() * mem::size_of::<RawFd>()) as u32) as _;
+      (*cmsg).cmsg_len = libc::CMSG_LEN(mem::size_of_val(fds) as u32) as _;
       std::ptr::copy_nonoverlapping(fds.as_ptr(), libc::CMSG_DATA(cmsg) as *mut RawFd, fds.len());
     }
   }
@@ -225,7 +232,13 @@ pub fn access_mode(fd: RawFd) -> Result<i32, i32> {
 fn getsockopt_int(fd: RawFd, level: i32, name: i32) -> Result<i32, i32> {
   let mut val: libc::c_int = 0;
   let mut len = mem::size_of::<libc::c_int>() as libc::socklen_t;
-  syscall!(getsockopt(fd, level, name, &mut val as *mut _ as *mut libc::c_void, &mut len))?;
+  syscall!(getsockopt(
+    fd,
+    level,
+    name,
+    &mut val as *mut _ as *mut libc::c_void,
+    &mut len
+  ))?;
   Ok(val)
 }
 
@@ -289,7 +302,11 @@ pub fn socket_name(fd: RawFd) -> Result<Vec<u8>, i32> {
   // SAFETY: sockaddr_un is plain old data; all-zero is valid.
   let mut addr: libc::sockaddr_un = unsafe { mem::zeroed() };
   let mut len = mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
-  syscall!(getsockname(fd, &mut addr as *mut _ as *mut libc::sockaddr, &mut len))?;
+  syscall!(getsockname(
+    fd,
+    &mut addr as *mut _ as *mut libc::sockaddr,
+    &mut len
+  ))?;
   let base = mem::size_of::<libc::sa_family_t>();
   let n = (len as usize).saturating_sub(base).min(SUN_PATH_LEN);
   let mut name: Vec<u8> = addr.sun_path[..n].iter().map(|&c| c as u8).collect();

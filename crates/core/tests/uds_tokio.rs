@@ -14,7 +14,11 @@ fn temp_dir(tag: &str) -> PathBuf {
 }
 
 fn wait_writable(fd: i32) {
-  let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+  let mut pfd = libc::pollfd {
+    fd,
+    events: libc::POLLOUT,
+    revents: 0,
+  };
   // SAFETY: one valid pollfd.
   unsafe { libc::poll(&mut pfd, 1, 5000) };
 }

@@ -1,0 +1,109 @@
+'use strict';
+// npm run bench [-- --rounds N --scale S --only a,b --quick]
+// Runs every workload for pipewrap and Node's built-in in the same run,
+// alternating A B / B A over the rounds, each run in a fresh process. Prints
+// medians, the ratio pipewrap/Node of the medians, and the min..max of the
+// per-round (paired) ratios; writes the table to bench/RESULTS.md.
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const quick = args.includes('--quick');
+const rounds = Number(opt('rounds', quick ? 1 : 5));
+const scale = Number(opt('scale', quick ? 0.05 : 1));
+const only = opt('only', null);
+const noWrite = args.includes('--no-write') || quick;
+
+const workloads = [
+  ['pingpong', 'round trips/s', 1.25],
+  ['bulk', 'MB/s', 1.2],
+  ['connect', 'connections/s', 1.2],
+  ['fanin', 'messages/s', 1.2],
+  ['ipc-oneway', 'messages/s', 2],
+  ['ipc-echo', 'round trips/s', 1.3],
+  ['raw-pingpong', 'round trips/s', 1.0],
+  ['raw-bulk', 'MB/s', 1.0],
+  ['idle', 'bytes/conn (lower is better)', null],
+].filter(([w]) => !only || only.split(',').includes(w));
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+function runOne(impl, workload) {
+  const nodeArgs = ['--no-deprecation'];
+  if (workload === 'idle') nodeArgs.push('--expose-gc');
+  const out = execFileSync(process.execPath, [...nodeArgs, path.join(__dirname, 'workload.js'), impl, workload, String(scale)], {
+    timeout: 300000,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(out.toString().trim().split('\n').pop()).value;
+}
+
+const rows = [];
+for (const [workload, unit, target] of workloads) {
+  const pw = [];
+  const nd = [];
+  for (let r = 0; r < rounds; r++) {
+    const order = r % 2 === 0 ? ['pipewrap', 'node'] : ['node', 'pipewrap'];
+    for (const impl of order) (impl === 'pipewrap' ? pw : nd).push(runOne(impl, workload));
+  }
+  const lowerBetter = workload === 'idle';
+  const paired = pw.map((v, i) => (lowerBetter ? nd[i] / v : v / nd[i]));
+  const ratio = lowerBetter ? median(nd) / median(pw) : median(pw) / median(nd);
+  const row = { workload, unit, pipewrap: median(pw), node: median(nd), ratio, min: Math.min(...paired), max: Math.max(...paired), target };
+  rows.push(row);
+  console.log(
+    `${workload.padEnd(13)} pipewrap ${fmt(row.pipewrap).padStart(10)}  node ${fmt(row.node).padStart(10)}  ${unit.padEnd(28)} ratio ${row.ratio.toFixed(2)}x (${row.min.toFixed(2)}..${row.max.toFixed(2)})${target ? ` target ${target}x` : ''}`,
+  );
+}
+
+const limit = rustLimit();
+if (limit) console.log(`limit (blocking Rust pair over UnixStream::pair): ${limit}`);
+
+function fmt(v) {
+  return v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1);
+}
+
+function rustLimit() {
+  if (quick || only) return null;
+  try {
+    const out = execFileSync('cargo', ['run', '--quiet', '--release', '-p', 'pipewrap-core', '--example', 'limit'], {
+      cwd: path.join(__dirname, '..'),
+      timeout: 300000,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    return out.toString().trim();
+  } catch (err) {
+    return `not measured (${err.message.split('\n')[0]})`;
+  }
+}
+
+if (!noWrite) {
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  const lines = [
+    '# pipewrap benchmark results',
+    '',
+    `Machine: ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}; Node ${process.version}.`,
+    `Rounds: ${rounds} (alternating A B / B A, each run a fresh process), scale ${scale}. Medians; ratio = pipewrap / Node (idle: Node / pipewrap, so > 1 is better); min..max are the per-round paired ratios.`,
+    '',
+    '| workload | unit | pipewrap | Node | ratio | paired min..max | target |',
+    '|---|---|---:|---:|---:|---|---:|',
+    ...rows.map((r) => `| ${r.workload} | ${r.unit} | ${fmt(r.pipewrap)} | ${fmt(r.node)} | ${r.ratio.toFixed(2)}× | ${r.min.toFixed(2)}..${r.max.toFixed(2)} | ${r.target ? r.target + '×' : '–'} |`),
+    '',
+    limit ? `Physical reference (blocking Rust client/server threads, \`cargo run --release -p pipewrap-core --example limit\`): ${limit}` : '',
+    '',
+    'The `node` column is Node\'s built-in: `net` over a Unix socket, `child_process.fork`, and for raw-* the internal `process.binding(\'pipe_wrap\')` Pipe.',
+    '',
+  ];
+  fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), lines.join('\n'));
+  console.log('wrote bench/RESULTS.md');
+}

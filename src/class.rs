@@ -1,0 +1,171 @@
+//! Raw N-API class plumbing for the binding's hot classes.
+//!
+//! napi-rs' `#[napi]` classes cost about 1 µs per method call here (borrow
+//! tracking, per-call allocations), which is more than a whole ping-pong
+//! round trip's budget. These classes use `napi_define_class` directly: one
+//! type-tag check and one unwrap per call, as Node's own binding does.
+
+use std::ffi::CStr;
+use std::os::raw::c_void;
+use std::ptr;
+
+use napi::sys::{self, napi_callback_info, napi_env, napi_value};
+
+use crate::js::{self, napi_call};
+
+/// An exception is pending in the env; return to JS at once.
+pub struct Thrown;
+
+pub type JsResult = Result<napi_value, Thrown>;
+
+impl From<napi::Error> for Thrown {
+  fn from(_: napi::Error) -> Self {
+    Thrown
+  }
+}
+
+pub fn type_error(env: napi_env, code: &str, msg: &str) -> Thrown {
+  js::type_error(env, code, msg);
+  Thrown
+}
+
+pub fn range_error(env: napi_env, code: &str, msg: &str) -> Thrown {
+  js::range_error(env, code, msg);
+  Thrown
+}
+
+/// The receiver and up to N arguments (missing ones are `undefined`).
+pub struct CallArgs<const N: usize> {
+  pub this: napi_value,
+  pub argv: [napi_value; N],
+  pub argc: usize,
+}
+
+pub fn call_args<const N: usize>(env: napi_env, info: napi_callback_info) -> CallArgs<N> {
+  let mut argv = [ptr::null_mut(); N];
+  let mut argc = N;
+  let mut this = ptr::null_mut();
+  napi_call!(napi_get_cb_info(
+    env,
+    info,
+    &mut argc,
+    argv.as_mut_ptr(),
+    &mut this,
+    ptr::null_mut()
+  ));
+  let undef = js::undefined(env);
+  for a in argv.iter_mut().skip(argc.min(N)) {
+    *a = undef;
+  }
+  CallArgs { this, argv, argc }
+}
+
+/// True for `new X(...)`, false for a plain call `X(...)`.
+pub fn is_construct_call(env: napi_env, info: napi_callback_info) -> bool {
+  let mut target = ptr::null_mut();
+  napi_call!(napi_get_new_target(env, info, &mut target));
+  !target.is_null()
+}
+
+thread_local! {
+  /// Addresses of the live natives wrapped by `wrap_tracked`. A pointer
+  /// from `napi_unwrap` is only dereferenced if it is in here, which proves
+  /// it is ours (another addon's wrap cannot share a live address), at the
+  /// cost of a hash lookup instead of a second N-API call per method.
+  static LIVE: std::cell::RefCell<std::collections::HashSet<usize>> =
+    std::cell::RefCell::new(std::collections::HashSet::new());
+}
+
+/// Like [`wrap`], and registers the native for [`unwrap_tracked`].
+pub fn wrap_tracked<T>(env: napi_env, this: napi_value, native: T) {
+  let data = Box::into_raw(Box::new(native)) as *mut c_void;
+  LIVE.with(|l| l.borrow_mut().insert(data as usize));
+  napi_call!(napi_wrap(
+    env,
+    this,
+    data,
+    Some(finalize_tracked::<T>),
+    ptr::null_mut(),
+    ptr::null_mut()
+  ));
+}
+
+unsafe extern "C" fn finalize_tracked<T>(_env: napi_env, data: *mut c_void, _hint: *mut c_void) {
+  LIVE.with(|l| l.borrow_mut().remove(&(data as usize)));
+  // SAFETY: data is the Box<T> from wrap_tracked::<T>; finalizers run once.
+  drop(unsafe { Box::from_raw(data as *mut T) });
+}
+
+/// The native `T` wrapped into `value` by `wrap_tracked::<T>`, else None.
+/// Only one type may use the tracked wrap.
+pub fn unwrap_tracked<'a, T>(env: napi_env, value: napi_value) -> Option<&'a T> {
+  let mut data = ptr::null_mut();
+  if napi_call!(napi_unwrap(env, value, &mut data)) != sys::Status::napi_ok || data.is_null() {
+    return None;
+  }
+  if !LIVE.with(|l| l.borrow().contains(&(data as usize))) {
+    return None;
+  }
+  // SAFETY: data is a live Box<T> registered by wrap_tracked (the set holds
+  // exactly those); it lives until its object is collected, which cannot
+  // happen while the object is reachable from the current call.
+  Some(unsafe { &*(data as *const T) })
+}
+
+/// A prototype method.
+pub fn method(name: &'static CStr, cb: sys::napi_callback) -> sys::napi_property_descriptor {
+  sys::napi_property_descriptor {
+    utf8name: name.as_ptr(),
+    name: ptr::null_mut(),
+    method: cb,
+    getter: None,
+    setter: None,
+    value: ptr::null_mut(),
+    attributes: sys::PropertyAttributes::writable | sys::PropertyAttributes::configurable,
+    data: ptr::null_mut(),
+  }
+}
+
+/// A prototype accessor.
+pub fn accessor(
+  name: &'static CStr,
+  getter: sys::napi_callback,
+  setter: sys::napi_callback,
+) -> sys::napi_property_descriptor {
+  sys::napi_property_descriptor {
+    utf8name: name.as_ptr(),
+    name: ptr::null_mut(),
+    method: None,
+    getter,
+    setter,
+    value: ptr::null_mut(),
+    attributes: sys::PropertyAttributes::configurable,
+    data: ptr::null_mut(),
+  }
+}
+
+pub fn define_class(
+  env: napi_env,
+  name: &'static CStr,
+  ctor: sys::napi_callback,
+  props: &[sys::napi_property_descriptor],
+) -> napi_value {
+  let mut class = ptr::null_mut();
+  napi_call!(napi_define_class(
+    env,
+    name.as_ptr(),
+    name.to_bytes().len() as isize,
+    ctor,
+    ptr::null_mut(),
+    props.len(),
+    props.as_ptr(),
+    &mut class
+  ));
+  class
+}
+
+/// Runs a method body, turning `Err(Thrown)` into the null return N-API
+/// expects while an exception is pending.
+pub fn finish(result: JsResult) -> napi_value {
+  result.unwrap_or(ptr::null_mut())
+}
