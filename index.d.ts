@@ -9,93 +9,18 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-export declare class Pipe {
-  /** `new Pipe(type)`: type is `constants.SOCKET`, `SERVER` or `IPC`. */
-  constructor(kind: unknown)
-  /** Binds to a path or an abstract name ('\0name'). 0 or a negative errno. */
-  bind(this: this, name: unknown): number
-  listen(backlog: unknown): number
-  /**
-   * Connects to a path or abstract name. Socket-level errors always arrive
-   * through `req.oncomplete` on a later loop turn; only bad names
-   * (empty, embedded NUL, too long for sun_path) return synchronously.
-   */
-  connect(this: this, req: unknown, name: unknown): number
-  /**
-   * Adopts an existing fd (made non-blocking). EEXIST if the loop already
-   * watches it, EBADF if it is not open.
-   */
-  open(this: this, fd: unknown): number
-  /**
-   * Adds read and/or write permission for everyone to the bound socket
-   * file (never removes bits), like `uv_pipe_chmod`.
-   */
-  fchmod(mode: unknown): number
-  /**
-   * Closes the handle; `cb` (if a function) runs later with no arguments.
-   * A second call does nothing.
-   */
-  close(this: this, cb?: unknown | undefined | null): void
-  ref(): void
-  unref(): void
-  hasRef(): boolean
-  readStart(): number
-  readStop(): number
-  shutdown(req: unknown): number
-  writeBuffer(this: this, req: unknown, data: unknown, handle?: unknown | undefined | null): number
-  /**
-   * `writev(req, chunks, allBuffers)`: chunks is a list of Uint8Arrays, or
-   * (allBuffers false) a flat list of `[chunk, encoding, ...]` pairs.
-   */
-  writev(this: this, req: unknown, chunks: unknown, allBuffers?: boolean | undefined | null): number
-  writeUtf8String(this: this, req: unknown, data: unknown, handle?: unknown | undefined | null): number
-  writeAsciiString(this: this, req: unknown, data: unknown, handle?: unknown | undefined | null): number
-  writeLatin1String(this: this, req: unknown, data: unknown, handle?: unknown | undefined | null): number
-  writeUcs2String(this: this, req: unknown, data: unknown, handle?: unknown | undefined | null): number
-  /**
-   * Reads go straight into `buf` (held strongly until replaced or closed);
-   * `onread` then gets `undefined` and the length in `streamBaseState`.
-   */
-  useUserBuffer(buf: unknown): number
-  setBlocking(blocking: boolean): number
-  /** pipewrap extension: `{ pid, uid, gid }` of the peer, or a negative errno. */
-  getPeerCredentials(): { pid: number; uid: number; gid: number } | number
-  /**
-   * pipewrap extension: receive SCM_RIGHTS fds on this socket; they appear
-   * as `pendingFds` (an array) before the `onread` that carried them.
-   */
-  setFdPassing(on: boolean): void
-  /**
-   * pipewrap extension: send `data` (at least one byte) with `fds` as
-   * SCM_RIGHTS on any Unix socket. Completion as for `writeBuffer`.
-   */
-  sendFds(req: unknown, data: unknown, fds: Array<number>): number
-  get fd(): number
-  get bytesRead(): number
-  get bytesWritten(): number
-  get writeQueueSize(): number
-  get onread(): ((buf?: ArrayBuffer) => unknown) | undefined
-  /** Node aborts on a non-function here; pipewrap throws. */
-  set onread(value: unknown)
-}
-
-export declare class PipeConnectWrap {
-  constructor()
-}
-
-export declare class ShutdownWrap {
-  constructor()
-}
-
-export declare class WriteWrap {
-  constructor()
-}
-
 /**
  * Tries to connect to `path` without waiting: 0 if a server is there,
  * -111 (ECONNREFUSED) for a stale socket file, another negative errno else.
  */
 export declare function probeUnixSocket(path: string): number
+
+/**
+ * Tells the addon which JS classes are `PipeConnectWrap`, `WriteWrap` and
+ * `ShutdownWrap` (lib/binding.js defines them), so Pipe methods can reject
+ * the wrong kind of request.
+ */
+export declare function registerRequestClasses(connect: Function, write: Function, shutdown: Function): void
 
 /**
  * A connected pair of AF_UNIX stream sockets `[fd0, fd1]`, both

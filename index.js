@@ -835,10 +835,7 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
-module.exports.Pipe = nativeBinding.Pipe
-module.exports.PipeConnectWrap = nativeBinding.PipeConnectWrap
-module.exports.ShutdownWrap = nativeBinding.ShutdownWrap
-module.exports.WriteWrap = nativeBinding.WriteWrap
 module.exports.probeUnixSocket = nativeBinding.probeUnixSocket
+module.exports.registerRequestClasses = nativeBinding.registerRequestClasses
 module.exports.socketpair = nativeBinding.socketpair
 module.exports.streamBaseState = nativeBinding.streamBaseState

@@ -172,7 +172,9 @@ pub fn uint8_bytes(env: napi_env, v: napi_value) -> Option<(*mut u8, usize)> {
 
 /// Calls `func` with `recv` as `this` through `napi_make_callback`. A thrown
 /// exception is handed to Node's uncaught-exception machinery, as Node does
-/// for its own handles. Returns the callback's result (or null on throw).
+/// for its own handles. Returns the callback's result, or null if it threw or
+/// the environment can no longer run JS (worker/process teardown, when Node
+/// still spins the loop once for handle cleanup).
 pub fn make_callback(
   env: napi_env,
   ctx: sys::napi_async_context,
@@ -190,10 +192,14 @@ pub fn make_callback(
     args.as_ptr(),
     &mut result
   ));
-  if status == sys::Status::napi_pending_exception {
-    let mut err = ptr::null_mut();
-    napi_call!(napi_get_and_clear_last_exception(env, &mut err));
-    napi_call!(napi_fatal_exception(env, err));
+  if status != sys::Status::napi_ok {
+    let mut pending = false;
+    napi_call!(napi_is_exception_pending(env, &mut pending));
+    if pending {
+      let mut err = ptr::null_mut();
+      napi_call!(napi_get_and_clear_last_exception(env, &mut err));
+      napi_call!(napi_fatal_exception(env, err));
+    }
     return ptr::null_mut();
   }
   result

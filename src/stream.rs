@@ -411,13 +411,22 @@ fn read_ready(env: napi_env, rc: &StreamRef) {
         let mut ab = ptr::null_mut();
         if n > 0 {
           let mut data = ptr::null_mut();
-          napi_call!(napi_create_arraybuffer(env, n, &mut data, &mut ab));
+          let status = napi_call!(napi_create_arraybuffer(env, n, &mut data, &mut ab));
+          if status != napi::sys::Status::napi_ok || data.is_null() {
+            // The env cannot run JS any more (teardown): nobody can take
+            // these bytes. Stop reading; the cleanup hook closes the socket.
+            return (n, ptr::null_mut());
+          }
           // SAFETY: data has n bytes (just allocated), b holds >= n read bytes.
           unsafe { ptr::copy_nonoverlapping(b.as_ptr(), data as *mut u8, n) };
         }
         (n, ab)
       })
     });
+    if matches!(res, Ok((n, ab)) if n > 0 && ab.is_null()) {
+      s.set_reading(false);
+      return;
+    }
     drop(s);
     match res {
       Ok((n, ab)) if n > 0 => {
