@@ -303,11 +303,14 @@ unsafe extern "C" fn on_poll(handle: *mut uv::uv_poll_t, status: i32, events: i3
   let rc = unsafe { stream_of(handle) };
   let env = rc.borrow().env;
   let _scope = js::HandleScope::open(env);
+  let mut events = events;
   if status < 0 {
-    // The poll itself failed (EBADF): surface it as a read error.
-    rc.borrow_mut().set_reading(false);
-    deliver_read_error(env, &rc, status);
-    return;
+    // libuv reports POLLERR (e.g. a reset by the peer) as UV_EBADF and stops
+    // the poll. Re-arm, and let the syscalls below surface the real errno.
+    let mut s = rc.borrow_mut();
+    events = s.poll_events;
+    s.poll_events = 0;
+    s.update_poll();
   }
   if events & uv::UV_READABLE != 0 {
     let listening = rc.borrow().listening;
