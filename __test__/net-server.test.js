@@ -324,22 +324,23 @@ test('listen({ fd }) on a non-socket fd fails with a listen error', T, async (t)
   assert.equal(server.listening, false);
 });
 
-test('server.unref() lets the process exit (also when called before listen); ref() keeps it alive', T, async () => {
+test('server.unref() lets the process exit (also when called before listen); ref() keeps it alive', T, async (t) => {
   const code = (before, after) => `
-    const path = require('path'), fs = require('fs'), os = require('os');
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-'));
-    process.on('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
+    const path = require('path');
+    const dir = process.env.PW_DIR; // made (and removed) by the test
     const server = net.createServer();
     ${before}
     server.listen(path.join(dir, 's'), () => { console.log('listening'); ${after} });
   `;
   for (const [before, after] of [['server.unref();', ''], ['', 'server.unref();']]) {
-    const r = await runScript(code(before, after), { timeout: 5000 });
+    const r = await runScript(code(before, after), { timeout: 5000, env: { PW_DIR: tmpdir(t) } });
     assert.equal(r.timedOut, false, `exited by itself (${before || after})`);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(r.stdout.trim(), 'listening');
   }
-  const kept = await runScript(code('server.unref(); server.ref();', ''), { timeout: 1500 });
+  const kept = await runScript(code('server.unref(); server.ref();', ''), {
+    timeout: 1500, env: { PW_DIR: tmpdir(t) },
+  });
   assert.equal(kept.timedOut, true, 'a referenced server keeps the process alive');
   assert.equal(kept.stdout.trim(), 'listening');
 });

@@ -819,18 +819,6 @@ function validateMode(mode) {
   return mode;
 }
 
-// Connect-probe a socket path through the binding, for reclaimStale when the
-// native synchronous probe is not available. cb(status) with 0 or -errno.
-function probeAsync(path, unref, cb) {
-  const handle = new Pipe(PipeConstants.SOCKET);
-  if (unref) handle.unref();
-  const req = new PipeConnectWrap();
-  req.address = path;
-  req.oncomplete = (status) => handle.close(() => cb(status));
-  const err = handle.connect(req, path);
-  if (err) handle.close(() => cb(err));
-}
-
 // What to do about an EADDRINUSE path under reclaimStale, given the probe
 // result: unlink only a socket file nobody answers on.
 function reclaimDecision(path, probeStatus) {
@@ -872,8 +860,6 @@ class Server extends EventEmitter {
     this._handle = null;
     this._pipeName = undefined;
     this._unref = false;
-    this._listeningId = 1;
-    this._listenPending = false;
     this.maxConnections = undefined;
     this.allowHalfOpen = Boolean(options.allowHalfOpen);
     this.pauseOnConnect = Boolean(options.pauseOnConnect);
@@ -885,7 +871,7 @@ class Server extends EventEmitter {
   }
 
   listen(...args) {
-    if (this._handle || this._listenPending) {
+    if (this._handle) {
       throw nodeError(Error, 'ERR_SERVER_ALREADY_LISTEN',
         'Listen method has been called more than once without closing.');
     }
@@ -909,30 +895,33 @@ class Server extends EventEmitter {
     const handleLike = arg0 instanceof Pipe ? arg0 : (arg0._handle || arg0.handle);
     if (handleLike) options = handleLike;
 
-    const backlog = (!handleLike && arg0.backlog) || backlogArg || 511;
+    const backlog = (arg0 instanceof Pipe ? undefined : arg0.backlog) || backlogArg || 511;
     if (!Number.isInteger(backlog)) throw invalidArgType('backlog', 'an integer', backlog);
 
-    if (cb !== null) this.once('listening', cb);
-    this._listeningId++;
-
+    // Validate everything that can throw before registering the callback.
+    let kind;
     if (options instanceof Pipe) {
-      this._setupListenHandle(options, null, backlog, null);
-      return this;
-    }
-    if (handleLike || arg0.fd !== undefined) {
+      kind = 'handle';
+    } else if (handleLike || arg0.fd !== undefined) {
       const { fd } = options;
-      if (!Number.isInteger(fd) || fd < 0) throw invalidArgType('options.fd', 'a non-negative integer', fd);
-      this._listenFd(fd, backlog);
-      return this;
-    }
-    if (arg0.path === undefined) {
+      if (!Number.isInteger(fd) || fd < 0) {
+        throw invalidArgType(handleLike ? 'handle' : 'options.fd', 'a Pipe handle or a non-negative integer fd', fd);
+      }
+      kind = 'fd';
+    } else if (arg0.path === undefined) {
       if (arg0.port !== undefined) {
         throw invalidArgValue('options.port', arg0.port,
           'is not supported: pipewrap listens on Unix domain sockets only (use options.path)');
       }
       throw invalidArgValue('options', arg0, 'must have the property "path", "handle" or "fd"');
+    } else {
+      kind = 'path';
     }
-    this._listenPath(arg0, backlog);
+
+    if (cb !== null) this.once('listening', cb);
+    if (kind === 'handle') this._setupListenHandle(options, null, backlog);
+    else if (kind === 'fd') this._listenFd(options.fd, backlog);
+    else this._listenPath(arg0, backlog, cb);
     return this;
   }
 
@@ -953,10 +942,19 @@ class Server extends EventEmitter {
       process.nextTick(emitErrorNT, this, listenException(err, null));
       return;
     }
-    this._setupListenHandle(handle, null, backlog, null);
+    this._setupListenHandle(handle, null, backlog);
   }
 
-  _listenPath(options, backlog) {
+  _listenPath(options, backlog, cb) {
+    try {
+      this._listenPathChecked(options, backlog);
+    } catch (err) {
+      if (cb !== null) this.removeListener('listening', cb);
+      throw err;
+    }
+  }
+
+  _listenPathChecked(options, backlog) {
     const { path, readableAll, writableAll } = options;
     validatePath(path, 'options.path');
     const abstract = path.charCodeAt(0) === 0;
@@ -985,78 +983,51 @@ class Server extends EventEmitter {
       return;
     }
 
-    let handle = new Pipe(PipeConstants.SERVER);
+    const handle = new Pipe(PipeConstants.SERVER);
     let err = handle.bind(path, -1);
     if (err === UV_EADDRINUSE && options.reclaimStale === true && !abstract && isSocketFile(path)) {
+      // Probe synchronously (non-blocking connect in the addon): only a
+      // socket nobody answers on (ECONNREFUSED) is stale.
       const probe = binding.native && binding.native.probeUnixSocket;
-      if (typeof probe === 'function') {
-        if (reclaimDecision(path, probe(path))) err = handle.bind(path, -1);
-      } else {
-        // No synchronous probe available: probe through the binding, then
-        // finish listening asynchronously.
-        handle.close();
-        const id = this._listeningId;
-        this._listenPending = true;
-        probeAsync(path, this._unref, (status) => {
-          if (id !== this._listeningId) return; // close() or re-listen meanwhile
-          this._listenPending = false;
-          let h = null;
-          let e = UV_EADDRINUSE;
-          if (reclaimDecision(path, status)) {
-            h = new Pipe(PipeConstants.SERVER);
-            e = h.bind(path, -1);
-          }
-          this._finishListenPath(h, e, path, backlog, mode, fchmodMode, false);
-        });
-        return;
+      if (typeof probe === 'function' && reclaimDecision(path, probe(path))) {
+        err = handle.bind(path, -1);
       }
     }
-    this._finishListenPath(handle, err, path, backlog, mode, fchmodMode, true);
-  }
-
-  _finishListenPath(handle, err, path, backlog, mode, fchmodMode, sync) {
     if (err) {
-      if (handle) handle.close();
-      const ex = listenException(err, path);
-      if (sync) process.nextTick(emitErrorNT, this, ex);
-      else this.emit('error', ex);
+      handle.close();
+      process.nextTick(emitErrorNT, this, listenException(err, path));
       return;
     }
     if (mode !== null) {
-      // Tighten (or loosen) the file before listen(), so no connection is
-      // ever accepted under the default umask-derived mode.
+      // Set the mode before listen(), so no connection is ever accepted
+      // under the default umask-derived mode.
       try {
         fs.chmodSync(path, mode);
       } catch (e) {
         handle.close(); // unlinks the path we bound
-        if (sync) process.nextTick(emitErrorNT, this, e);
-        else this.emit('error', e);
+        process.nextTick(emitErrorNT, this, e);
         return;
       }
     }
-    if (!this._setupListenHandle(handle, path, backlog, sync)) return;
+    if (!this._setupListenHandle(handle, path, backlog)) return;
     if (fchmodMode !== 0) {
       const e = this._handle.fchmod(fchmodMode);
       if (e) {
         this._handle.close();
         this._handle = null;
-        const ex = errnoException(e, 'uv_pipe_chmod');
-        if (sync) throw ex; // Node throws this one from listen()
-        this.emit('error', ex);
+        throw errnoException(e, 'uv_pipe_chmod'); // Node throws this one from listen()
       }
     }
   }
 
-  // Returns true when listening.
-  _setupListenHandle(handle, address, backlog, sync) {
+  // Returns true when listening; listen errors are emitted on the next tick.
+  _setupListenHandle(handle, address, backlog) {
     handle.onconnection = onconnection;
     handle[kOwner] = this;
     const err = handle.listen(backlog);
     if (err) {
       handle.close();
-      const ex = listenException(err, address);
-      if (sync === false) this.emit('error', ex);
-      else process.nextTick(emitErrorNT, this, ex);
+      process.nextTick(emitErrorNT, this, listenException(err, address));
       return false;
     }
     this._handle = handle;
@@ -1071,8 +1042,6 @@ class Server extends EventEmitter {
   }
 
   close(cb) {
-    this._listeningId++;
-    this._listenPending = false;
     if (typeof cb === 'function') {
       if (!this._handle) {
         this.once('close', function close() {
