@@ -47,6 +47,9 @@ const kTimeout = Symbol('pipewrap.timeout');
 const kLastWriteQueueSize = Symbol('pipewrap.lastWriteQueueSize');
 const kBytesRead = Symbol('pipewrap.bytesRead');
 const kBytesWritten = Symbol('pipewrap.bytesWritten');
+// A Buffer queued by sendFds() carries its fds under this key.
+const kFds = Symbol('pipewrap.fds');
+const kFdPassing = Symbol('pipewrap.fdPassing');
 
 function noop() {}
 
@@ -160,6 +163,18 @@ function pathTooLong(path) {
 // ---------------------------------------------------------------------------
 // Socket
 
+// Writes corked chunks one at a time (used when some carry fds).
+function writeSequentially(socket, chunks, cb) {
+  let i = 0;
+  const next = (err) => {
+    if (err) return cb(err);
+    if (i === chunks.length) return cb();
+    const { chunk, encoding } = chunks[i++];
+    socket._writeGeneric(false, chunk, encoding, next);
+  };
+  next();
+}
+
 // handle.onread, called with this = handle. Hot path: one Buffer view per
 // read, nothing else allocated.
 function onStreamRead(arrayBuffer) {
@@ -168,6 +183,16 @@ function onStreamRead(arrayBuffer) {
   if (socket[kTimeout] !== null) socket._unrefTimer();
 
   if (nread > 0) {
+    if (this.pendingFds !== undefined) {
+      // fdPassing: fds that arrived with this chunk, announced before it.
+      const fds = this.pendingFds;
+      this.pendingFds = undefined;
+      if (socket.destroyed) {
+        for (const fd of fds) fs.close(fd, noop);
+        return;
+      }
+      socket.emit('fds', fds);
+    }
     if (socket.destroyed) return;
     const buf = Buffer.from(arrayBuffer, streamBaseState[kArrayBufferOffset], nread);
     if (!socket.push(buf)) {
@@ -246,7 +271,7 @@ function handleWriteReq(req, data, encoding) {
   const { handle } = req;
   switch (encoding) {
     case 'buffer': {
-      const ret = handle.writeBuffer(req, data);
+      const ret = data[kFds] ? handle.sendFds(req, data, data[kFds]) : handle.writeBuffer(req, data);
       // Keep the bytes alive while the kernel still needs them.
       if (streamBaseState[kLastWriteWasAsync]) req.buffer = data;
       return ret;
@@ -359,7 +384,15 @@ function initSocketHandle(self) {
     handle[kOwner] = self;
     handle.onread = onStreamRead;
     hideStreamBase(handle);
+    if (self[kFdPassing]) enableFdPassing(handle);
   }
+}
+
+function enableFdPassing(handle) {
+  if (typeof handle.setFdPassing !== 'function') {
+    throw nodeError(Error, 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', 'fdPassing needs the pipewrap native binding');
+  }
+  handle.setFdPassing(true);
 }
 
 function validateTimerDuration(msecs, name) {
@@ -420,6 +453,7 @@ class Socket extends stream.Duplex {
       }
     }
 
+    this[kFdPassing] = Boolean(options.fdPassing);
     this.on('end', onReadableStreamEnd);
     initSocketHandle(this);
 
@@ -440,6 +474,7 @@ class Socket extends stream.Duplex {
     const [options, cb] = normalizeConnectArgs(args);
     const { path } = options;
     validatePath(path, 'options.path');
+    if (options.fdPassing !== undefined) this[kFdPassing] = Boolean(options.fdPassing);
 
     if (this.connecting) {
       throw nodeError(Error, 'ERR_SOCKET_CONNECTING', 'Socket is already connecting');
@@ -519,6 +554,54 @@ class Socket extends stream.Duplex {
       bytes += typeof data === 'string' ? Buffer.byteLength(data, this._pendingEncoding) : data.length;
     }
     return bytes;
+  }
+
+  /**
+   * pipewrap extension: `{ pid, uid, gid }` of the process at the other end
+   * (SO_PEERCRED), for accepted and connecting sockets alike.
+   */
+  getPeerCredentials() {
+    const handle = this._handle;
+    if (!handle || this.connecting) {
+      throw nodeError(Error, 'ERR_SOCKET_CLOSED', 'Socket is not connected');
+    }
+    if (typeof handle.getPeerCredentials !== 'function') {
+      throw nodeError(Error, 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', 'getPeerCredentials needs the pipewrap native binding');
+    }
+    const cred = handle.getPeerCredentials();
+    if (typeof cred === 'number') throw errnoException(cred, 'getsockopt');
+    return cred;
+  }
+
+  /**
+   * pipewrap extension: sends open fds over this socket (SCM_RIGHTS), with
+   * `data` or a single zero byte. The receiver, if it set `fdPassing`, gets
+   * them as an `'fds'` event before the `'data'` that carried them. The
+   * callback runs once the fds are in the kernel: the sender may then close
+   * its copies. Ordered with the socket's other writes.
+   */
+  sendFds(fds, data, callback) {
+    if (typeof data === 'function') {
+      callback = data;
+      data = undefined;
+    }
+    if (!Array.isArray(fds) || fds.length === 0 || fds.length > 64 || !fds.every((fd) => Number.isInteger(fd) && fd >= 0)) {
+      throw invalidArgType('fds', 'an array of 1 to 64 file descriptors', fds);
+    }
+    let buf;
+    if (data === undefined) buf = Buffer.alloc(1);
+    else if (typeof data === 'string') buf = Buffer.from(data);
+    else if (ArrayBuffer.isView(data)) buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    else throw invalidArgType('data', 'of type string or an instance of Buffer or Uint8Array', data);
+    if (buf.length === 0) buf = Buffer.alloc(1);
+    else buf = Buffer.from(buf); // our own copy carries the fds marker
+    buf[kFds] = fds.slice();
+    return this.write(buf, callback);
+  }
+
+  /** pipewrap extension: the socket's fd (e.g. for a child's stdio), or -1. */
+  get fd() {
+    return this._handle ? this._handle.fd : -1;
   }
 
   // Unix sockets have no addresses on the socket itself (no getsockname in
@@ -644,6 +727,11 @@ class Socket extends stream.Duplex {
     }
     this._unrefTimer();
 
+    if (writev && data.some((c) => c.chunk[kFds])) {
+      // fds must ride with their own bytes: no coalescing across them.
+      writeSequentially(this, data, cb);
+      return;
+    }
     const req = createWriteWrap(handle, cb);
     let err;
     if (writev) {
@@ -790,6 +878,7 @@ function onconnection(err, clientHandle) {
   }
   const socket = new Socket({
     handle: clientHandle,
+    fdPassing: self.fdPassing,
     allowHalfOpen: self.allowHalfOpen,
     pauseOnCreate: self.pauseOnConnect,
     readable: true,
@@ -863,6 +952,7 @@ class Server extends EventEmitter {
     this.maxConnections = undefined;
     this.allowHalfOpen = Boolean(options.allowHalfOpen);
     this.pauseOnConnect = Boolean(options.pauseOnConnect);
+    this.fdPassing = Boolean(options.fdPassing);
     this.highWaterMark = options.highWaterMark >= 0 ? options.highWaterMark : stream.getDefaultHighWaterMark(false);
   }
 
@@ -1087,7 +1177,30 @@ function createServer(options, connectionListener) {
   return new Server(options, connectionListener);
 }
 
+/**
+ * pipewrap extension: a connected pair of Sockets (AF_UNIX socketpair).
+ * Either end's `fd` can be handed to a child process as stdio.
+ */
+function socketpair(options = {}) {
+  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+  if (!binding.native || typeof binding.native.socketpair !== 'function') {
+    throw nodeError(Error, 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', 'socketpair needs the pipewrap native binding');
+  }
+  const [a, b] = binding.native.socketpair();
+  const make = (fd) => new Socket({ ...options, fd, readable: true, writable: true });
+  let first;
+  try {
+    first = make(a);
+  } catch (err) {
+    fs.closeSync(a);
+    fs.closeSync(b);
+    throw err;
+  }
+  return [first, make(b)];
+}
+
 module.exports = {
+  socketpair,
   Server,
   Socket,
   createServer,
