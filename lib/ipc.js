@@ -6,10 +6,24 @@
 // with NODE_HANDLE / NODE_HANDLE_ACK / NODE_HANDLE_NACK, and the socket-list
 // commands Node's net.Server uses to count connections it handed over.
 //
+//   fork(modulePath[, args][, options]) -> ChildProcessIPC
+//     child_process.fork() with a pipewrap channel: a socketpair() whose
+//     child end becomes stdio entry N ('ipc' in options.stdio, default 3)
+//     with NODE_CHANNEL_FD=N, so a plain Node child just uses process.send.
+//     Options as for fork (cwd, env, execPath, execArgv, silent, stdio,
+//     serialization, ...) plus maxMessageSize.
+//   openChannel(fd[, { serialization, maxMessageSize }]) -> IPCChannel
+//     The same channel on an inherited fd, for a child whose Node runtime
+//     did not open it. Referenced only while it has 'message'/'disconnect'
+//     listeners or writes in flight (ref()/unref() override that).
+//
 // Differences from Node, on purpose: a malformed message, a received fd of an
 // unsupported type and an oversized message are reported as 'error' events
 // (or, with no 'error' listener, process warnings) instead of crashing the
-// process; 'exit' of a forked child is emitted after its 'disconnect'.
+// process; 'exit' of a forked child is emitted after its 'disconnect'; a
+// NACKed net.Server is retransmitted like a socket; a socket handed over
+// stops being read here at once (Node keeps reading it until the ACK and
+// drops what it reads).
 
 const EventEmitter = require('events');
 const childProcess = require('child_process');
@@ -31,7 +45,6 @@ const {
   constants,
 } = binding;
 
-const UV_EOF = -4095;
 const MAX_HANDLE_RETRANSMISSIONS = 3;
 const WRITE_QUEUE_HIGH_WATER = 65536 * 2;
 const INTERNAL_PREFIX = 'NODE_';
@@ -174,6 +187,24 @@ function closeRaw(h) {
   }
 }
 
+// Start `op(onReady)` and call done(null, emitter) or done(err), whichever
+// comes first, exactly once.
+function settleOnce(emitter, op, done) {
+  let settled = false;
+  const onError = (err) => {
+    if (settled) return;
+    settled = true;
+    done(err);
+  };
+  emitter.once('error', onError);
+  op(() => {
+    emitter.removeListener('error', onError);
+    if (settled) return;
+    settled = true;
+    done(null, emitter);
+  });
+}
+
 // ------------------------------------------------------------------ socket lists
 // Node's net.Server tracks the sockets it handed to another process through
 // these request/reply commands (internal/socket_list in Node). We implement
@@ -302,13 +333,12 @@ function isInternal(message) {
 }
 
 class ChannelCore {
-  constructor(target, pipe, mode, { maxMessageSize, parentSide }) {
+  constructor(target, pipe, mode, { maxMessageSize }) {
     this.target = target;
     this.pipe = pipe;
     this.mode = mode;
     this.parser = createParser(mode, maxMessageSize);
     this.control = new Control(pipe);
-    this.parentSide = parentSide;
 
     this.connected = true;     // false as soon as disconnect is requested
     this.finished = false;     // channel torn down, 'disconnect' queued
@@ -359,13 +389,8 @@ class ChannelCore {
       return;
     }
     if (!arrayBuffer) {
-      const nread = streamBaseState[kReadBytesOrError];
+      // EOF, or a read error such as ECONNRESET: the peer is gone either way.
       closeRaw(received);
-      if (nread !== UV_EOF && nread < 0) {
-        // ECONNRESET and the like: same as EOF for a channel.
-        this.peerError = errnoException(nread, 'read');
-      }
-      this.eof = true;
       this.connected = false;
       this.teardown();
       return;
@@ -391,6 +416,7 @@ class ChannelCore {
         continue;
       }
       this.dispatch(item.message);
+      if (this.finished) return; // an ACK completed a pending disconnect()
     }
     if (this.disconnectWhenIdle && !this.parser.buffering) this.teardown();
   }
@@ -400,13 +426,16 @@ class ChannelCore {
       this.deliver('message', [message, undefined]);
       return;
     }
+    if (message.cmd === 'NODE_HANDLE') {
+      // Emitted (with the converted handle) once the handle is ready.
+      const handle = this.recvHandle;
+      this.recvHandle = null;
+      this.onHandleMessage(message, handle);
+      return;
+    }
+    // Queued before acting on it, so it precedes a 'disconnect' it causes.
+    this.deliver('internalMessage', [message, undefined]);
     switch (message.cmd) {
-      case 'NODE_HANDLE': {
-        const handle = this.recvHandle;
-        this.recvHandle = null;
-        this.onHandleMessage(message, handle);
-        return;
-      }
       case 'NODE_HANDLE_ACK':
       case 'NODE_HANDLE_NACK':
         this.onAck(message.cmd === 'NODE_HANDLE_ACK');
@@ -429,7 +458,6 @@ class ChannelCore {
       default:
         break;
     }
-    this.deliver('internalMessage', [message, undefined]);
   }
 
   onHandleMessage(message, handle) {
@@ -472,8 +500,7 @@ class ChannelCore {
         isNodeUDP(handle)) {
       if (plain && type === 'dgram.Socket') {
         const sock = dgram.createSocket(message.dgramType === 'udp6' ? 'udp6' : 'udp4');
-        sock.once('error', (err) => done(err));
-        sock.bind({ fd: handle.fd }, () => done(null, sock));
+        settleOnce(sock, (l) => sock.bind({ fd: handle.fd }, l), done);
         return;
       }
       if (plain && type === 'dgram.Native') {
@@ -491,8 +518,7 @@ class ChannelCore {
       // An inet socket fd our binding handed us: Node's net owns it from now.
       if (type === 'net.Server') {
         const server = new net.Server();
-        server.once('error', (err) => done(err));
-        server.listen({ fd: handle.fd }, () => done(null, server));
+        settleOnce(server, (l) => server.listen({ fd: handle.fd }, l), done);
         return;
       }
       if (type === 'net.Socket') {
@@ -513,8 +539,7 @@ class ChannelCore {
     if (isNodeTCP(handle)) {
       if (type === 'net.Server') {
         const server = new net.Server();
-        server.once('error', (err) => done(err));
-        server.listen(handle, () => done(null, server));
+        settleOnce(server, (l) => server.listen(handle, l), done);
         return;
       }
       const socket = new net.Socket({ handle, readable: true, writable: true });
@@ -527,8 +552,7 @@ class ChannelCore {
     if (!pw) return done(null, handle);
     if (type === 'net.Server') {
       const server = new pw.Server();
-      server.once('error', (err) => done(err));
-      server.listen(handle, () => done(null, server));
+      settleOnce(server, (l) => server.listen(handle, l), done);
       return;
     }
     if (type === 'net.Socket') {
@@ -669,13 +693,13 @@ class ChannelCore {
 
     const isAckNack = message !== null && t === 'object' &&
       (message.cmd === 'NODE_HANDLE_ACK' || message.cmd === 'NODE_HANDLE_NACK');
+    const payload = encode(this.mode, message); // throws here, not when flushed
     if (this.handleQueue && !isAckNack) {
       // Keep order: nothing overtakes a handle that is not acknowledged yet.
-      this.handleQueue.push({ message, handle: null, options, callback });
+      this.handleQueue.push({ message, handle: null, options, callback, payload });
       return this.handleQueue.length === 1;
     }
 
-    const payload = encode(this.mode, message);
     this.write(payload, null, options, callback);
     return this.writeQueueSize() < WRITE_QUEUE_HIGH_WATER;
   }
@@ -763,9 +787,19 @@ class ChannelCore {
     for (const q of queue) {
       if (this.finished) {
         if (typeof q.callback === 'function') process.nextTick(q.callback, errors.channelClosed());
-        continue;
+      } else if (!q.handle) {
+        if (this.handleQueue) this.handleQueue.push(q); // behind a handle sent just now
+        else this.write(q.payload, null, q.options, q.callback);
+      } else {
+        try {
+          this._send(q.message, q.handle, q.options, q.callback);
+        } catch (err) {
+          // Serializing a queued handle message failed: report, don't throw
+          // out of the read callback.
+          if (typeof q.callback === 'function') process.nextTick(q.callback, err);
+          else process.nextTick(() => this.target.emit('error', err));
+        }
       }
-      this._send(q.message, q.handle, q.options, q.callback);
     }
     if (!this.connected && !this.finished && !this.handleQueue) this._disconnect();
   }
@@ -915,7 +949,7 @@ function openChannel(fd, options = {}) {
   pipe.unref();
 
   const target = new IPCChannel();
-  const core = new ChannelCore(target, pipe, mode, { maxMessageSize, parentSide: false });
+  const core = new ChannelCore(target, pipe, mode, { maxMessageSize });
   target[kCore] = core;
   // Like a forked Node child: the channel keeps the process alive only while
   // someone listens for 'message'/'disconnect' or a write is in flight.
@@ -1023,8 +1057,14 @@ function fork(modulePath, args, options) {
   const stdio = buildStdio(options);
   const ipcIndex = stdio.indexOf('ipc');
   const execPath = options.execPath || process.execPath;
-  const execArgv = options.execArgv || process.execArgv;
+  let execArgv = options.execArgv || process.execArgv;
   if (!Array.isArray(execArgv)) throw invalidArgType('options.execArgv', 'an instance of Array', execArgv);
+  if (execArgv === process.execArgv && process._eval != null) {
+    // Like Node: a parent run with -e/-p must not fork itself running its
+    // own eval string again.
+    const i = execArgv.lastIndexOf(process._eval);
+    if (i > 0) execArgv = [...execArgv.slice(0, i - 1), ...execArgv.slice(i + 1)];
+  }
 
   const { socketpair } = binding.native;
   if (typeof socketpair !== 'function') {
@@ -1067,7 +1107,7 @@ function fork(modulePath, args, options) {
   }
 
   const child = new ChildProcessIPC(cp);
-  const core = new ChannelCore(child, pipe, mode, { maxMessageSize, parentSide: true });
+  const core = new ChannelCore(child, pipe, mode, { maxMessageSize });
   child[kCore] = core;
 
   // Event ordering: 'disconnect' before 'exit' before 'close'.
@@ -1109,6 +1149,7 @@ function fork(modulePath, args, options) {
     // SIGCHLD, so EOF is (almost always) already readable. If a grandchild
     // inherited the channel, EOF never comes: don't hold 'exit' forever.
     exitTimer = setTimeout(emitExit, 1000);
+    exitTimer.unref();
   });
   cp.on('close', () => {
     cpClosed = true;

@@ -50,6 +50,10 @@ const kBytesWritten = Symbol('pipewrap.bytesWritten');
 // A Buffer queued by sendFds() carries its fds under this key.
 const kFds = Symbol('pipewrap.fds');
 const kFdPassing = Symbol('pipewrap.fdPassing');
+// Writes that bypassed the Writable queue and are still in the native queue.
+const kDirectPending = Symbol('pipewrap.directPending');
+const kDirectNeedDrain = Symbol('pipewrap.directNeedDrain');
+const kDirectBytes = Symbol('pipewrap.directBytes');
 
 function noop() {}
 
@@ -195,6 +199,15 @@ function onStreamRead(arrayBuffer) {
     }
     if (socket.destroyed) return;
     const buf = Buffer.from(arrayBuffer, streamBaseState[kArrayBufferOffset], nread);
+    const rs = socket._readableState;
+    if (rs.flowing === true && rs.length === 0 && rs.decoder === null && !rs.ended) {
+      // Flowing with nothing buffered: hand the chunk straight to 'data'
+      // listeners. push() would end up emitting the same event, after a trip
+      // through the buffer bookkeeping and a maybeReadMore nextTick.
+      rs.dataEmitted = true;
+      socket.emit('data', buf);
+      return;
+    }
     if (!socket.push(buf)) {
       // Backpressure: stop the kernel reads until _read() asks again.
       this.reading = false;
@@ -253,6 +266,25 @@ function onWriteComplete(status) {
   socket[kLastWriteQueueSize] = 0;
   socket._unrefTimer();
   cb(null);
+}
+
+// Completion of a fast-path write() that went asynchronous.
+function onDirectWriteComplete(status) {
+  const socket = this.socket;
+  socket[kDirectPending]--;
+  socket[kDirectBytes] -= this.bytes;
+  if (status < 0) {
+    const ex = errnoException(status, 'write', this.error);
+    if (!socket.destroyed) socket.destroy(ex);
+    if (this.callback !== null) this.callback(ex);
+    return;
+  }
+  socket[kLastWriteQueueSize] = 0;
+  if (this.callback !== null) this.callback(null);
+  if (socket[kDirectPending] === 0 && socket[kDirectNeedDrain] && !socket.destroyed) {
+    socket[kDirectNeedDrain] = false;
+    socket.emit('drain');
+  }
 }
 
 function createWriteWrap(handle, cb) {
@@ -454,6 +486,9 @@ class Socket extends stream.Duplex {
     }
 
     this[kFdPassing] = Boolean(options.fdPassing);
+    this[kDirectPending] = 0;
+    this[kDirectNeedDrain] = false;
+    this[kDirectBytes] = 0;
     this.on('end', onReadableStreamEnd);
     initSocketHandle(this);
 
@@ -691,6 +726,70 @@ class Socket extends stream.Duplex {
     } else if (!this._handle.reading) {
       tryReadStart(this);
     }
+  }
+
+  // Fast path: with the Writable queue idle, a chunk goes straight to the
+  // binding, skipping the queue bookkeeping and the per-write nextTick of
+  // Writable (the callback, if any, still runs asynchronously). Order holds:
+  // anything the kernel does not take at once waits in the native queue, and
+  // later writes line up behind it there. Everything else (corked, ending,
+  // connecting, queued, other encodings) takes the ordinary path.
+  write(chunk, encoding, cb) {
+    if (typeof encoding === 'function') {
+      cb = encoding;
+      encoding = undefined;
+    }
+    const handle = this._handle;
+    const ws = this._writableState;
+    if (
+      handle === null || this.connecting || this._pendingData !== null ||
+      ws.length !== 0 || ws.writing || ws.corked || ws.ending || ws.destroyed || ws.errored !== null
+    ) {
+      return super.write(chunk, encoding, cb);
+    }
+    let err;
+    const req = new WriteWrap();
+    if (typeof chunk === 'string') {
+      if (encoding !== undefined && encoding !== 'utf8' && encoding !== 'utf-8') return super.write(chunk, encoding, cb);
+      err = handle.writeUtf8String(req, chunk);
+    } else if (chunk instanceof Uint8Array && chunk[kFds] === undefined) {
+      err = handle.writeBuffer(req, chunk);
+    } else {
+      return super.write(chunk, encoding, cb);
+    }
+    if (this[kTimeout] !== null) this._unrefTimer();
+    if (err !== 0) {
+      const ex = errnoException(err, 'write');
+      if (typeof cb === 'function') process.nextTick(cb, ex);
+      this.destroy(ex);
+      return false;
+    }
+    if (streamBaseState[kLastWriteWasAsync] === 0) {
+      if (typeof cb === 'function') process.nextTick(cb, null);
+      return true;
+    }
+    // The rest waits in the native queue; keep the bytes alive until done.
+    req.buffer = chunk;
+    req.callback = typeof cb === 'function' ? cb : null;
+    req.socket = this;
+    req.bytes = streamBaseState[kStateBytesWritten];
+    req.oncomplete = onDirectWriteComplete;
+    this[kDirectPending]++;
+    this[kDirectBytes] += req.bytes;
+    this[kLastWriteQueueSize] = handle.writeQueueSize;
+    if (handle.writeQueueSize < ws.highWaterMark) return true;
+    this[kDirectNeedDrain] = true;
+    return false;
+  }
+
+  // Chunks written through the fast path count as buffered until their
+  // callback, as they would in the Writable queue.
+  get writableLength() {
+    return super.writableLength + this[kDirectBytes];
+  }
+
+  get writableNeedDrain() {
+    return super.writableNeedDrain || this[kDirectNeedDrain];
   }
 
   _write(data, encoding, cb) {
