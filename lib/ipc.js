@@ -347,6 +347,13 @@ class ChannelCore {
     this.onPipeClosed = null;  // hooks for the fork wrapper
     this.onDisconnectEmitted = null;
 
+    // Plain messages sent in one tick go out in one write (see queuePlain).
+    this.batch = null;         // payloads waiting for the end of the tick
+    this.batchCallbacks = null;
+    this.batchBytes = 0;
+    this.batchReportErrors = false;
+    this.flushBound = () => this.flushBatch();
+
     this.handleQueue = null;   // sends waiting for NODE_HANDLE_ACK
     this.awaitingAck = null;   // the handle send in flight
     this.recvHandle = null;    // fd received, not yet matched to NODE_HANDLE
@@ -700,11 +707,50 @@ class ChannelCore {
       return this.handleQueue.length === 1;
     }
 
-    this.write(payload, null, options, callback);
-    return this.writeQueueSize() < WRITE_QUEUE_HIGH_WATER;
+    this.queuePlain(payload, options, callback);
+    return this.writeQueueSize() + this.batchBytes < WRITE_QUEUE_HIGH_WATER;
+  }
+
+  // Messages without a handle, sent within one tick, are coalesced into a
+  // single write at the end of the tick: one syscall and one write request
+  // for many messages, and the peer reads them in big chunks. Order is kept:
+  // anything that must not be overtaken (a handle send, a disconnect)
+  // flushes the batch first.
+  queuePlain(payload, options, callback) {
+    if (this.batch === null) {
+      this.batch = [];
+      this.batchCallbacks = [];
+      this.batchBytes = 0;
+      this.batchReportErrors = false;
+      process.nextTick(this.flushBound);
+    }
+    this.batch.push(payload);
+    this.batchBytes += payload.length;
+    if (typeof callback === 'function') this.batchCallbacks.push(callback);
+    if (!options.swallowErrors) this.batchReportErrors = true;
+  }
+
+  flushBatch() {
+    const batch = this.batch;
+    if (batch === null) return;
+    const callbacks = this.batchCallbacks;
+    const reportErrors = this.batchReportErrors;
+    this.batch = null;
+    this.batchCallbacks = null;
+    this.batchBytes = 0;
+    if (this.finished) {
+      for (const cb of callbacks) process.nextTick(cb, errors.channelClosed());
+      return;
+    }
+    const payload = batch.length === 1 ? batch[0] : typeof batch[0] === 'string' ? batch.join('') : Buffer.concat(batch);
+    const done = callbacks.length === 0 ? undefined : (err) => {
+      for (const cb of callbacks) cb(err);
+    };
+    this.write(payload, null, { swallowErrors: !reportErrors }, done);
   }
 
   sendWithHandle(message, handle, type, options, callback) {
+    this.flushBatch(); // earlier plain messages go first
     const wire = { cmd: 'NODE_HANDLE', type, msg: message };
     let raw;
     let server = null;
@@ -854,6 +900,7 @@ class ChannelCore {
 
   _disconnect() {
     if (this.finished) return;
+    this.flushBatch(); // what was sent before disconnect() still goes out
     // Let a message that is half-read complete first, like Node.
     if (this.parser.buffering) {
       this.disconnectWhenIdle = true;
@@ -864,6 +911,7 @@ class ChannelCore {
 
   teardown() {
     if (this.finished) return;
+    this.flushBatch();
     this.finished = true;
     this.connected = false;
     const pipe = this.pipe;
