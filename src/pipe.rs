@@ -227,6 +227,7 @@ fn dispatch_write(
   req: napi_value,
   bufs: &[&[u8]],
   handle: napi_value,
+  pin: Option<napi_value>,
 ) -> JsResult {
   let send_fd = if s.borrow().is_ipc() {
     send_handle_fd(env, handle)
@@ -244,7 +245,7 @@ fn dispatch_write(
     Some(fd) => std::slice::from_ref(fd),
     None => &[],
   };
-  int(env, stream::write(s, env, req, bufs, fds))
+  int(env, stream::write(s, env, req, bufs, fds, pin))
 }
 
 fn string_write(env: napi_env, s: &StreamRef, a: &CallArgs<3>, enc: Encoding) -> JsResult {
@@ -256,7 +257,7 @@ fn string_write(env: napi_env, s: &StreamRef, a: &CallArgs<3>, enc: Encoding) ->
     ));
   }
   let bytes = encode(env, a.argv[1], enc);
-  dispatch_write(env, s, req, &[&bytes], a.argv[2])
+  dispatch_write(env, s, req, &[&bytes], a.argv[2], None)
 }
 
 /// `new Pipe(type)`: type is `constants.SOCKET`, `SERVER` or `IPC`.
@@ -524,7 +525,7 @@ pipe_fn!(write_buffer, 3, |env, s, a| {
   // SAFETY: the Uint8Array is an argument of this call, alive until it
   // returns; stream::write copies whatever it has to queue.
   let bytes = unsafe { std::slice::from_raw_parts(p, len) };
-  dispatch_write(env, s, req, &[bytes], a.argv[2])
+  dispatch_write(env, s, req, &[bytes], a.argv[2], Some(a.argv[1]))
 });
 
 // `writev(req, chunks, allBuffers)`: chunks is a list of Uint8Arrays, or
@@ -566,7 +567,7 @@ pipe_fn!(writev, 3, |env, s, a| {
     }
   }
   let slices: Vec<&[u8]> = parts.iter().map(|c| c.as_ref()).collect();
-  dispatch_write(env, s, req, &slices, js::undefined(env))
+  dispatch_write(env, s, req, &slices, js::undefined(env), None)
 });
 
 pipe_fn!(write_utf8_string, 3, |env, s, a| {

@@ -32,9 +32,28 @@ pub enum Kind {
   Ipc = 2,
 }
 
+/// Bytes of a queued write: a copy, or (for a single Uint8Array) the caller's
+/// own memory, kept alive through `req.buffer` until the request completes.
+enum WriteData {
+  Owned(Vec<u8>),
+  Pinned(*const u8, usize),
+}
+
+impl WriteData {
+  fn bytes(&self) -> &[u8] {
+    match self {
+      WriteData::Owned(v) => v,
+      // SAFETY: the Uint8Array behind the pointer is referenced by the
+      // request (req.buffer), which is referenced until completion; array
+      // buffer contents never move.
+      WriteData::Pinned(p, len) => unsafe { std::slice::from_raw_parts(*p, *len) },
+    }
+  }
+}
+
 struct QueuedWrite {
   req: napi_ref,
-  data: Vec<u8>,
+  data: WriteData,
   offset: usize,
   /// fds still to be sent with the first byte of `data` (SCM_RIGHTS).
   send_fds: Vec<RawFd>,
@@ -349,7 +368,59 @@ fn deliver_read_error(env: napi_env, rc: &StreamRef, err: i32) {
 }
 
 thread_local! {
-  static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0u8; READ_SIZE]);
+  /// The read buffer (capacity READ_SIZE); replaced when handed to JS.
+  static READ_BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(READ_SIZE));
+}
+
+/// An ArrayBuffer holding a copy of `bytes`, or null if the env can no longer
+/// run JS (teardown).
+fn copied_array_buffer(env: napi_env, bytes: &[u8]) -> napi_value {
+  let mut data = ptr::null_mut();
+  let mut ab = ptr::null_mut();
+  let status = napi_call!(napi_create_arraybuffer(
+    env,
+    bytes.len(),
+    &mut data,
+    &mut ab
+  ));
+  if status != napi::sys::Status::napi_ok || data.is_null() {
+    return ptr::null_mut();
+  }
+  // SAFETY: data has bytes.len() freshly allocated bytes.
+  unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), data as *mut u8, bytes.len()) };
+  ab
+}
+
+/// An ArrayBuffer that owns `bytes` (freed by its finalizer); the bytes come
+/// back if the runtime refuses external buffers.
+fn external_array_buffer(env: napi_env, bytes: Vec<u8>) -> Result<napi_value, Vec<u8>> {
+  let mut bytes = std::mem::ManuallyDrop::new(bytes);
+  let (ptr_, len, cap) = (bytes.as_mut_ptr(), bytes.len(), bytes.capacity());
+  let mut ab = ptr::null_mut();
+  let status = napi_call!(napi_create_external_arraybuffer(
+    env,
+    ptr_ as *mut std::os::raw::c_void,
+    len,
+    Some(free_read_buffer),
+    cap as *mut std::os::raw::c_void,
+    &mut ab
+  ));
+  if status != napi::sys::Status::napi_ok || ab.is_null() {
+    // SAFETY: not handed over: take the allocation back.
+    return Err(unsafe { Vec::from_raw_parts(ptr_, len, cap) });
+  }
+  Ok(ab)
+}
+
+unsafe extern "C" fn free_read_buffer(
+  _env: napi_env,
+  data: *mut std::os::raw::c_void,
+  hint: *mut std::os::raw::c_void,
+) {
+  // SAFETY: data/hint are the pointer and capacity of a Vec<u8> given up in
+  // external_array_buffer; V8 calls this once, when the buffer dies. Only
+  // memory is freed (this may run during teardown).
+  drop(unsafe { Vec::from_raw_parts(data as *mut u8, 0, hint as usize) });
 }
 
 fn read_ready(env: napi_env, rc: &StreamRef) {
@@ -402,29 +473,44 @@ fn read_ready(env: napi_env, rc: &StreamRef) {
     }
     let res = READ_BUF.with(|b| {
       let mut b = b.borrow_mut();
-      let res = if with_fds {
-        let mut fds = Vec::new();
-        let r = sys::recv_with_fds(fd, &mut b, &mut fds);
-        s.pending_fds.extend(fds);
-        r
-      } else {
-        sys::read(fd, &mut b)
-      };
-      res.map(|n| {
-        let mut ab = ptr::null_mut();
-        if n > 0 {
-          let mut data = ptr::null_mut();
-          let status = napi_call!(napi_create_arraybuffer(env, n, &mut data, &mut ab));
-          if status != napi::sys::Status::napi_ok || data.is_null() {
-            // The env cannot run JS any more (teardown): nobody can take
-            // these bytes. Stop reading; the cleanup hook closes the socket.
-            return (n, ptr::null_mut());
-          }
-          // SAFETY: data has n bytes (just allocated), b holds >= n read bytes.
-          unsafe { ptr::copy_nonoverlapping(b.as_ptr(), data as *mut u8, n) };
+      if b.capacity() < READ_SIZE {
+        *b = Vec::with_capacity(READ_SIZE);
+      }
+      // SAFETY: the spare capacity is READ_SIZE writable bytes; the kernel
+      // initialises the first n of them, and only those are used (set_len).
+      let res = unsafe {
+        let spare = std::slice::from_raw_parts_mut(b.as_mut_ptr(), READ_SIZE);
+        let r = if with_fds {
+          let mut fds = Vec::new();
+          let r = sys::recv_with_fds(fd, spare, &mut fds);
+          s.pending_fds.extend(fds);
+          r
+        } else {
+          sys::read(fd, spare)
+        };
+        if let Ok(n) = r {
+          b.set_len(n);
         }
+        r
+      };
+      let res = res.map(|n| {
+        let ab = if n == READ_SIZE {
+          // A full read (bulk traffic): hand the buffer itself to JS, no copy.
+          let full = std::mem::replace(&mut *b, Vec::with_capacity(READ_SIZE));
+          match external_array_buffer(env, full) {
+            Ok(ab) => ab,
+            // Runtimes without external buffers: copy instead.
+            Err(full) => copied_array_buffer(env, &full),
+          }
+        } else if n > 0 {
+          copied_array_buffer(env, &b)
+        } else {
+          ptr::null_mut()
+        };
         (n, ab)
-      })
+      });
+      b.clear();
+      res
     });
     if matches!(res, Ok((n, ab)) if n > 0 && ab.is_null()) {
       s.set_reading(false);
@@ -612,16 +698,16 @@ fn flush_writes(rc: &StreamRef) -> Vec<Completion> {
   let mut done = Vec::new();
   while let Some(w) = s.writes.front_mut() {
     let res = if w.send_fds.is_empty() {
-      sys::write(s.fd, &w.data[w.offset..])
+      sys::write(s.fd, &w.data.bytes()[w.offset..])
     } else {
-      sys::send_with_fds(s.fd, &w.data[w.offset..], &w.send_fds)
+      sys::send_with_fds(s.fd, &w.data.bytes()[w.offset..], &w.send_fds)
     };
     match res {
       Ok(n) => {
         w.send_fds.clear();
         w.offset += n;
         s.write_queue_size -= n;
-        if w.offset < w.data.len() {
+        if w.offset < w.data.bytes().len() {
           break;
         }
         let w = s.writes.pop_front().expect("front exists");
@@ -782,6 +868,7 @@ pub fn write(
   req: napi_value,
   bufs: &[&[u8]],
   send_fds: &[RawFd],
+  pin: Option<napi_value>,
 ) -> i32 {
   let mut s = rc.borrow_mut();
   if s.fd < 0 {
@@ -858,20 +945,31 @@ pub fn write(
     });
     return 0;
   }
-  let mut rest = Vec::with_capacity(total - written);
-  let mut skip = written;
-  for b in bufs {
-    if skip >= b.len() {
-      skip -= b.len();
-      continue;
+  let data = match pin {
+    Some(holder) if bufs.len() == 1 => {
+      // Keep the caller's bytes instead of copying them: the request holds
+      // the buffer, as Node's own write requests do.
+      js::set(env, req, c"buffer", holder);
+      WriteData::Pinned(bufs[0][written..].as_ptr(), total - written)
     }
-    rest.extend_from_slice(&b[skip..]);
-    skip = 0;
-  }
-  s.write_queue_size += rest.len();
+    _ => {
+      let mut rest = Vec::with_capacity(total - written);
+      let mut skip = written;
+      for b in bufs {
+        if skip >= b.len() {
+          skip -= b.len();
+          continue;
+        }
+        rest.extend_from_slice(&b[skip..]);
+        skip = 0;
+      }
+      WriteData::Owned(rest)
+    }
+  };
+  s.write_queue_size += total - written;
   s.writes.push_back(QueuedWrite {
     req: req_ref,
-    data: rest,
+    data,
     offset: 0,
     send_fds: if fds_sent {
       Vec::new()
@@ -885,7 +983,7 @@ pub fn write(
 
 /// pipewrap extension: `data` with `fds` attached, on any Unix socket.
 pub fn send_fds(rc: &StreamRef, env: napi_env, req: napi_value, data: &[u8], fds: &[RawFd]) -> i32 {
-  write(rc, env, req, &[data], fds)
+  write(rc, env, req, &[data], fds, None)
 }
 
 pub fn shutdown(rc: &StreamRef, env: napi_env, req: napi_value) -> i32 {
