@@ -191,11 +191,13 @@ function onStreamRead(arrayBuffer) {
       // fdPassing: fds that arrived with this chunk, announced before it.
       const fds = this.pendingFds;
       this.pendingFds = undefined;
-      if (socket.destroyed) {
+      if (socket.destroyed || socket.listenerCount('fds') === 0) {
+        // Nobody can take ownership: close them rather than leak them.
         for (const fd of fds) fs.close(fd, noop);
-        return;
+        if (socket.destroyed) return;
+      } else {
+        socket.emit('fds', fds);
       }
-      socket.emit('fds', fds);
     }
     if (socket.destroyed) return;
     const buf = Buffer.from(arrayBuffer, streamBaseState[kArrayBufferOffset], nread);
@@ -1225,8 +1227,9 @@ class Server extends EventEmitter {
     return true;
   }
 
+  // The path exactly as passed, while listening; null otherwise (as Node).
   address() {
-    if (this._pipeName !== undefined) return this._pipeName;
+    if (this._handle && this._pipeName !== undefined) return this._pipeName;
     return null;
   }
 
