@@ -1227,9 +1227,10 @@ class Server extends EventEmitter {
     return true;
   }
 
-  // The path exactly as passed, while listening; null otherwise (as Node).
+  // The path exactly as passed; like Node, still reported after close() or
+  // a failed listen, null before any listen.
   address() {
-    if (this._handle && this._pipeName !== undefined) return this._pipeName;
+    if (this._pipeName !== undefined) return this._pipeName;
     return null;
   }
 
