@@ -59,49 +59,34 @@ enum Encoding {
   Ucs2,
 }
 
+type GetOneByteString = unsafe extern "C" fn(
+  napi_env,
+  napi_value,
+  *mut std::os::raw::c_char,
+  usize,
+  *mut usize,
+) -> napi_sys::napi_status;
+
+/// A string's bytes through one of N-API's one-byte getters (UTF-8 or
+/// Latin-1): ask for the length, then fill a buffer of that size.
+fn one_byte_string(env: napi_env, v: napi_value, get: GetOneByteString) -> Vec<u8> {
+  let mut len = 0usize;
+  // SAFETY: env/v are live for this call; a null buffer asks for the length.
+  unsafe { get(env, v, ptr::null_mut(), 0, &mut len) };
+  let mut buf = vec![0u8; len + 1];
+  // SAFETY: buf has len + 1 bytes, the size passed (the getter NUL-ends).
+  unsafe { get(env, v, buf.as_mut_ptr().cast(), len + 1, &mut len) };
+  buf.truncate(len);
+  buf
+}
+
 /// A JS string's bytes in the given encoding.
 fn encode(env: napi_env, v: napi_value, enc: Encoding) -> Vec<u8> {
-  let mut len = 0usize;
   match enc {
-    Encoding::Utf8 => {
-      napi_call!(napi_get_value_string_utf8(
-        env,
-        v,
-        std::ptr::null_mut(),
-        0,
-        &mut len
-      ));
-      let mut buf = vec![0u8; len + 1];
-      napi_call!(napi_get_value_string_utf8(
-        env,
-        v,
-        buf.as_mut_ptr().cast(),
-        len + 1,
-        &mut len
-      ));
-      buf.truncate(len);
-      buf
-    }
-    Encoding::Latin1 => {
-      napi_call!(napi_get_value_string_latin1(
-        env,
-        v,
-        std::ptr::null_mut(),
-        0,
-        &mut len
-      ));
-      let mut buf = vec![0u8; len + 1];
-      napi_call!(napi_get_value_string_latin1(
-        env,
-        v,
-        buf.as_mut_ptr().cast(),
-        len + 1,
-        &mut len
-      ));
-      buf.truncate(len);
-      buf
-    }
+    Encoding::Utf8 => one_byte_string(env, v, napi_sys::napi_get_value_string_utf8),
+    Encoding::Latin1 => one_byte_string(env, v, napi_sys::napi_get_value_string_latin1),
     Encoding::Ucs2 => {
+      let mut len = 0usize;
       napi_call!(napi_get_value_string_utf16(
         env,
         v,

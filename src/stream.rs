@@ -592,60 +592,47 @@ fn accept_ready(env: napi_env, rc: &StreamRef) {
       s.fd
     };
     match sys::accept(fd) {
-      Ok(client_fd) => {
-        let client = crate::pipe::new_accepted(env, client_fd);
-        let this = rc.borrow().this();
-        let onconnection = js::get(env, this, c"onconnection");
-        match client {
-          Ok(client) => {
-            if js::is_function(env, onconnection) {
-              call_on_this(env, rc, onconnection, &[js::int(env, 0), client]);
-            } else {
-              crate::pipe::close_value(env, client);
-            }
-          }
-          Err(e) => {
-            call_on_this(
-              env,
-              rc,
-              onconnection,
-              &[js::int(env, e), js::undefined(env)],
-            );
+      Ok(client_fd) => match crate::pipe::new_accepted(env, client_fd) {
+        Ok(client) => {
+          let this = rc.borrow().this();
+          let onconnection = js::get(env, this, c"onconnection");
+          if js::is_function(env, onconnection) {
+            call_on_this(env, rc, onconnection, &[js::int(env, 0), client]);
+          } else {
+            crate::pipe::close_value(env, client);
           }
         }
-      }
+        Err(e) => report_accept_error(env, rc, e),
+      },
       Err(e) if e == -libc::EAGAIN || e == -libc::EINTR => return,
       Err(e) if e == -libc::ECONNABORTED => continue,
       Err(e) if e == -libc::EMFILE || e == -libc::ENFILE => {
         // libuv's trick: give up the spare fd, accept and drop everything
         // that is queued (so the level-triggered poll does not spin), then
         // take the spare again. The server keeps running.
-        if emfile_trick(env, fd) {
-          return;
+        if !emfile_trick(env, fd) {
+          report_accept_error(env, rc, e);
         }
-        let this = rc.borrow().this();
-        let onconnection = js::get(env, this, c"onconnection");
-        call_on_this(
-          env,
-          rc,
-          onconnection,
-          &[js::int(env, e), js::undefined(env)],
-        );
         return;
       }
       Err(e) => {
-        let this = rc.borrow().this();
-        let onconnection = js::get(env, this, c"onconnection");
-        call_on_this(
-          env,
-          rc,
-          onconnection,
-          &[js::int(env, e), js::undefined(env)],
-        );
+        report_accept_error(env, rc, e);
         return;
       }
     }
   }
+}
+
+/// `onconnection(status, undefined)`, as Node reports accept errors.
+fn report_accept_error(env: napi_env, rc: &StreamRef, err: i32) {
+  let this = rc.borrow().this();
+  let onconnection = js::get(env, this, c"onconnection");
+  call_on_this(
+    env,
+    rc,
+    onconnection,
+    &[js::int(env, err), js::undefined(env)],
+  );
 }
 
 /// Returns true when the spare fd was available and the queue was drained.
