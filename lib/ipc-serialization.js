@@ -129,6 +129,7 @@ class JSONParser {
     }
     if (this.pendingBytes > this.max) {
       this.dead = true;
+      this.parts = []; // hold nothing once fatal, like the other fatal paths
       yield { fatal: tooLarge(this.pendingBytes, this.max, 'json') };
     }
   }

@@ -425,6 +425,13 @@ class ChannelCore {
       this.dispatch(item.message);
       if (this.finished) return; // an ACK completed a pending disconnect()
     }
+    if (this.recvHandle && !this.parser.buffering) {
+      // The message the fd came with is complete and was not NODE_HANDLE:
+      // nothing can claim it any more. Close it rather than hoard it (or
+      // pair it with a later NODE_HANDLE it does not belong to).
+      closeRaw(this.recvHandle);
+      this.recvHandle = null;
+    }
     if (this.disconnectWhenIdle && !this.parser.buffering) this.teardown();
   }
 
@@ -507,6 +514,7 @@ class ChannelCore {
         isNodeUDP(handle)) {
       if (plain && type === 'dgram.Socket') {
         const sock = dgram.createSocket(message.dgramType === 'udp6' ? 'udp6' : 'udp4');
+        // dgram does not take the fd when bind({ fd }) fails: done(err) closes it.
         settleOnce(sock, (l) => sock.bind({ fd: handle.fd }, l), done);
         return;
       }
@@ -518,6 +526,10 @@ class ChannelCore {
         if (err) throw errnoException(err, 'open');
         return done(null, udp);
       }
+      if (plain) {
+        // A UDP fd labelled as something else: refuse it (closed by done).
+        throw new Error(`a UDP socket cannot arrive as '${type}'`);
+      }
       return done(null, handle); // Node's raw UDP wrap (PIPEWRAP_BINDING=node)
     }
 
@@ -525,7 +537,9 @@ class ChannelCore {
       // An inet socket fd our binding handed us: Node's net owns it from now.
       if (type === 'net.Server') {
         const server = new net.Server();
-        settleOnce(server, (l) => server.listen({ fd: handle.fd }, l), done);
+        const fd = handle.fd;
+        handle.fd = -1; // net owns (and on failure closes) the fd from here
+        settleOnce(server, (l) => server.listen({ fd }, l), done);
         return;
       }
       if (type === 'net.Socket') {

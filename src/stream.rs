@@ -255,6 +255,29 @@ impl Stream {
     }
   }
 
+  /// Keeps the fds of one recvmsg for the `onread` of its data. On an IPC
+  /// pipe a message carries exactly one fd (Node's protocol): extra fds are
+  /// closed at once, and one still unclaimed from an earlier read is stale,
+  /// so a peer can never make us hoard fds or pair a handle with the wrong
+  /// message. (libuv queues them instead.) Fd-passing sockets keep them all.
+  fn take_received_fds(&mut self, fds: Vec<RawFd>) {
+    if fds.is_empty() {
+      return;
+    }
+    if self.is_ipc() {
+      for stale in self.pending_fds.drain(..) {
+        sys::close(stale);
+      }
+      let mut fds = fds.into_iter();
+      self.pending_fds.extend(fds.next());
+      for extra in fds {
+        sys::close(extra);
+      }
+    } else {
+      self.pending_fds.extend(fds);
+    }
+  }
+
   pub fn take_pending_fd(&mut self) -> Option<RawFd> {
     self.pending_fds.pop_front()
   }
@@ -439,7 +462,7 @@ fn read_ready(env: napi_env, rc: &StreamRef) {
       let res = if with_fds {
         let mut fds = Vec::new();
         let r = sys::recv_with_fds(fd, buf, &mut fds);
-        s.pending_fds.extend(fds);
+        s.take_received_fds(fds);
         r
       } else {
         sys::read(fd, buf)
@@ -483,7 +506,7 @@ fn read_ready(env: napi_env, rc: &StreamRef) {
         let r = if with_fds {
           let mut fds = Vec::new();
           let r = sys::recv_with_fds(fd, spare, &mut fds);
-          s.pending_fds.extend(fds);
+          s.take_received_fds(fds);
           r
         } else {
           sys::read(fd, spare)
