@@ -38,3 +38,9 @@ test('examples/http-over-uds: http.request via createConnection, and curl --unix
   assert.match(r.stdout, /http\.request: 200 \{"method":"GET","url":"\/v1\/info"/);
   assert.match(r.stdout, /curl: (not installed|\{"method":"GET","url":"\/v1\/containers")/);
 });
+
+test('examples/pass-file: an open (then unlinked) file handed to a child with sendFds', () => {
+  const r = run('pass-file/pass-file.js');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /child read "only the parent could open this" through fd it received/);
+});
