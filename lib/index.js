@@ -3,19 +3,8 @@
 // binding (also reachable as `binding`).
 
 const binding = require('./binding');
-
-let net = {};
-try {
-  net = require('./net');
-} catch (err) {
-  if (err.code !== 'MODULE_NOT_FOUND') throw err;
-}
-let ipc = {};
-try {
-  ipc = require('./ipc');
-} catch (err) {
-  if (err.code !== 'MODULE_NOT_FOUND') throw err;
-}
+const net = require('./net');
+const ipc = require('./ipc');
 
 module.exports = {
   ...net,

@@ -31,7 +31,6 @@ const fs = require('fs');
 const net = require('net');
 const dgram = require('dgram');
 const util = require('util');
-const path = require('path');
 const binding = require('./binding');
 const { createParser, encode, DEFAULT_MAX_MESSAGE_SIZE } = require('./ipc-serialization');
 
@@ -117,10 +116,8 @@ function validateMaxMessageSize(value) {
 
 let pipewrapNet;
 function getPipewrapNet() {
-  if (pipewrapNet === undefined) {
-    const file = path.join(__dirname, 'net.js');
-    pipewrapNet = fs.existsSync(file) ? require(file) : null;
-  }
+  // Required lazily: lib/index.js loads net and ipc side by side.
+  if (pipewrapNet === undefined) pipewrapNet = require('./net');
   return pipewrapNet;
 }
 
