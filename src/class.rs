@@ -67,13 +67,33 @@ pub fn is_construct_call(env: napi_env, info: napi_callback_info) -> bool {
   !target.is_null()
 }
 
+/// Hashes a pointer-sized key by one multiply (Fibonacci hashing): the keys
+/// are heap addresses, already unique, and this set is hit on every call.
+#[derive(Default)]
+struct AddrHasher(u64);
+
+impl std::hash::Hasher for AddrHasher {
+  fn finish(&self) -> u64 {
+    self.0
+  }
+  fn write(&mut self, bytes: &[u8]) {
+    for b in bytes {
+      self.0 = (self.0 << 8 | u64::from(*b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+  }
+  fn write_usize(&mut self, n: usize) {
+    self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+  }
+}
+
+type AddrSet = std::collections::HashSet<usize, std::hash::BuildHasherDefault<AddrHasher>>;
+
 thread_local! {
   /// Addresses of the live natives wrapped by `wrap_tracked`. A pointer
   /// from `napi_unwrap` is only dereferenced if it is in here, which proves
   /// it is ours (another addon's wrap cannot share a live address), at the
   /// cost of a hash lookup instead of a second N-API call per method.
-  static LIVE: std::cell::RefCell<std::collections::HashSet<usize>> =
-    std::cell::RefCell::new(std::collections::HashSet::new());
+  static LIVE: std::cell::RefCell<AddrSet> = std::cell::RefCell::new(AddrSet::default());
 }
 
 /// Like [`wrap`], and registers the native for [`unwrap_tracked`].

@@ -373,21 +373,42 @@ fn call_on_this(
   func: napi_value,
   args: &[napi_value],
 ) -> napi_value {
+  if !js::is_function(env, func) {
+    return ptr::null_mut();
+  }
+  call_checked(env, rc, func, args)
+}
+
+/// `onread` with `this` = the handle. The setter only accepts functions, so
+/// the per-read type check is a null check here.
+fn call_onread(env: napi_env, rc: &StreamRef, args: &[napi_value]) -> napi_value {
+  let onread = rc.borrow().onread;
+  if onread.is_null() {
+    return ptr::null_mut();
+  }
+  call_checked(env, rc, js::ref_value(env, onread), args)
+}
+
+fn call_checked(
+  env: napi_env,
+  rc: &StreamRef,
+  func: napi_value,
+  args: &[napi_value],
+) -> napi_value {
   let (this, ctx) = {
     let s = rc.borrow();
     (s.this(), s.async_ctx)
   };
-  if this.is_null() || !js::is_function(env, func) {
+  if this.is_null() {
     return ptr::null_mut();
   }
   js::make_callback(env, ctx, this, func, args)
 }
 
 fn deliver_read_error(env: napi_env, rc: &StreamRef, err: i32) {
-  let onread = js::ref_value(env, rc.borrow().onread);
   env::set_state(env, K_READ_BYTES_OR_ERROR, err);
   env::set_state(env, K_ARRAY_BUFFER_OFFSET, 0);
-  call_on_this(env, rc, onread, &[js::undefined(env)]);
+  call_onread(env, rc, &[js::undefined(env)]);
 }
 
 thread_local! {
@@ -473,15 +494,11 @@ fn read_ready(env: napi_env, rc: &StreamRef) {
         Ok(_) => return read_stopped(env, rc, UV_EOF),
         Err(e) => return read_stopped(env, rc, e),
       };
-      let onread = {
-        let mut s = rc.borrow_mut();
-        s.bytes_read += n as u64;
-        js::ref_value(env, s.onread)
-      };
+      rc.borrow_mut().bytes_read += n as u64;
       env::set_state(env, K_READ_BYTES_OR_ERROR, n as i32);
       env::set_state(env, K_ARRAY_BUFFER_OFFSET, 0);
       set_pending_handles(env, rc);
-      let next = call_on_this(env, rc, onread, &[js::undefined(env)]);
+      let next = call_onread(env, rc, &[js::undefined(env)]);
       // Returning a Buffer from onread switches the buffer for the next read.
       if !next.is_null() {
         if let Some((p, len)) = js::uint8_bytes(env, next) {
@@ -542,15 +559,11 @@ fn read_ready(env: napi_env, rc: &StreamRef) {
     drop(s);
     match res {
       Ok((n, ab)) if n > 0 => {
-        let onread = {
-          let mut s = rc.borrow_mut();
-          s.bytes_read += n as u64;
-          js::ref_value(env, s.onread)
-        };
+        rc.borrow_mut().bytes_read += n as u64;
         env::set_state(env, K_READ_BYTES_OR_ERROR, n as i32);
         env::set_state(env, K_ARRAY_BUFFER_OFFSET, 0);
         set_pending_handles(env, rc);
-        call_on_this(env, rc, onread, &[ab]);
+        call_onread(env, rc, &[ab]);
         if n < READ_SIZE {
           return;
         }
