@@ -3,31 +3,13 @@
 // where one exists (Python's socket module, a child process, cat).
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { spawn, execFileSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
-const os = require('node:os');
 const path = require('node:path');
 const pw = require('..');
 
 const root = path.join(__dirname, '..');
-const tmp = (t) => {
-  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'pwx-'));
-  t.after(() => fs.rmSync(d, { recursive: true, force: true }));
-  return d;
-};
-const hasPython = (() => {
-  try {
-    execFileSync('python3', ['--version']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const listen = (server, where) => new Promise((resolve, reject) => {
-  server.once('error', reject);
-  server.listen(where, () => resolve(server));
-});
-const closeServer = (server) => new Promise((resolve) => server.close(resolve));
+const { tmpdir: tmp, hasPython, listen, closeServer } = require('./net-helpers');
 
 function childProcess(t, args, opts = {}) {
   const child = spawn(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], ...opts });

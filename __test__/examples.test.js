@@ -3,21 +3,14 @@
 // process, checked for its exit code and what it prints.
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
 const run = (rel, args = []) =>
   spawnSync(process.execPath, [path.join(root, 'examples', rel), ...args], { cwd: root, encoding: 'utf8', timeout: 30000 });
 
-const hasPython = (() => {
-  try {
-    execFileSync('python3', ['--version']);
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const { hasPython } = require('./net-helpers');
 
 test('examples/echo-server', () => {
   const r = run('echo-server/echo.js');

@@ -161,7 +161,18 @@ function sha256(buf) {
   return crypto.createHash('sha256').update(buf).digest('hex');
 }
 
+// Whether python3 is installed (for tests against Python's socket module).
+const hasPython = (() => {
+  try {
+    require('child_process').execFileSync('python3', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 module.exports = {
+  hasPython,
   ROOT,
   NET,
   tmpdir,

@@ -45,12 +45,6 @@ pub fn undefined(env: napi_env) -> napi_value {
   v
 }
 
-pub fn null(env: napi_env) -> napi_value {
-  let mut v = ptr::null_mut();
-  napi_call!(napi_get_null(env, &mut v));
-  v
-}
-
 pub fn int(env: napi_env, n: i32) -> napi_value {
   let mut v = ptr::null_mut();
   napi_call!(napi_create_int32(env, n, &mut v));
@@ -214,6 +208,7 @@ pub fn throw(env: napi_env, kind: ErrorKind, code: &str, msg: &str) -> napi::Err
   match kind {
     ErrorKind::Type => napi_call!(napi_create_type_error(env, code_v, msg_v, &mut err)),
     ErrorKind::Range => napi_call!(napi_create_range_error(env, code_v, msg_v, &mut err)),
+    ErrorKind::System => napi_call!(napi_create_error(env, code_v, msg_v, &mut err)),
   };
   napi_call!(napi_throw(env, err));
   napi::Error::new(napi::Status::PendingException, msg.to_string())
@@ -223,6 +218,8 @@ pub fn throw(env: napi_env, kind: ErrorKind, code: &str, msg: &str) -> napi::Err
 pub enum ErrorKind {
   Type,
   Range,
+  /// A failed syscall: a plain Error with the errno's name as `code`.
+  System,
 }
 
 pub fn type_error(env: napi_env, code: &str, msg: &str) -> napi::Error {

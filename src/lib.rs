@@ -75,20 +75,22 @@ fn errno_error(env: &Env, err: i32, syscall: &str) -> Error {
   let name = errno_name(err);
   js::throw(
     env.raw(),
-    js::ErrorKind::Range,
+    js::ErrorKind::System,
     name,
     &format!("{syscall} {name}"),
   )
 }
 
-/// Node's name for a (negative) errno, for the few errors thrown natively.
+/// Node's name for a (negative) errno, for the few errors thrown natively
+/// (socketpair(2) can fail only in these ways); libuv's "UNKNOWN" otherwise.
 pub fn errno_name(err: i32) -> &'static str {
   match -err {
     libc::EMFILE => "EMFILE",
     libc::ENFILE => "ENFILE",
     libc::ENOMEM => "ENOMEM",
+    libc::ENOBUFS => "ENOBUFS",
     libc::EINVAL => "EINVAL",
-    libc::EBADF => "EBADF",
-    _ => "EIO",
+    libc::EFAULT => "EFAULT",
+    _ => "UNKNOWN",
   }
 }

@@ -451,21 +451,13 @@ pipe_fn!(close, 1, |env, s, a| {
 
 pipe_fn!(ref_, 0, |env, s, a| {
   let _ = &a;
-  let mut st = s.borrow_mut();
-  if !st.closing {
-    st.refed = true;
-    st.apply_ref();
-  }
+  s.borrow_mut().set_ref(true);
   Ok(js::undefined(env))
 });
 
 pipe_fn!(unref, 0, |env, s, a| {
   let _ = &a;
-  let mut st = s.borrow_mut();
-  if !st.closing {
-    st.refed = false;
-    st.apply_ref();
-  }
+  s.borrow_mut().set_ref(false);
   Ok(js::undefined(env))
 });
 

@@ -195,6 +195,14 @@ impl Stream {
     self.update_poll();
   }
 
+  /// `ref()` / `unref()`: no effect once closing (as in Node).
+  pub fn set_ref(&mut self, on: bool) {
+    if !self.closing {
+      self.refed = on;
+      self.apply_ref();
+    }
+  }
+
   pub fn apply_ref(&mut self) {
     if self.poll.is_null() || self.closing {
       return;
