@@ -100,6 +100,8 @@ pub struct Stream {
   close_cb: napi_ref,
   /// pipewrap extension: receive SCM_RIGHTS fds on a plain socket.
   pub fd_passing: bool,
+  /// The last read was big: read straight into a fresh ArrayBuffer.
+  big_reads: bool,
 }
 
 impl Stream {
@@ -137,6 +139,7 @@ impl Stream {
       pending_fds: VecDeque::new(),
       close_cb: ptr::null_mut(),
       fd_passing: false,
+      big_reads: false,
     }))
   }
 
@@ -420,59 +423,103 @@ fn deliver_read_error(env: napi_env, rc: &StreamRef, err: i32) {
 }
 
 thread_local! {
-  /// The read buffer (capacity READ_SIZE); replaced when handed to JS.
-  static READ_BUF: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(READ_SIZE));
+  /// Scratch buffer for small reads, whose bytes are then copied into an
+  /// ArrayBuffer of their exact size.
+  static READ_BUF: RefCell<Vec<u8>> = RefCell::new(vec![0; READ_SIZE]);
 }
 
-/// An ArrayBuffer holding a copy of `bytes`, or null if the env can no longer
-/// run JS (teardown).
-fn copied_array_buffer(env: napi_env, bytes: &[u8]) -> napi_value {
+/// After a read at least this big, the next read asks the kernel how much is
+/// waiting (FIONREAD) and, if it is this much again, reads it straight into
+/// an ArrayBuffer of that exact size: no copy and no slack, for one extra
+/// cheap syscall. Smaller reads go through the scratch buffer and a copy.
+const BIG_READ: usize = 16 * 1024;
+/// A fresh ArrayBuffer of `len` bytes and its data, or None if the env can
+/// no longer run JS (teardown).
+fn new_array_buffer(env: napi_env, len: usize) -> Option<(napi_value, *mut u8)> {
   let mut data = ptr::null_mut();
   let mut ab = ptr::null_mut();
-  let status = napi_call!(napi_create_arraybuffer(
-    env,
-    bytes.len(),
-    &mut data,
-    &mut ab
-  ));
-  if status != napi::sys::Status::napi_ok || data.is_null() {
-    return ptr::null_mut();
+  let status = napi_call!(napi_create_arraybuffer(env, len, &mut data, &mut ab));
+  if status != napi::sys::Status::napi_ok || data.is_null() || ab.is_null() {
+    return None;
   }
-  // SAFETY: data has bytes.len() freshly allocated bytes.
-  unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), data as *mut u8, bytes.len()) };
-  ab
+  Some((ab, data as *mut u8))
 }
 
-/// An ArrayBuffer that owns `bytes` (freed by its finalizer); the bytes come
-/// back if the runtime refuses external buffers.
-fn external_array_buffer(env: napi_env, bytes: Vec<u8>) -> Result<napi_value, Vec<u8>> {
-  let mut bytes = std::mem::ManuallyDrop::new(bytes);
-  let (ptr_, len, cap) = (bytes.as_mut_ptr(), bytes.len(), bytes.capacity());
-  let mut ab = ptr::null_mut();
-  let status = napi_call!(napi_create_external_arraybuffer(
-    env,
-    ptr_ as *mut std::os::raw::c_void,
-    len,
-    Some(free_read_buffer),
-    cap as *mut std::os::raw::c_void,
-    &mut ab
-  ));
-  if status != napi::sys::Status::napi_ok || ab.is_null() {
-    // SAFETY: not handed over: take the allocation back.
-    return Err(unsafe { Vec::from_raw_parts(ptr_, len, cap) });
-  }
-  Ok(ab)
+enum ReadOutcome {
+  /// n > 0 bytes, in `ab`.
+  Data(usize, napi_value),
+  /// EOF (Ok(0)) or an errno.
+  Stopped(i32),
+  /// JS can no longer run: stop reading quietly.
+  NoJs,
 }
 
-unsafe extern "C" fn free_read_buffer(
-  _env: napi_env,
-  data: *mut std::os::raw::c_void,
-  hint: *mut std::os::raw::c_void,
-) {
-  // SAFETY: data/hint are the pointer and capacity of a Vec<u8> given up in
-  // external_array_buffer; V8 calls this once, when the buffer dies. Only
-  // memory is freed (this may run during teardown).
-  drop(unsafe { Vec::from_raw_parts(data as *mut u8, 0, hint as usize) });
+/// One read(2)/recvmsg(2) into `buf`, keeping any fds that came with it.
+fn read_into(s: &mut Stream, buf: &mut [u8], with_fds: bool) -> Result<usize, i32> {
+  if with_fds {
+    let mut fds = Vec::new();
+    let r = sys::recv_with_fds(s.fd, buf, &mut fds);
+    s.take_received_fds(fds);
+    r
+  } else {
+    sys::read(s.fd, buf)
+  }
+}
+
+/// Reads into the scratch buffer and copies what came into an exact-size
+/// ArrayBuffer, or (after a big read) straight into a fresh one.
+fn read_to_array_buffer(env: napi_env, s: &mut Stream, with_fds: bool) -> ReadOutcome {
+  let direct = if s.big_reads {
+    match sys::bytes_available(s.fd) {
+      Ok(avail) if avail >= BIG_READ => Some(avail.min(READ_SIZE)),
+      _ => None,
+    }
+  } else {
+    None
+  };
+  let outcome = if let Some(len) = direct {
+    let Some((ab, data)) = new_array_buffer(env, len) else {
+      return ReadOutcome::NoJs;
+    };
+    // SAFETY: data is len bytes owned by ab, which stays alive on this
+    // frame's handle scope; no JS runs during the syscall.
+    let buf = unsafe { std::slice::from_raw_parts_mut(data, len) };
+    match read_into(s, buf, with_fds) {
+      Ok(0) => ReadOutcome::Stopped(UV_EOF),
+      // Only this reader drains the socket, so what FIONREAD counted is
+      // still there: n == len. Should it ever come short, copy what came.
+      Ok(n) if n == len => ReadOutcome::Data(n, ab),
+      Ok(n) => match new_array_buffer(env, n) {
+        Some((exact, dst)) => {
+          // SAFETY: dst has n fresh bytes; data holds at least n.
+          unsafe { ptr::copy_nonoverlapping(data, dst, n) };
+          ReadOutcome::Data(n, exact)
+        }
+        None => ReadOutcome::NoJs,
+      },
+      Err(e) => ReadOutcome::Stopped(e),
+    }
+  } else {
+    READ_BUF.with(|b| {
+      let mut b = b.borrow_mut();
+      match read_into(s, &mut b[..], with_fds) {
+        Ok(0) => ReadOutcome::Stopped(UV_EOF),
+        Ok(n) => match new_array_buffer(env, n) {
+          Some((ab, data)) => {
+            // SAFETY: data has n fresh bytes; b holds at least n.
+            unsafe { ptr::copy_nonoverlapping(b.as_ptr(), data, n) };
+            ReadOutcome::Data(n, ab)
+          }
+          None => ReadOutcome::NoJs,
+        },
+        Err(e) => ReadOutcome::Stopped(e),
+      }
+    })
+  };
+  if let ReadOutcome::Data(n, _) = outcome {
+    s.big_reads = n >= BIG_READ;
+  }
+  outcome
 }
 
 fn read_ready(env: napi_env, rc: &StreamRef) {
@@ -481,21 +528,13 @@ fn read_ready(env: napi_env, rc: &StreamRef) {
     if s.closing || !s.reading || s.fd < 0 {
       return;
     }
-    let fd = s.fd;
     let with_fds = s.is_ipc() || s.fd_passing;
     if !s.user_buf.is_null() {
       // SAFETY: user_buf_ptr/len describe a Uint8Array kept alive by the
       // user_buf reference; JS cannot run during this syscall.
       let buf = unsafe { std::slice::from_raw_parts_mut(s.user_buf_ptr, s.user_buf_len) };
       let buf_len = buf.len();
-      let res = if with_fds {
-        let mut fds = Vec::new();
-        let r = sys::recv_with_fds(fd, buf, &mut fds);
-        s.take_received_fds(fds);
-        r
-      } else {
-        sys::read(fd, buf)
-      };
+      let res = read_into(&mut s, buf, with_fds);
       drop(s);
       let n = match res {
         Ok(n) if n > 0 => n,
@@ -519,54 +558,14 @@ fn read_ready(env: napi_env, rc: &StreamRef) {
       }
       continue;
     }
-    let res = READ_BUF.with(|b| {
-      let mut b = b.borrow_mut();
-      if b.capacity() < READ_SIZE {
-        *b = Vec::with_capacity(READ_SIZE);
-      }
-      // SAFETY: the spare capacity is READ_SIZE writable bytes; the kernel
-      // initialises the first n of them, and only those are used (set_len).
-      let res = unsafe {
-        let spare = std::slice::from_raw_parts_mut(b.as_mut_ptr(), READ_SIZE);
-        let r = if with_fds {
-          let mut fds = Vec::new();
-          let r = sys::recv_with_fds(fd, spare, &mut fds);
-          s.take_received_fds(fds);
-          r
-        } else {
-          sys::read(fd, spare)
-        };
-        if let Ok(n) = r {
-          b.set_len(n);
-        }
-        r
-      };
-      let res = res.map(|n| {
-        let ab = if n == READ_SIZE {
-          // A full read (bulk traffic): hand the buffer itself to JS, no copy.
-          let full = std::mem::replace(&mut *b, Vec::with_capacity(READ_SIZE));
-          match external_array_buffer(env, full) {
-            Ok(ab) => ab,
-            // Runtimes without external buffers: copy instead.
-            Err(full) => copied_array_buffer(env, &full),
-          }
-        } else if n > 0 {
-          copied_array_buffer(env, &b)
-        } else {
-          ptr::null_mut()
-        };
-        (n, ab)
-      });
-      b.clear();
-      res
-    });
-    if matches!(res, Ok((n, ab)) if n > 0 && ab.is_null()) {
+    let outcome = read_to_array_buffer(env, &mut s, with_fds);
+    if matches!(outcome, ReadOutcome::NoJs) {
       s.set_reading(false);
       return;
     }
     drop(s);
-    match res {
-      Ok((n, ab)) if n > 0 => {
+    match outcome {
+      ReadOutcome::Data(n, ab) => {
         rc.borrow_mut().bytes_read += n as u64;
         env::set_state(env, K_READ_BYTES_OR_ERROR, n as i32);
         env::set_state(env, K_ARRAY_BUFFER_OFFSET, 0);
@@ -576,8 +575,8 @@ fn read_ready(env: napi_env, rc: &StreamRef) {
           return;
         }
       }
-      Ok(_) => return read_stopped(env, rc, UV_EOF),
-      Err(e) => return read_stopped(env, rc, e),
+      ReadOutcome::Stopped(e) => return read_stopped(env, rc, e),
+      ReadOutcome::NoJs => return,
     }
   }
 }
@@ -1048,9 +1047,11 @@ pub fn close(rc: &StreamRef, env: napi_env, this: napi_value, cb: napi_value) {
   s.unlink_bound_path();
   let poll = std::mem::replace(&mut s.poll, ptr::null_mut());
   if !poll.is_null() {
-    // SAFETY: poll is initialised; stopping before the fd closes takes it
-    // out of epoll while the fd number is still ours.
-    unsafe { uv::uv_poll_stop(poll) };
+    // SAFETY: poll is initialised and not yet closing. Closing it before the
+    // fd takes the fd out of epoll while the number is still ours; libuv
+    // calls on_poll_close (which takes back the Rc in its data) later, in
+    // its close phase, never from here.
+    unsafe { uv::uv_close(poll, Some(on_poll_close)) };
   }
   s.close_fds();
   drop(s);
@@ -1059,10 +1060,6 @@ pub fn close(rc: &StreamRef, env: napi_env, this: napi_value, cb: napi_value) {
     env::with(env, |e| {
       e.defer(Box::new(move |env| finish_close(env, &rc2)))
     });
-  } else {
-    // SAFETY: poll is initialised and not yet closing; on_poll_close takes
-    // back the Rc stored in its data.
-    unsafe { uv::uv_close(poll, Some(on_poll_close)) };
   }
 }
 
@@ -1150,13 +1147,9 @@ pub fn teardown(env: napi_env, rc: &StreamRef) {
   let already_closing = s.closing;
   s.closing = true;
   if !poll.is_null() && !already_closing {
-    // SAFETY: as in close(): stop, then close; the callback only frees.
-    unsafe { uv::uv_poll_stop(poll) };
-  }
-  s.close_fds();
-  drop(s);
-  if !poll.is_null() && !already_closing {
-    // SAFETY: the poll is initialised and not yet closing.
+    // SAFETY: as in close(): the poll is initialised and not yet closing;
+    // it leaves epoll before the fd closes; the callback only frees.
     unsafe { uv::uv_close(poll, Some(on_poll_close)) };
   }
+  s.close_fds();
 }

@@ -112,6 +112,12 @@ pub fn read(fd: RawFd, buf: &mut [u8]) -> Result<usize, i32> {
   syscall!(read(fd, buf.as_mut_ptr().cast(), buf.len())).map(|n| n as usize)
 }
 
+/// Bytes waiting to be read on a stream socket (FIONREAD).
+pub fn bytes_available(fd: RawFd) -> Result<usize, i32> {
+  let mut n: libc::c_int = 0;
+  syscall!(ioctl(fd, libc::FIONREAD, &mut n as *mut libc::c_int)).map(|_| n.max(0) as usize)
+}
+
 pub fn writev(fd: RawFd, iov: &[libc::iovec]) -> Result<usize, i32> {
   let n = iov.len().min(libc::UIO_MAXIOV as usize) as libc::c_int;
   syscall!(writev(fd, iov.as_ptr(), n)).map(|n| n as usize)
