@@ -68,20 +68,46 @@ for (const [workload, unit, target] of workloads) {
 
 const limit = rustLimit();
 if (limit) console.log(`limit (blocking Rust pair over UnixStream::pair): ${limit}`);
+const ipcBound = ipcEchoBound();
+if (ipcBound) console.log(`ipc-echo bound (blocking Rust parent, same plain Node child): ${ipcBound}`);
 
 function fmt(v) {
   return v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1);
 }
 
+function cargoExample(name, args = []) {
+  const out = execFileSync('cargo', ['run', '--quiet', '--release', '-p', 'pipewrap-core', '--example', name, '--', ...args], {
+    cwd: path.join(__dirname, '..'),
+    timeout: 300000,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return out.toString().trim();
+}
+
 function rustLimit() {
   if (quick || only) return null;
   try {
-    const out = execFileSync('cargo', ['run', '--quiet', '--release', '-p', 'pipewrap-core', '--example', 'limit'], {
-      cwd: path.join(__dirname, '..'),
-      timeout: 300000,
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    return out.toString().trim();
+    return cargoExample('limit');
+  } catch (err) {
+    return `not measured (${err.message.split('\n')[0]})`;
+  }
+}
+
+// ipc-echo's child is plain Node for every parent, so its speed bounds what
+// any parent can gain: measure the best possible parent (blocking Rust, no
+// event loop) against the same child, as many rounds as the others.
+function ipcEchoBound() {
+  const row = rows.find((r) => r.workload === 'ipc-echo');
+  if (quick || !row) return null;
+  try {
+    const count = String(Math.round(20000 * scale));
+    const values = [];
+    for (let r = 0; r < rounds; r++) {
+      const out = cargoExample('ipc_echo_limit', [process.execPath, path.join(__dirname, 'ipc-child.js'), count]);
+      values.push(JSON.parse(out.split('\n').pop()).value);
+    }
+    const m = median(values);
+    return `${fmt(m)} round trips/s, ${(m / row.node).toFixed(2)}x Node's median`;
   } catch (err) {
     return `not measured (${err.message.split('\n')[0]})`;
   }
@@ -100,6 +126,7 @@ if (!noWrite) {
     ...rows.map((r) => `| ${r.workload} | ${r.unit} | ${fmt(r.pipewrap)} | ${fmt(r.node)} | ${r.ratio.toFixed(2)}× | ${r.min.toFixed(2)}..${r.max.toFixed(2)} | ${r.target ? r.target + '×' : '–'} |`),
     '',
     limit ? `Physical reference (blocking Rust client/server threads, \`cargo run --release -p pipewrap-core --example limit\`): ${limit}` : '',
+    ipcBound ? `\nipc-echo bound: the child is plain Node for both parents, so no parent can beat this. Best possible parent (blocking Rust speaking the json channel protocol to the same child, \`--example ipc_echo_limit\`): ${ipcBound}.` : '',
     '',
     'The `node` column is Node\'s built-in: `net` over a Unix socket, `child_process.fork`, and for raw-* the internal `process.binding(\'pipe_wrap\')` Pipe.',
     '',
