@@ -25,6 +25,10 @@ pub struct EnvState {
   /// open by itself.
   idle: *mut uv::uv_idle_t,
   deferred: VecDeque<Deferred>,
+  /// A prepare handle applies poll changes just before the loop polls
+  /// (stream.rs, `update_poll`); started only while some are pending.
+  prepare: *mut uv::uv_prepare_t,
+  poll_changes: Vec<u64>,
   /// Open handles by id, closed by the cleanup hook if JS never did.
   pub streams: HashMap<u64, StreamRef>,
   next_id: u64,
@@ -66,6 +70,9 @@ impl EnvState {
     // SAFETY: idle is freshly allocated with the right size; uv_loop is this
     // env's live loop.
     unsafe { uv::uv_idle_init(uv_loop, idle) };
+    let prepare = uv::alloc_handle(uv::UV_PREPARE);
+    // SAFETY: as for idle.
+    unsafe { uv::uv_prepare_init(uv_loop, prepare) };
     napi_call!(napi_add_env_cleanup_hook(
       env,
       Some(cleanup_hook),
@@ -76,6 +83,8 @@ impl EnvState {
       uv_loop,
       idle,
       deferred: VecDeque::new(),
+      prepare,
+      poll_changes: Vec::new(),
       streams: HashMap::new(),
       next_id: 1,
       state_ref: ptr::null_mut(),
@@ -119,6 +128,24 @@ impl EnvState {
       unsafe { uv::uv_idle_start(self.idle, run_deferred) };
     }
     self.deferred.push_back(f);
+  }
+
+  /// Whether an open pipewrap handle holds `fd`.
+  pub fn owns_fd(&self, fd: RawFd) -> bool {
+    self
+      .streams
+      .values()
+      .any(|rc| rc.try_borrow().is_ok_and(|s| s.fd == fd && !s.closing))
+  }
+
+  /// Queues stream `id` for the poll update of this loop turn.
+  pub fn poll_changed(&mut self, id: u64) {
+    if self.poll_changes.is_empty() {
+      // SAFETY: prepare was initialised in new() and is closed only at
+      // teardown, after which no EnvState exists to call this.
+      unsafe { uv::uv_prepare_start(self.prepare, apply_poll_changes) };
+    }
+    self.poll_changes.push(id);
   }
 
   /// The shared `streamBaseState` Int32Array (created on first use).
@@ -196,6 +223,23 @@ unsafe extern "C" fn run_deferred(_idle: *mut uv::uv_idle_t) {
   }
 }
 
+unsafe extern "C" fn apply_poll_changes(_prepare: *mut uv::uv_prepare_t) {
+  let Some((env, ids)) = with_existing(|s| {
+    // SAFETY: s.prepare is live until teardown.
+    unsafe { uv::uv_prepare_stop(s.prepare) };
+    (s.env, std::mem::take(&mut s.poll_changes))
+  }) else {
+    return;
+  };
+  // A failed registration reports errors to JS.
+  let _scope = js::HandleScope::open(env);
+  for id in ids {
+    if let Some(Some(rc)) = with_existing(|s| s.streams.get(&id).cloned()) {
+      crate::stream::apply_poll(env, &rc);
+    }
+  }
+}
+
 /// Runs before the environment is freed (worker exit, process teardown).
 /// Closes every open handle without calling JS, and drops every napi
 /// reference now: by the time uv close callbacks run, the env is gone.
@@ -205,6 +249,7 @@ unsafe extern "C" fn cleanup_hook(_arg: *mut c_void) {
   };
   let env = state.env;
   state.deferred.clear();
+  state.poll_changes.clear();
   for (_, stream) in state.streams.drain() {
     crate::stream::teardown(env, &stream);
   }
@@ -217,6 +262,9 @@ unsafe extern "C" fn cleanup_hook(_arg: *mut c_void) {
   if state.reserve_fd >= 0 {
     pipewrap_core::sys::close(state.reserve_fd);
   }
-  // SAFETY: the idle handle is initialised and not yet closing.
-  unsafe { uv::uv_close(state.idle, Some(uv::close_and_free)) };
+  // SAFETY: the idle and prepare handles are initialised, not yet closing.
+  unsafe {
+    uv::uv_close(state.idle, Some(uv::close_and_free));
+    uv::uv_close(state.prepare, Some(uv::close_and_free));
+  }
 }

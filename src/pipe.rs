@@ -355,8 +355,7 @@ pipe_fn!(connect, 2, |env, s, a| {
     return int(env, err);
   }
   if s.borrow().fd < 0 {
-    let attached = sys::unix_socket()
-      .and_then(|fd| stream::attach_fd(s, a.this, fd).inspect_err(|_| sys::close(fd)));
+    let attached = sys::unix_socket().map(|fd| stream::attach_new_socket(s, a.this, fd));
     if let Err(err) = attached {
       s.borrow_mut().bind_this(a.this);
       stream::fail_connect_later(s, env, req, err);
@@ -381,6 +380,11 @@ pipe_fn!(open, 1, |env, s, a| {
   }
   if fd < 0 {
     return int(env, -libc::EBADF);
+  }
+  // uv_poll_init below catches fds the loop polls already; this catches
+  // ours whose poll is not set up yet (see Stream::update_poll).
+  if crate::env::with(env, |e| e.owns_fd(fd)) {
+    return int(env, -libc::EEXIST);
   }
   let mode = match sys::access_mode(fd) {
     Ok(m) => m,
@@ -784,10 +788,7 @@ pub fn new_accepted(env: napi_env, fd: RawFd) -> std::result::Result<napi_value,
     sys::close(fd);
     return Err(-libc::ENOMEM);
   };
-  if let Err(err) = stream::attach_fd(&s, value, fd) {
-    sys::close(fd);
-    return Err(err);
-  }
+  stream::attach_new_socket(&s, value, fd);
   let mut st = s.borrow_mut();
   st.readable = true;
   st.writable = true;

@@ -102,6 +102,8 @@ pub struct Stream {
   pub fd_passing: bool,
   /// The last read was big: read straight into a fresh ArrayBuffer.
   big_reads: bool,
+  /// Queued for the loop's prepare phase, where poll changes are applied.
+  poll_dirty: bool,
 }
 
 impl Stream {
@@ -140,6 +142,7 @@ impl Stream {
       close_cb: ptr::null_mut(),
       fd_passing: false,
       big_reads: false,
+      poll_dirty: false,
     }))
   }
 
@@ -162,11 +165,8 @@ impl Stream {
     js::ref_value(self.env, self.this_ref)
   }
 
-  /// The poll events this state needs; the poll is re-armed only on change.
-  fn update_poll(&mut self) {
-    if self.poll.is_null() || self.closing {
-      return;
-    }
+  /// The poll events this state needs.
+  fn wanted_events(&self) -> i32 {
     let mut want = 0;
     if (self.reading && self.readable) || self.listening {
       want |= uv::UV_READABLE;
@@ -174,18 +174,31 @@ impl Stream {
     if self.connect_waiting || !self.writes.is_empty() || !self.shutdown_req.is_null() {
       want |= uv::UV_WRITABLE;
     }
-    if want == self.poll_events {
+    want
+  }
+
+  /// Notes that the poll may need changing. Like libuv's own watchers, the
+  /// change is applied once per loop turn, just before the loop polls
+  /// (env.rs's prepare handle calls [`apply_poll`]): a handle opened and
+  /// closed within one turn, or a write queue that drains and refills, costs
+  /// no epoll_ctl at all, and a socket is only registered (uv_poll_init)
+  /// once it first needs an event.
+  fn update_poll(&mut self) {
+    if self.poll_dirty || self.closing || self.fd < 0 {
       return;
     }
-    self.poll_events = want;
-    // SAFETY: poll is initialised (attach_fd) and not closing (checked above).
-    unsafe {
-      if want == 0 {
-        uv::uv_poll_stop(self.poll);
-      } else {
-        uv::uv_poll_start(self.poll, want, on_poll);
-      }
+    let want = self.wanted_events();
+    let unchanged = if self.poll.is_null() {
+      want == 0
+    } else {
+      want == self.poll_events
+    };
+    if unchanged {
+      return;
     }
+    self.poll_dirty = true;
+    let id = self.id;
+    env::with_existing(|e| e.poll_changed(id));
   }
 
   pub fn set_reading(&mut self, on: bool) {
@@ -307,10 +320,34 @@ impl Drop for Stream {
   }
 }
 
-/// Starts watching `fd` with a poll handle on this env's loop.
+/// Starts watching `fd` with a poll handle on this env's loop now, so that
+/// an fd the loop cannot watch fails here (open, bind).
 pub fn attach_fd(rc: &StreamRef, this: napi_value, fd: RawFd) -> Result<(), i32> {
   let mut s = rc.borrow_mut();
-  let (uv_loop, env) = env::with(s.env, |e| (e.uv_loop, e.env));
+  init_poll(&mut s, rc, fd)?;
+  s.fd = fd;
+  register(s, rc, this);
+  Ok(())
+}
+
+/// Adopts a socket pipewrap just made (socket(2), accept4(2)): non-blocking
+/// and pollable by construction, so its poll handle is set up lazily, when
+/// it first needs an event (see [`Stream::update_poll`]).
+pub fn attach_new_socket(rc: &StreamRef, this: napi_value, fd: RawFd) {
+  let mut s = rc.borrow_mut();
+  s.fd = fd;
+  register(s, rc, this);
+}
+
+fn register(mut s: std::cell::RefMut<'_, Stream>, rc: &StreamRef, this: napi_value) {
+  s.bind_this(this);
+  let (id, env) = (s.id, s.env);
+  drop(s);
+  env::with(env, |e| e.streams.insert(id, rc.clone()));
+}
+
+fn init_poll(s: &mut Stream, rc: &StreamRef, fd: RawFd) -> Result<(), i32> {
+  let uv_loop = env::with(s.env, |e| e.uv_loop);
   let poll = uv::alloc_handle(uv::UV_POLL);
   if poll.is_null() {
     return Err(-libc::ENOMEM);
@@ -328,13 +365,79 @@ pub fn attach_fd(rc: &StreamRef, this: napi_value, fd: RawFd) -> Result<(), i32>
   unsafe { uv::uv_handle_set_data(poll, data) };
   s.poll = poll;
   s.poll_events = 0;
-  s.fd = fd;
-  s.bind_this(this);
   s.apply_ref();
-  let id = s.id;
-  drop(s);
-  env::with(env, |e| e.streams.insert(id, rc.clone()));
   Ok(())
+}
+
+/// The prepare phase: brings the poll in line with what the stream needs
+/// (see [`Stream::update_poll`]).
+pub fn apply_poll(env: napi_env, rc: &StreamRef) {
+  let failed = {
+    let mut s = rc.borrow_mut();
+    s.poll_dirty = false;
+    if s.closing || s.fd < 0 {
+      return;
+    }
+    let want = s.wanted_events();
+    let fd = s.fd;
+    if s.poll.is_null() && want != 0 {
+      init_poll(&mut s, rc, fd).err()
+    } else {
+      None
+    }
+  };
+  if let Some(err) = failed {
+    return poll_failed(env, rc, err);
+  }
+  let mut s = rc.borrow_mut();
+  let want = s.wanted_events();
+  if s.poll.is_null() || want == s.poll_events {
+    return;
+  }
+  s.poll_events = want;
+  // SAFETY: poll is initialised and not closing (checked above).
+  unsafe {
+    if want == 0 {
+      uv::uv_poll_stop(s.poll);
+    } else {
+      uv::uv_poll_start(s.poll, want, on_poll);
+    }
+  }
+}
+
+/// The loop cannot watch the socket (no memory for the handle or in the
+/// kernel): everything waiting on an event fails with `err` instead of
+/// waiting forever.
+fn poll_failed(env: napi_env, rc: &StreamRef, err: i32) {
+  let (connecting, writes, listening) = {
+    let mut s = rc.borrow_mut();
+    let connecting = std::mem::replace(&mut s.connect_waiting, false);
+    let writes: Vec<Completion> = s
+      .writes
+      .drain(..)
+      .map(|w| Completion {
+        req: w.req,
+        status: err,
+      })
+      .collect();
+    s.write_queue_size = 0;
+    (connecting, writes, s.listening)
+  };
+  if connecting {
+    complete_connect(env, rc, err);
+  }
+  for c in writes {
+    complete_write(env, rc, c);
+  }
+  let shutdown_req = std::mem::replace(&mut rc.borrow_mut().shutdown_req, ptr::null_mut());
+  if !shutdown_req.is_null() {
+    complete_shutdown(env, rc, shutdown_req, err);
+  }
+  if listening {
+    report_accept_error(env, rc, err);
+  } else if rc.borrow().reading {
+    read_stopped(env, rc, err);
+  }
 }
 
 /// A clone of the stream behind a poll handle's data pointer.
@@ -625,6 +728,9 @@ fn set_pending_handles(env: napi_env, rc: &StreamRef) {
   }
 }
 
+/// One connection per poll event, as libuv does: the level-triggered poll
+/// reports the next one on the next turn, so a lone connection costs no
+/// extra accept(2) that can only fail with EAGAIN.
 fn accept_ready(env: napi_env, rc: &StreamRef) {
   loop {
     let fd = {
@@ -647,7 +753,7 @@ fn accept_ready(env: napi_env, rc: &StreamRef) {
         }
         Err(e) => report_accept_error(env, rc, e),
       },
-      Err(e) if e == -libc::EAGAIN || e == -libc::EINTR => return,
+      Err(e) if e == -libc::EAGAIN || e == -libc::EINTR => {}
       Err(e) if e == -libc::ECONNABORTED => continue,
       Err(e) if e == -libc::EMFILE || e == -libc::ENFILE => {
         // libuv's trick: give up the spare fd, accept and drop everything
@@ -656,13 +762,10 @@ fn accept_ready(env: napi_env, rc: &StreamRef) {
         if !emfile_trick(env, fd) {
           report_accept_error(env, rc, e);
         }
-        return;
       }
-      Err(e) => {
-        report_accept_error(env, rc, e);
-        return;
-      }
+      Err(e) => report_accept_error(env, rc, e),
     }
+    return;
   }
 }
 
