@@ -369,6 +369,8 @@ class ChannelCore {
     const pipe = this.pipe;
     pipe.pendingHandle = null;
     pipe.onread = (arrayBuffer) => this.onRead(arrayBuffer);
+    // onRead honours the offset: small reads may come from a shared pool.
+    if (typeof pipe.setPooledReads === 'function') pipe.setPooledReads(true);
     const err = pipe.readStart();
     if (err) {
       const ex = errnoException(err, 'read');

@@ -417,6 +417,9 @@ function initSocketHandle(self) {
   if (handle) {
     handle[kOwner] = self;
     handle.onread = onStreamRead;
+    // Small reads as slices of a shared pool (onStreamRead honours the
+    // offset): no ArrayBuffer allocated per read. pipewrap's binding only.
+    if (typeof handle.setPooledReads === 'function') handle.setPooledReads(true);
     hideStreamBase(handle);
     if (self[kFdPassing]) enableFdPassing(handle);
   }

@@ -40,7 +40,17 @@ pub struct EnvState {
   pipe_ctor: napi_ref,
   /// PipeConnectWrap, WriteWrap, ShutdownWrap (see reqs.rs).
   request_classes: [napi_ref; 3],
+  /// The pool small reads are copied into (`setPooledReads`): an
+  /// ArrayBuffer handed out slice by slice, replaced when full (slices
+  /// already given out keep the old one alive, like Buffer's own pool).
+  read_pool: napi_ref,
+  read_pool_data: *mut u8,
+  read_pool_used: usize,
 }
+
+/// Reads up to this size go to the pool; bigger ones get their own buffer.
+pub const POOLED_READ_MAX: usize = 2048;
+const READ_POOL_SIZE: usize = 16 * 1024;
 
 thread_local! {
   static STATE: RefCell<Option<EnvState>> = const { RefCell::new(None) };
@@ -92,6 +102,9 @@ impl EnvState {
       reserve_fd: -1,
       pipe_ctor: ptr::null_mut(),
       request_classes: [ptr::null_mut(); 3],
+      read_pool: ptr::null_mut(),
+      read_pool_data: ptr::null_mut(),
+      read_pool_used: 0,
     }
   }
 
@@ -136,6 +149,37 @@ impl EnvState {
       .streams
       .values()
       .any(|rc| rc.try_borrow().is_ok_and(|s| s.fd == fd && !s.closing))
+  }
+
+  /// `len` (<= POOLED_READ_MAX) fresh bytes of the read pool: the pool's
+  /// ArrayBuffer, a pointer to the bytes, and their offset in it. None if
+  /// the env can no longer run JS.
+  pub fn read_pool_slice(&mut self, len: usize) -> Option<(napi::sys::napi_value, *mut u8, usize)> {
+    debug_assert!(len <= POOLED_READ_MAX);
+    if self.read_pool.is_null() || self.read_pool_used + len > READ_POOL_SIZE {
+      let mut data = ptr::null_mut();
+      let mut ab = ptr::null_mut();
+      let status = napi_call!(napi_create_arraybuffer(
+        self.env,
+        READ_POOL_SIZE,
+        &mut data,
+        &mut ab
+      ));
+      if status != napi::sys::Status::napi_ok || data.is_null() {
+        return None;
+      }
+      js::drop_ref(self.env, &mut self.read_pool);
+      self.read_pool = js::new_ref(self.env, ab, 1);
+      self.read_pool_data = data as *mut u8;
+      self.read_pool_used = 0;
+    }
+    let off = self.read_pool_used;
+    // Keep slices 8-byte aligned, as Buffer's pool does.
+    self.read_pool_used = (off + len + 7) & !7;
+    let ab = js::ref_value(self.env, self.read_pool);
+    // SAFETY: off + len <= READ_POOL_SIZE bytes of the pool's backing store,
+    // which read_pool keeps alive.
+    Some((ab, unsafe { self.read_pool_data.add(off) }, off))
   }
 
   /// Queues stream `id` for the poll update of this loop turn.
@@ -256,6 +300,7 @@ unsafe extern "C" fn cleanup_hook(_arg: *mut c_void) {
   js::drop_ref(env, &mut state.state_ref);
   STATE_PTR.with(|c| c.set(ptr::null_mut()));
   js::drop_ref(env, &mut state.pipe_ctor);
+  js::drop_ref(env, &mut state.read_pool);
   for r in state.request_classes.iter_mut() {
     js::drop_ref(env, r);
   }

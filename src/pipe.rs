@@ -629,6 +629,17 @@ pipe_fn!(set_fd_passing, 1, |env, s, a| {
   Ok(js::undefined(env))
 });
 
+// pipewrap extension: `setPooledReads(on)`. Small reads then arrive as a
+// slice of a shared pool ArrayBuffer (offset in streamBaseState, as Node's
+// contract allows) instead of an ArrayBuffer each: no allocation per read.
+// For stream layers that honour the offset (net.js and ipc.js do).
+pipe_fn!(set_pooled_reads, 1, |env, s, a| {
+  let mut on = false;
+  napi_call!(napi_get_value_bool(env, a.argv[0], &mut on));
+  s.borrow_mut().pooled_reads = on;
+  Ok(js::undefined(env))
+});
+
 // pipewrap extension: `sendFds(req, data, fds)` sends `data` (at least one
 // byte) with `fds` as SCM_RIGHTS on any Unix socket; completes like
 // `writeBuffer`.
@@ -756,6 +767,7 @@ pub fn define(env: napi_env, exports: napi_value) {
     m(c"setBlocking", Some(set_blocking)),
     m(c"getPeerCredentials", Some(get_peer_credentials)),
     m(c"setFdPassing", Some(set_fd_passing)),
+    m(c"setPooledReads", Some(set_pooled_reads)),
     m(c"sendFds", Some(send_fds)),
     class::accessor(c"fd", Some(get_fd), None),
     class::accessor(c"bytesRead", Some(get_bytes_read), None),

@@ -104,6 +104,8 @@ pub struct Stream {
   big_reads: bool,
   /// Queued for the loop's prepare phase, where poll changes are applied.
   poll_dirty: bool,
+  /// pipewrap extension: small reads come as slices of a shared pool.
+  pub pooled_reads: bool,
 }
 
 impl Stream {
@@ -143,6 +145,7 @@ impl Stream {
       fd_passing: false,
       big_reads: false,
       poll_dirty: false,
+      pooled_reads: false,
     }))
   }
 
@@ -549,8 +552,8 @@ fn new_array_buffer(env: napi_env, len: usize) -> Option<(napi_value, *mut u8)> 
 }
 
 enum ReadOutcome {
-  /// n > 0 bytes, in `ab`.
-  Data(usize, napi_value),
+  /// n > 0 bytes, in `ab` from byte offset `off`.
+  Data(usize, napi_value, usize),
   /// EOF (Ok(0)) or an errno.
   Stopped(i32),
   /// JS can no longer run: stop reading quietly.
@@ -591,35 +594,44 @@ fn read_to_array_buffer(env: napi_env, s: &mut Stream, with_fds: bool) -> ReadOu
       Ok(0) => ReadOutcome::Stopped(UV_EOF),
       // Only this reader drains the socket, so what FIONREAD counted is
       // still there: n == len. Should it ever come short, copy what came.
-      Ok(n) if n == len => ReadOutcome::Data(n, ab),
+      Ok(n) if n == len => ReadOutcome::Data(n, ab, 0),
       Ok(n) => match new_array_buffer(env, n) {
         Some((exact, dst)) => {
           // SAFETY: dst has n fresh bytes; data holds at least n.
           unsafe { ptr::copy_nonoverlapping(data, dst, n) };
-          ReadOutcome::Data(n, exact)
+          ReadOutcome::Data(n, exact, 0)
         }
         None => ReadOutcome::NoJs,
       },
       Err(e) => ReadOutcome::Stopped(e),
     }
   } else {
+    let pooled = s.pooled_reads;
     READ_BUF.with(|b| {
       let mut b = b.borrow_mut();
       match read_into(s, &mut b[..], with_fds) {
         Ok(0) => ReadOutcome::Stopped(UV_EOF),
-        Ok(n) => match new_array_buffer(env, n) {
-          Some((ab, data)) => {
-            // SAFETY: data has n fresh bytes; b holds at least n.
-            unsafe { ptr::copy_nonoverlapping(b.as_ptr(), data, n) };
-            ReadOutcome::Data(n, ab)
+        Ok(n) => {
+          let slot = if pooled && n <= env::POOLED_READ_MAX {
+            env::with(env, |e| e.read_pool_slice(n))
+          } else {
+            new_array_buffer(env, n).map(|(ab, data)| (ab, data, 0))
+          };
+          match slot {
+            Some((ab, data, off)) => {
+              // SAFETY: data has n writable bytes (fresh, or a pool slice
+              // no one else was given); b holds at least n.
+              unsafe { ptr::copy_nonoverlapping(b.as_ptr(), data, n) };
+              ReadOutcome::Data(n, ab, off)
+            }
+            None => ReadOutcome::NoJs,
           }
-          None => ReadOutcome::NoJs,
-        },
+        }
         Err(e) => ReadOutcome::Stopped(e),
       }
     })
   };
-  if let ReadOutcome::Data(n, _) = outcome {
+  if let ReadOutcome::Data(n, ..) = outcome {
     s.big_reads = n >= BIG_READ;
   }
   outcome
@@ -668,10 +680,10 @@ fn read_ready(env: napi_env, rc: &StreamRef) {
     }
     drop(s);
     match outcome {
-      ReadOutcome::Data(n, ab) => {
+      ReadOutcome::Data(n, ab, off) => {
         rc.borrow_mut().bytes_read += n as u64;
         env::set_state(env, K_READ_BYTES_OR_ERROR, n as i32);
-        env::set_state(env, K_ARRAY_BUFFER_OFFSET, 0);
+        env::set_state(env, K_ARRAY_BUFFER_OFFSET, off as i32);
         set_pending_handles(env, rc);
         call_onread(env, rc, &[ab]);
         if n < READ_SIZE {
