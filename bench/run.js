@@ -45,24 +45,35 @@ function runOne(impl, workload) {
     timeout: 300000,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  return JSON.parse(out.toString().trim().split('\n').pop()).value;
+  return JSON.parse(out.toString().trim().split('\n').pop());
 }
 
 const rows = [];
 for (const [workload, unit, target] of workloads) {
   const pw = [];
   const nd = [];
+  const pwCpu = [];
+  const ndCpu = [];
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? ['pipewrap', 'node'] : ['node', 'pipewrap'];
-    for (const impl of order) (impl === 'pipewrap' ? pw : nd).push(runOne(impl, workload));
+    for (const impl of order) {
+      const res = runOne(impl, workload);
+      (impl === 'pipewrap' ? pw : nd).push(res.value);
+      if (res.cpuPerOp !== undefined) (impl === 'pipewrap' ? pwCpu : ndCpu).push(res.cpuPerOp);
+    }
   }
+  // CPU per operation of the process under test (for ipc-*, the parent):
+  // the ratio Node / pipewrap, so > 1 means pipewrap spends less CPU.
+  const cpu = pwCpu.length ? { pipewrap: median(pwCpu), node: median(ndCpu) } : null;
+  if (cpu) cpu.ratio = cpu.node / cpu.pipewrap;
   const lowerBetter = workload === 'idle';
   const paired = pw.map((v, i) => (lowerBetter ? nd[i] / v : v / nd[i]));
   const ratio = lowerBetter ? median(nd) / median(pw) : median(pw) / median(nd);
-  const row = { workload, unit, pipewrap: median(pw), node: median(nd), ratio, min: Math.min(...paired), max: Math.max(...paired), target };
+  const row = { workload, unit, pipewrap: median(pw), node: median(nd), ratio, min: Math.min(...paired), max: Math.max(...paired), target, cpu };
   rows.push(row);
   console.log(
-    `${workload.padEnd(13)} pipewrap ${fmt(row.pipewrap).padStart(10)}  node ${fmt(row.node).padStart(10)}  ${unit.padEnd(28)} ratio ${row.ratio.toFixed(2)}x (${row.min.toFixed(2)}..${row.max.toFixed(2)})${target ? ` target ${target}x` : ''}`,
+    `${workload.padEnd(13)} pipewrap ${fmt(row.pipewrap).padStart(10)}  node ${fmt(row.node).padStart(10)}  ${unit.padEnd(28)} ratio ${row.ratio.toFixed(2)}x (${row.min.toFixed(2)}..${row.max.toFixed(2)})${target ? ` target ${target}x` : ''}` +
+      (cpu ? `  cpu/op ${cpu.pipewrap.toFixed(2)} vs ${cpu.node.toFixed(2)} us (${cpu.ratio.toFixed(2)}x)` : ''),
   );
 }
 
@@ -121,9 +132,11 @@ if (!noWrite) {
     `Machine: ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}; Node ${process.version}.`,
     `Rounds: ${rounds} (alternating A B / B A, each run a fresh process), scale ${scale}. Medians; ratio = pipewrap / Node (idle: Node / pipewrap, so > 1 is better); min..max are the per-round paired ratios.`,
     '',
-    '| workload | unit | pipewrap | Node | ratio | paired min..max | target |',
-    '|---|---|---:|---:|---:|---|---:|',
-    ...rows.map((r) => `| ${r.workload} | ${r.unit} | ${fmt(r.pipewrap)} | ${fmt(r.node)} | ${r.ratio.toFixed(2)}× | ${r.min.toFixed(2)}..${r.max.toFixed(2)} | ${r.target ? r.target + '×' : '–'} |`),
+    '| workload | unit | pipewrap | Node | ratio | paired min..max | target | CPU µs/op pipewrap | CPU µs/op Node | CPU ratio |',
+    '|---|---|---:|---:|---:|---|---:|---:|---:|---:|',
+    ...rows.map((r) => `| ${r.workload} | ${r.unit} | ${fmt(r.pipewrap)} | ${fmt(r.node)} | ${r.ratio.toFixed(2)}× | ${r.min.toFixed(2)}..${r.max.toFixed(2)} | ${r.target ? r.target + '×' : '–'} | ${r.cpu ? r.cpu.pipewrap.toFixed(2) : '–'} | ${r.cpu ? r.cpu.node.toFixed(2) : '–'} | ${r.cpu ? r.cpu.ratio.toFixed(2) + '×' : '–'} |`),
+    '',
+    'CPU µs/op: user + system CPU time of the measuring process per operation (per MB for bulk) over the timed window, for ipc-* the parent only (the side under test). On a shared machine it is steadier than the rate, which also counts time spent waiting for neighbours; CPU ratio = Node / pipewrap, so > 1 means pipewrap spends less.',
     '',
     limit ? `Physical reference (blocking Rust client/server threads, \`cargo run --release -p pipewrap-core --example limit\`): ${limit}` : '',
     ipcBound ? `\nipc-echo bound: the child is plain Node for both parents, so no parent can beat this. Best possible parent (blocking Rust speaking the json channel protocol to the same child, \`--example ipc_echo_limit\`): ${ipcBound}.` : '',
