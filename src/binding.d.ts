@@ -31,6 +31,8 @@ export declare class Pipe {
   getPeerCredentials(): { pid: number; uid: number; gid: number } | number
   /** pipewrap extension: receive SCM_RIGHTS fds as `pendingFds` before `onread`. */
   setFdPassing(enabled: boolean): void
+  /** pipewrap extension: small reads as slices of a shared pool (offset in streamBaseState[kArrayBufferOffset]). */
+  setPooledReads(enabled: boolean): void
   /** pipewrap extension: send `data` with `fds` attached (SCM_RIGHTS). */
   sendFds(req: object, data: Uint8Array, fds: number[]): number
   readonly fd: number
