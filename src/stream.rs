@@ -539,6 +539,43 @@ thread_local! {
 /// an ArrayBuffer of that exact size: no copy and no slack, for one extra
 /// cheap syscall. Smaller reads go through the scratch buffer and a copy.
 const BIG_READ: usize = 16 * 1024;
+/// A fresh ArrayBuffer of `len` bytes for the kernel to fill, without the
+/// zero-fill napi_create_arraybuffer does (for 64 KiB reads that memset cost
+/// as much as the kernel's copy): napi_create_buffer allocates uninitialised
+/// memory (node::Buffer::New), and its ArrayBuffer is exactly `len` long.
+fn new_read_array_buffer(env: napi_env, len: usize) -> Option<(napi_value, *mut u8)> {
+  let mut buf = ptr::null_mut();
+  let mut data = ptr::null_mut();
+  let status = napi_call!(napi_create_buffer(env, len, &mut data, &mut buf));
+  if status != napi::sys::Status::napi_ok || buf.is_null() || data.is_null() {
+    return new_array_buffer(env, len);
+  }
+  let mut ab = ptr::null_mut();
+  let mut ab_data = ptr::null_mut();
+  let mut view_len = 0;
+  let mut offset = 0;
+  let mut kind = 0;
+  let status = napi_call!(napi_get_typedarray_info(
+    env,
+    buf,
+    &mut kind,
+    &mut view_len,
+    &mut ab_data,
+    &mut ab,
+    &mut offset
+  ));
+  if status != napi::sys::Status::napi_ok || ab.is_null() || offset != 0 || view_len != len {
+    return new_array_buffer(env, len);
+  }
+  let mut ab_len = 0;
+  let mut base = ptr::null_mut();
+  napi_call!(napi_get_arraybuffer_info(env, ab, &mut base, &mut ab_len));
+  if ab_len != len || base.is_null() {
+    return new_array_buffer(env, len);
+  }
+  Some((ab, base as *mut u8))
+}
+
 /// A fresh ArrayBuffer of `len` bytes and its data, or None if the env can
 /// no longer run JS (teardown).
 fn new_array_buffer(env: napi_env, len: usize) -> Option<(napi_value, *mut u8)> {
@@ -584,7 +621,7 @@ fn read_to_array_buffer(env: napi_env, s: &mut Stream, with_fds: bool) -> ReadOu
     None
   };
   let outcome = if let Some(len) = direct {
-    let Some((ab, data)) = new_array_buffer(env, len) else {
+    let Some((ab, data)) = new_read_array_buffer(env, len) else {
       return ReadOutcome::NoJs;
     };
     // SAFETY: data is len bytes owned by ab, which stays alive on this
