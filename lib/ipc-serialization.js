@@ -7,15 +7,21 @@
 //             0 = ArrayBufferView (V8/Node default host format follows),
 //             1 = any other host object, written as a plain-object copy.
 //
-// Each parser consumes raw chunks and yields, in order, either
-// { message } for a complete message, { error } for a bad message that was
-// skipped (the stream stays in sync), or { fatal } when the stream cannot
-// continue (message larger than maxMessageSize). Parsers never throw.
+// Each parser consumes raw chunks (feed) and reports, in order, each
+// complete message (MESSAGE), each bad message that was skipped (BAD: the
+// stream stays in sync), or that the stream cannot continue (FATAL: a
+// message larger than maxMessageSize). push() yields the same as objects:
+// { message } | { error } | { fatal }. Parsers never throw.
 
 const { Buffer } = require('buffer');
 const { StringDecoder } = require('string_decoder');
 const v8 = require('v8');
 const { isArrayBufferView } = require('util').types;
+
+// Item kinds passed to a parser's sink (see JSONParser#feed).
+const MESSAGE = 0;
+const BAD = 1;
+const FATAL = 2;
 
 const kArrayBufferViewTag = 0;
 const kPlainObjectTag = 1;
@@ -78,29 +84,56 @@ class JSONParser {
     return this.pendingBytes !== 0;
   }
 
-  * push(chunk) {
+  // Calls sink(kind, value) for each item, in order: kind MESSAGE with the
+  // message, BAD with the error of a skipped message, FATAL with the error
+  // that stops the stream. sink returns false to stop early (the rest of the
+  // chunk is then dropped, as when the channel is being torn down).
+  feed(chunk, sink) {
     if (this.dead || chunk.length === 0) return;
     const lastNl = chunk.lastIndexOf(NEWLINE);
+    if (lastNl === chunk.length - 1 && this.pendingBytes === 0 &&
+        chunk.indexOf(NEWLINE) === lastNl) {
+      // The common case: exactly one whole message. JSON.parse ignores the
+      // trailing newline; nothing is pending, so the decoder holds nothing.
+      if (chunk.length - 1 > this.max) {
+        this.dead = true;
+        sink(FATAL, tooLarge(chunk.length - 1, this.max, 'json'));
+        return;
+      }
+      const text = this.decoder.write(chunk);
+      let message;
+      try {
+        message = JSON.parse(text);
+      } catch (err) {
+        sink(BAD, badMessage(err, 'json'));
+        return;
+      }
+      sink(MESSAGE, message);
+      return;
+    }
     const text = this.decoder.write(chunk);
     if (lastNl === -1) {
       this.pendingBytes += chunk.length;
       if (this.pendingBytes > this.max) {
         this.dead = true;
         this.parts = [];
-        yield { fatal: tooLarge(this.pendingBytes, this.max, 'json') };
+        sink(FATAL, tooLarge(this.pendingBytes, this.max, 'json'));
         return;
       }
       this.parts.push(text);
       return;
     }
     // Byte length of each complete line (the first may continue earlier
-    // chunks): a line over the limit stops the stream, lines before it are
-    // still delivered.
-    const lineBytes = [];
-    let from = 0;
-    for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, from)) {
-      lineBytes.push(nl - from + (from === 0 ? this.pendingBytes : 0));
-      from = nl + 1;
+    // chunks), needed only if one could be over the limit: such a line stops
+    // the stream, lines before it are still delivered.
+    let lineBytes = null;
+    if (this.pendingBytes + chunk.length > this.max) {
+      lineBytes = [];
+      let from = 0;
+      for (let nl = chunk.indexOf(NEWLINE); nl !== -1; nl = chunk.indexOf(NEWLINE, from)) {
+        lineBytes.push(nl - from + (from === 0 ? this.pendingBytes : 0));
+        from = nl + 1;
+      }
     }
     const lines = text.split('\n');
     const rest = lines.pop();
@@ -112,27 +145,36 @@ class JSONParser {
     this.pendingBytes = chunk.length - lastNl - 1;
     if (rest.length) this.parts.push(rest);
     for (let i = 0; i < lines.length; i++) {
-      if (lineBytes[i] > this.max) {
+      if (lineBytes !== null && lineBytes[i] > this.max) {
         this.dead = true;
         this.parts = [];
-        yield { fatal: tooLarge(lineBytes[i], this.max, 'json') };
+        sink(FATAL, tooLarge(lineBytes[i], this.max, 'json'));
         return;
       }
       let message;
       try {
         message = JSON.parse(lines[i]);
       } catch (err) {
-        yield { error: badMessage(err, 'json') };
+        if (sink(BAD, badMessage(err, 'json')) === false) return;
         continue;
       }
-      yield { message };
+      if (sink(MESSAGE, message) === false) return;
     }
     if (this.pendingBytes > this.max) {
       this.dead = true;
       this.parts = []; // hold nothing once fatal, like the other fatal paths
-      yield { fatal: tooLarge(this.pendingBytes, this.max, 'json') };
+      sink(FATAL, tooLarge(this.pendingBytes, this.max, 'json'));
     }
   }
+}
+
+// The items of one chunk as objects: { message } | { error } | { fatal }.
+function* itemsOf(parser, chunk) {
+  const items = [];
+  parser.feed(chunk, (kind, value) => {
+    items.push(kind === MESSAGE ? { message: value } : kind === BAD ? { error: value } : { fatal: value });
+  });
+  yield* items;
 }
 
 function encodeJSON(message) {
@@ -192,7 +234,7 @@ class AdvancedParser {
     return out;
   }
 
-  * push(chunk) {
+  feed(chunk, sink) {
     if (this.dead || chunk.length === 0) return;
     this.chunks.push(chunk);
     this.size += chunk.length;
@@ -202,7 +244,7 @@ class AdvancedParser {
         this.dead = true;
         this.chunks = [];
         this.size = 0;
-        yield { fatal: tooLarge(len, this.max, 'advanced') };
+        sink(FATAL, tooLarge(len, this.max, 'advanced'));
         return;
       }
       if (this.size < 4 + len) break;
@@ -213,10 +255,10 @@ class AdvancedParser {
         des.readHeader();
         message = des.readValue();
       } catch (err) {
-        yield { error: badMessage(err, 'advanced') };
+        if (sink(BAD, badMessage(err, 'advanced')) === false) return;
         continue;
       }
-      yield { message };
+      if (sink(MESSAGE, message) === false) return;
     }
   }
 }
@@ -230,6 +272,12 @@ function encodeAdvanced(message) {
   frame.writeUInt32BE(frame.length - 4, 0);
   return frame;
 }
+
+// The generator form of feed(), for callers that iterate.
+JSONParser.prototype.push = function push(chunk) {
+  return itemsOf(this, chunk);
+};
+AdvancedParser.prototype.push = JSONParser.prototype.push;
 
 const modes = {
   json: { Parser: JSONParser, encode: encodeJSON },
@@ -245,6 +293,9 @@ function encode(mode, message) {
 }
 
 module.exports = {
+  MESSAGE,
+  BAD,
+  FATAL,
   createParser,
   encode,
   DEFAULT_MAX_MESSAGE_SIZE,

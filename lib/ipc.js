@@ -32,7 +32,7 @@ const net = require('net');
 const dgram = require('dgram');
 const util = require('util');
 const binding = require('./binding');
-const { createParser, encode, DEFAULT_MAX_MESSAGE_SIZE } = require('./ipc-serialization');
+const { createParser, encode, DEFAULT_MAX_MESSAGE_SIZE, MESSAGE, BAD } = require('./ipc-serialization');
 
 const {
   Pipe,
@@ -335,6 +335,7 @@ class ChannelCore {
     this.pipe = pipe;
     this.mode = mode;
     this.parser = createParser(mode, maxMessageSize);
+    this.sinkBound = (kind, value) => this.onParsed(kind, value);
     this.control = new Control(pipe);
 
     this.connected = true;     // false as soon as disconnect is requested
@@ -410,20 +411,8 @@ class ChannelCore {
       closeRaw(this.recvHandle);
       this.recvHandle = received;
     }
-    for (const item of this.parser.push(chunk)) {
-      if (item.fatal) {
-        this.fault(item.fatal);
-        this.connected = false;
-        this.teardown();
-        return;
-      }
-      if (item.error) {
-        this.fault(item.error);
-        continue;
-      }
-      this.dispatch(item.message);
-      if (this.finished) return; // an ACK completed a pending disconnect()
-    }
+    this.parser.feed(chunk, this.sinkBound);
+    if (this.finished) return; // torn down by a fatal item, or an ACK completed a pending disconnect()
     if (this.recvHandle && !this.parser.buffering) {
       // The message the fd came with is complete and was not NODE_HANDLE:
       // nothing can claim it any more. Close it rather than hoard it (or
@@ -432,6 +421,19 @@ class ChannelCore {
       this.recvHandle = null;
     }
     if (this.disconnectWhenIdle && !this.parser.buffering) this.teardown();
+  }
+
+  // The parser's sink: false stops the rest of the chunk.
+  onParsed(kind, value) {
+    if (kind === MESSAGE) {
+      this.dispatch(value);
+      return !this.finished; // an ACK may complete a pending disconnect()
+    }
+    this.fault(value);
+    if (kind === BAD) return true;
+    this.connected = false; // FATAL: the stream cannot continue
+    this.teardown();
+    return false;
   }
 
   dispatch(message) {
