@@ -29,6 +29,11 @@ pub struct EnvState {
   /// (stream.rs, `update_poll`); started only while some are pending.
   prepare: *mut uv::uv_prepare_t,
   poll_changes: Vec<u64>,
+  /// A check handle runs callbacks right after the loop's poll phase (see
+  /// `defer_after_poll`); the idle handle stays on meanwhile, so that poll
+  /// phase does not block.
+  check: *mut uv::uv_check_t,
+  after_poll: VecDeque<Deferred>,
   /// Open handles by id, closed by the cleanup hook if JS never did.
   pub streams: HashMap<u64, StreamRef>,
   next_id: u64,
@@ -81,8 +86,12 @@ impl EnvState {
     // env's live loop.
     unsafe { uv::uv_idle_init(uv_loop, idle) };
     let prepare = uv::alloc_handle(uv::UV_PREPARE);
+    let check = uv::alloc_handle(uv::UV_CHECK);
     // SAFETY: as for idle.
-    unsafe { uv::uv_prepare_init(uv_loop, prepare) };
+    unsafe {
+      uv::uv_prepare_init(uv_loop, prepare);
+      uv::uv_check_init(uv_loop, check);
+    }
     napi_call!(napi_add_env_cleanup_hook(
       env,
       Some(cleanup_hook),
@@ -95,6 +104,8 @@ impl EnvState {
       deferred: VecDeque::new(),
       prepare,
       poll_changes: Vec::new(),
+      check,
+      after_poll: VecDeque::new(),
       streams: HashMap::new(),
       next_id: 1,
       state_ref: ptr::null_mut(),
@@ -192,6 +203,22 @@ impl EnvState {
     self.poll_changes.push(id);
   }
 
+  /// Queues `f` to run right after the poll phase of this loop turn (or
+  /// the next, when called from the check phase): after the I/O callbacks
+  /// that were ready with it, where libuv would deliver an I/O event.
+  pub fn defer_after_poll(&mut self, f: Deferred) {
+    if self.after_poll.is_empty() {
+      // SAFETY: check and idle were initialised in new() and are closed
+      // only at teardown. An active idle handle makes the poll phase
+      // non-blocking; starting an active handle again is a no-op.
+      unsafe {
+        uv::uv_check_start(self.check, run_after_poll);
+        uv::uv_idle_start(self.idle, run_deferred);
+      }
+    }
+    self.after_poll.push_back(f);
+  }
+
   /// The shared `streamBaseState` Int32Array (created on first use).
   pub fn stream_state(&mut self) -> (*mut i32, napi::sys::napi_value) {
     let env = self.env;
@@ -255,8 +282,31 @@ unsafe extern "C" fn run_deferred(_idle: *mut uv::uv_idle_t) {
   // Take only what is queued now: callbacks that defer more run next turn.
   let Some((env, batch)) = with_existing(|s| {
     let batch = std::mem::take(&mut s.deferred);
-    // SAFETY: s.idle is live until teardown.
-    unsafe { uv::uv_idle_stop(s.idle) };
+    if s.after_poll.is_empty() {
+      // SAFETY: s.idle is live until teardown.
+      unsafe { uv::uv_idle_stop(s.idle) };
+    }
+    (s.env, batch)
+  }) else {
+    return;
+  };
+  let _scope = js::HandleScope::open(env);
+  for f in batch {
+    f(env);
+  }
+}
+
+unsafe extern "C" fn run_after_poll(_check: *mut uv::uv_check_t) {
+  // Take only what is queued now: callbacks that queue more run next turn.
+  let Some((env, batch)) = with_existing(|s| {
+    let batch = std::mem::take(&mut s.after_poll);
+    // SAFETY: s.check and s.idle are live until teardown.
+    unsafe {
+      uv::uv_check_stop(s.check);
+      if s.deferred.is_empty() {
+        uv::uv_idle_stop(s.idle);
+      }
+    }
     (s.env, batch)
   }) else {
     return;
@@ -294,6 +344,7 @@ unsafe extern "C" fn cleanup_hook(_arg: *mut c_void) {
   let env = state.env;
   state.deferred.clear();
   state.poll_changes.clear();
+  state.after_poll.clear();
   for (_, stream) in state.streams.drain() {
     crate::stream::teardown(env, &stream);
   }
@@ -311,5 +362,6 @@ unsafe extern "C" fn cleanup_hook(_arg: *mut c_void) {
   unsafe {
     uv::uv_close(state.idle, Some(uv::close_and_free));
     uv::uv_close(state.prepare, Some(uv::close_and_free));
+    uv::uv_close(state.check, Some(uv::close_and_free));
   }
 }

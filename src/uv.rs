@@ -19,12 +19,16 @@ pub type uv_poll_t = uv_handle_t;
 pub type uv_idle_t = uv_handle_t;
 #[allow(non_camel_case_types)]
 pub type uv_prepare_t = uv_handle_t;
+#[allow(non_camel_case_types)]
+pub type uv_check_t = uv_handle_t;
 
 pub type PollCb = unsafe extern "C" fn(handle: *mut uv_poll_t, status: c_int, events: c_int);
 pub type IdleCb = unsafe extern "C" fn(handle: *mut uv_idle_t);
 pub type PrepareCb = unsafe extern "C" fn(handle: *mut uv_prepare_t);
+pub type CheckCb = unsafe extern "C" fn(handle: *mut uv_check_t);
 pub type CloseCb = unsafe extern "C" fn(handle: *mut uv_handle_t);
 
+pub const UV_CHECK: c_int = 2;
 pub const UV_IDLE: c_int = 6;
 pub const UV_POLL: c_int = 8;
 pub const UV_PREPARE: c_int = 9;
@@ -42,6 +46,9 @@ extern "C" {
   pub fn uv_prepare_init(lp: *mut uv_loop_t, handle: *mut uv_prepare_t) -> c_int;
   pub fn uv_prepare_start(handle: *mut uv_prepare_t, cb: PrepareCb) -> c_int;
   pub fn uv_prepare_stop(handle: *mut uv_prepare_t) -> c_int;
+  pub fn uv_check_init(lp: *mut uv_loop_t, handle: *mut uv_check_t) -> c_int;
+  pub fn uv_check_start(handle: *mut uv_check_t, cb: CheckCb) -> c_int;
+  pub fn uv_check_stop(handle: *mut uv_check_t) -> c_int;
   pub fn uv_close(handle: *mut uv_handle_t, cb: Option<CloseCb>);
   pub fn uv_ref(handle: *mut uv_handle_t);
   pub fn uv_unref(handle: *mut uv_handle_t);
