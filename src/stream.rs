@@ -872,31 +872,64 @@ fn write_ready(env: napi_env, rc: &StreamRef) {
   maybe_finish_shutdown(env, rc);
 }
 
-/// Writes as much of the queue as the socket takes; returns the finished
+/// At most this many queued writes go out in one writev(2).
+const WRITEV_MAX: usize = 64;
+
+/// Writes as much of the queue as the socket takes, consecutive plain
+/// writes coalesced into one writev(2) (a write carrying fds goes alone, as
+/// its SCM_RIGHTS must ride with its own first byte); returns the finished
 /// requests (their callbacks run after the borrow is released).
 fn flush_writes(rc: &StreamRef) -> Vec<Completion> {
   let mut guard = rc.borrow_mut();
   let s = &mut *guard;
   let mut done = Vec::new();
-  while let Some(w) = s.writes.front_mut() {
-    let res = if w.send_fds.is_empty() {
-      sys::write(s.fd, &w.data.bytes()[w.offset..])
+  while let Some(front) = s.writes.front() {
+    let res = if !front.send_fds.is_empty() {
+      sys::send_with_fds(s.fd, &front.data.bytes()[front.offset..], &front.send_fds)
+    } else if s.writes.len() == 1 || !s.writes[1].send_fds.is_empty() {
+      sys::write(s.fd, &front.data.bytes()[front.offset..])
     } else {
-      sys::send_with_fds(s.fd, &w.data.bytes()[w.offset..], &w.send_fds)
+      let iov: Vec<libc::iovec> = s
+        .writes
+        .iter()
+        .take(WRITEV_MAX)
+        .enumerate()
+        .take_while(|(i, w)| *i == 0 || w.send_fds.is_empty())
+        .map(|(_, w)| {
+          let rest = &w.data.bytes()[w.offset..];
+          libc::iovec {
+            iov_base: rest.as_ptr() as *mut std::os::raw::c_void,
+            iov_len: rest.len(),
+          }
+        })
+        .collect();
+      sys::writev(s.fd, &iov)
     };
     match res {
-      Ok(n) => {
-        w.send_fds.clear();
-        w.offset += n;
+      Ok(mut n) => {
         s.write_queue_size -= n;
-        if w.offset < w.data.bytes().len() {
-          break;
+        // Retire every write the kernel took whole; the next one may be
+        // partly written.
+        while let Some(w) = s.writes.front_mut() {
+          w.send_fds.clear();
+          let left = w.data.bytes().len() - w.offset;
+          if n < left {
+            w.offset += n;
+            break;
+          }
+          n -= left;
+          let w = s.writes.pop_front().expect("front exists");
+          done.push(Completion {
+            req: w.req,
+            status: 0,
+          });
+          if n == 0 {
+            break;
+          }
         }
-        let w = s.writes.pop_front().expect("front exists");
-        done.push(Completion {
-          req: w.req,
-          status: 0,
-        });
+        if s.writes.front().is_some_and(|w| w.offset > 0) {
+          break; // the socket is full
+        }
       }
       Err(e) if e == -libc::EAGAIN || e == -libc::EINTR => break,
       Err(e) => {

@@ -1,0 +1,148 @@
+'use strict';
+// The native write queue: writes queued behind a full socket go out in
+// order, coalesced into few writev(2) calls, each request completed once and
+// in order; a write carrying fds (sendFds) keeps them on its own first byte.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+
+const b = require('../lib/binding');
+const { Pipe, WriteWrap, streamBaseState, constants } = b;
+const kLastWriteWasAsync = b.kLastWriteWasAsync;
+
+// Write syscalls this process has made so far (Linux task I/O accounting),
+// or null where /proc/self/io is not available.
+function writeSyscalls() {
+  try {
+    const m = /^syscw: (\d+)$/m.exec(fs.readFileSync('/proc/self/io', 'utf8'));
+    return m ? Number(m[1]) : null;
+  } catch {
+    return null;
+  }
+}
+
+function pair({ fdPassing = false } = {}) {
+  const [fa, fb] = b.native.socketpair();
+  const a = new Pipe(constants.SOCKET);
+  const r = new Pipe(constants.SOCKET);
+  assert.equal(a.open(fa), 0);
+  assert.equal(r.open(fb), 0);
+  if (fdPassing) r.setFdPassing(true);
+  return { a, r };
+}
+
+// Fills the socket until a write goes async; returns the bytes written.
+function fill(a, chunks) {
+  const big = Buffer.alloc(64 * 1024, 0x2e);
+  for (;;) {
+    const req = new WriteWrap();
+    req.oncomplete = () => {};
+    assert.equal(a.writeBuffer(req, big), 0);
+    chunks.push(big);
+    if (streamBaseState[kLastWriteWasAsync]) return;
+  }
+}
+
+test('queued writes drain in order through few writev calls, each completed once', async () => {
+  const { a, r } = pair();
+  const expected = [];
+  fill(a, expected);
+  const count = 300;
+  const completions = [];
+  for (let i = 0; i < count; i++) {
+    const chunk = Buffer.from(`<${i}:${'y'.repeat(i % 37)}>`);
+    expected.push(chunk);
+    const req = new WriteWrap();
+    req.oncomplete = (status) => completions.push([i, status]);
+    assert.equal(a.writeBuffer(req, chunk), 0);
+    assert.equal(streamBaseState[kLastWriteWasAsync], 1, 'queued behind the full socket');
+  }
+  const total = Buffer.concat(expected);
+  const before = writeSyscalls();
+  const received = [];
+  let got = 0;
+  await new Promise((resolve, reject) => {
+    r.onread = (ab) => {
+      if (!ab) return reject(new Error(`read error ${streamBaseState[b.kReadBytesOrError]}`));
+      const n = streamBaseState[b.kReadBytesOrError];
+      received.push(Buffer.from(ab, streamBaseState[b.kArrayBufferOffset], n));
+      got += n;
+      if (got === total.length) resolve();
+    };
+    r.readStart();
+  });
+  // Completion callbacks run on the loop turn after the bytes left.
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  const after = writeSyscalls();
+  assert.deepEqual(Buffer.concat(received), total);
+  assert.deepEqual(completions, Array.from({ length: count }, (_, i) => [i, 0]));
+  assert.equal(a.writeQueueSize, 0);
+  if (before !== null) {
+    // 300 small writes (plus the tail of the last big one) coalesced: one
+    // syscall each would be over 300.
+    assert.ok(after - before < 60, `expected coalesced writes, saw ${after - before} write syscalls`);
+  }
+  a.close();
+  r.close();
+});
+
+test('a write with fds queued among plain writes keeps its fds on its own bytes', async () => {
+  const { a, r } = pair({ fdPassing: true });
+  const expected = [];
+  fill(a, expected);
+  const order = [];
+  const queue = (text) => {
+    const req = new WriteWrap();
+    req.oncomplete = (status) => order.push([text, status]);
+    expected.push(Buffer.from(text));
+    return req;
+  };
+  for (let i = 0; i < 20; i++) assert.equal(a.writeBuffer(queue(`before${i};`), Buffer.from(`before${i};`)), 0);
+  const file = fs.openSync(__filename, 'r');
+  assert.equal(a.sendFds(queue('FD!'), Buffer.from('FD!'), [file]), 0);
+  for (let i = 0; i < 20; i++) assert.equal(a.writeBuffer(queue(`after${i};`), Buffer.from(`after${i};`)), 0);
+  const total = Buffer.concat(expected);
+  const received = [];
+  let got = 0;
+  let fdAt = -1;
+  const fds = [];
+  await new Promise((resolve, reject) => {
+    r.onread = function (ab) {
+      if (!ab) return reject(new Error(`read error ${streamBaseState[b.kReadBytesOrError]}`));
+      const n = streamBaseState[b.kReadBytesOrError];
+      if (this.pendingFds) {
+        fds.push(...this.pendingFds);
+        fdAt = got;
+        this.pendingFds = undefined;
+      }
+      received.push(Buffer.from(ab, streamBaseState[b.kArrayBufferOffset], n));
+      got += n;
+      if (got === total.length) resolve();
+    };
+    r.readStart();
+  });
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  const whole = Buffer.concat(received);
+  assert.deepEqual(whole, total);
+  assert.equal(fds.length, 1, 'exactly one fd arrived');
+  // The fd arrives with the read that holds the first byte of 'FD!'.
+  const fdByte = whole.indexOf('FD!');
+  const readStart = received.reduce((acc, c) => {
+    if (acc.done) return acc;
+    if (acc.pos + c.length > fdByte) return { pos: acc.pos, done: true };
+    return { pos: acc.pos + c.length, done: false };
+  }, { pos: 0, done: false }).pos;
+  assert.equal(fdAt, readStart);
+  assert.ok(fs.fstatSync(fds[0]).isFile());
+  fs.closeSync(fds[0]);
+  fs.closeSync(file); // ours stays open until the write completed (the contract)
+  assert.deepEqual(order.map(([, s]) => s), Array(41).fill(0));
+  assert.deepEqual(order.map(([t]) => t), [
+    ...Array.from({ length: 20 }, (_, i) => `before${i};`), 'FD!', ...Array.from({ length: 20 }, (_, i) => `after${i};`),
+  ]);
+  a.close();
+  r.close();
+});
