@@ -146,3 +146,39 @@ test('a write with fds queued among plain writes keeps its fds on its own bytes'
   a.close();
   r.close();
 });
+
+test('strings of every size around the conversion scratch buffer arrive intact', async () => {
+  const { a, r } = pair();
+  // Multibyte characters straddling the 16 KiB scratch boundary, and a
+  // string far beyond it.
+  const strings = [];
+  for (const ch of ['é', '€', '😀', 'a']) {
+    for (let bytes = 16 * 1024 - 12; bytes <= 16 * 1024 + 8; bytes++) {
+      const unit = Buffer.byteLength(ch);
+      strings.push('x'.repeat(bytes % unit) + ch.repeat(Math.floor(bytes / unit)));
+    }
+  }
+  strings.push('ü€😀'.repeat(30000));
+  const expected = Buffer.concat(strings.map((str) => Buffer.from(str)));
+  let got = 0;
+  const received = [];
+  const done = new Promise((resolve, reject) => {
+    r.onread = (ab) => {
+      if (!ab) return reject(new Error(`read error ${streamBaseState[b.kReadBytesOrError]}`));
+      const n = streamBaseState[b.kReadBytesOrError];
+      received.push(Buffer.from(ab, streamBaseState[b.kArrayBufferOffset], n));
+      got += n;
+      if (got === expected.length) resolve();
+    };
+  });
+  r.readStart();
+  for (const str of strings) {
+    const req = new WriteWrap();
+    req.oncomplete = () => {};
+    assert.equal(a.writeUtf8String(req, str), 0);
+  }
+  await done;
+  assert.deepEqual(Buffer.concat(received), expected);
+  a.close();
+  r.close();
+});

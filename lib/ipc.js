@@ -351,6 +351,7 @@ class ChannelCore {
     this.batchBytes = 0;
     this.batchReportErrors = false;
     this.flushBound = () => this.flushBatch();
+    this.asyncWrites = 0;      // writes waiting in the native queue
 
     this.handleQueue = null;   // sends waiting for NODE_HANDLE_ACK
     this.awaitingAck = null;   // the handle send in flight
@@ -879,7 +880,9 @@ class ChannelCore {
       if (wasAsync) {
         req.buffer = payload; // keep the bytes alive until written
         this.control.refCounted();
+        this.asyncWrites++;
         req.oncomplete = (status) => {
+          this.asyncWrites--;
           this.control.unrefCounted();
           if (typeof callback === 'function') {
             callback(status < 0 ? errnoException(status, 'write', req.error) : null);
@@ -897,7 +900,8 @@ class ChannelCore {
   }
 
   writeQueueSize() {
-    if (this.finished) return 0;
+    // Nothing went async, so the native queue is empty: no need to ask.
+    if (this.finished || this.asyncWrites === 0) return 0;
     const n = this.pipe.writeQueueSize;
     return typeof n === 'number' ? n : 0;
   }

@@ -241,8 +241,47 @@ fn string_write(env: napi_env, s: &StreamRef, a: &CallArgs<3>, enc: Encoding) ->
       "The \"string\" argument must be of type string",
     ));
   }
+  let get: GetOneByteString = match enc {
+    Encoding::Utf8 => napi_sys::napi_get_value_string_utf8,
+    Encoding::Latin1 => napi_sys::napi_get_value_string_latin1,
+    Encoding::Ucs2 => {
+      let bytes = encode(env, a.argv[1], enc);
+      return dispatch_write(env, s, req, &[&bytes], a.argv[2], None);
+    }
+  };
+  // Most strings fit the scratch buffer: one conversion, no allocation
+  // (the bytes are copied only if the kernel does not take them all now).
+  let fitted = STRING_BUF.with(|b| {
+    let mut b = b.try_borrow_mut().ok()?;
+    let mut len = 0usize;
+    // SAFETY: b has STRING_SCRATCH writable bytes, the size passed.
+    unsafe {
+      get(
+        env,
+        a.argv[1],
+        b.as_mut_ptr().cast(),
+        STRING_SCRATCH,
+        &mut len,
+      )
+    };
+    // Within a UTF-8 sequence of the end, the string may have been cut.
+    if len + 4 >= STRING_SCRATCH {
+      return None;
+    }
+    Some(dispatch_write(env, s, req, &[&b[..len]], a.argv[2], None))
+  });
+  if let Some(result) = fitted {
+    return result;
+  }
   let bytes = encode(env, a.argv[1], enc);
   dispatch_write(env, s, req, &[&bytes], a.argv[2], None)
+}
+
+const STRING_SCRATCH: usize = 16 * 1024;
+
+thread_local! {
+  /// Scratch space strings are converted into before being written.
+  static STRING_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; STRING_SCRATCH]);
 }
 
 /// `new Pipe(type)`: type is `constants.SOCKET`, `SERVER` or `IPC`.
