@@ -45,6 +45,8 @@ pub struct EnvState {
   pipe_ctor: napi_ref,
   /// PipeConnectWrap, WriteWrap, ShutdownWrap (see reqs.rs).
   request_classes: [napi_ref; 3],
+  /// Their `prototype` objects, for the cheap common-case check.
+  request_protos: [napi_ref; 3],
   /// The pool small reads are copied into (`setPooledReads`): an
   /// ArrayBuffer handed out slice by slice, replaced when full (slices
   /// already given out keep the old one alive, like Buffer's own pool).
@@ -113,6 +115,7 @@ impl EnvState {
       reserve_fd: -1,
       pipe_ctor: ptr::null_mut(),
       request_classes: [ptr::null_mut(); 3],
+      request_protos: [ptr::null_mut(); 3],
       read_pool: ptr::null_mut(),
       read_pool_data: ptr::null_mut(),
       read_pool_used: 0,
@@ -133,11 +136,20 @@ impl EnvState {
     js::ref_value(self.env, self.pipe_ctor)
   }
 
-  pub fn set_request_classes(&mut self, refs: [napi_ref; 3]) {
-    for r in self.request_classes.iter_mut() {
+  pub fn set_request_classes(&mut self, refs: [napi_ref; 3], protos: [napi_ref; 3]) {
+    for r in self
+      .request_classes
+      .iter_mut()
+      .chain(self.request_protos.iter_mut())
+    {
       js::drop_ref(self.env, r);
     }
     self.request_classes = refs;
+    self.request_protos = protos;
+  }
+
+  pub fn request_proto(&self, index: usize) -> napi::sys::napi_value {
+    js::ref_value(self.env, self.request_protos[index])
   }
 
   pub fn request_class(&self, index: usize) -> napi::sys::napi_value {
@@ -352,7 +364,11 @@ unsafe extern "C" fn cleanup_hook(_arg: *mut c_void) {
   STATE_PTR.with(|c| c.set(ptr::null_mut()));
   js::drop_ref(env, &mut state.pipe_ctor);
   js::drop_ref(env, &mut state.read_pool);
-  for r in state.request_classes.iter_mut() {
+  for r in state
+    .request_classes
+    .iter_mut()
+    .chain(state.request_protos.iter_mut())
+  {
     js::drop_ref(env, r);
   }
   if state.reserve_fd >= 0 {
