@@ -27,6 +27,10 @@ const workloads = [
   ['fanin', 'messages/s', 1.2],
   ['ipc-oneway', 'messages/s', 2],
   ['ipc-echo', 'round trips/s', 1.3],
+  // Reference, not a target: the thinnest parent a Node process can run
+  // (raw Pipe + JSON lines, no framework) with the same child; `node` uses
+  // Node's internal Pipe, `pipewrap` ours.
+  ['ipc-echo-floor', 'round trips/s', null],
   ['raw-pingpong', 'round trips/s', 1.0],
   ['raw-bulk', 'MB/s', 1.0],
   ['idle', 'bytes/conn (lower is better)', null],

@@ -181,6 +181,52 @@ const workloads = {
     });
   },
 
+  // The in-Node floor of ipc-echo: the thinnest parent a Node process can
+  // run (Node's own internal Pipe, or pipewrap's, straight on the channel
+  // fd; one line per message, JSON.parse/stringify, no framework), with the
+  // same plain Node child. Run as `node` (Node's Pipe) or `pipewrap`.
+  'ipc-echo-floor'() {
+    const count = Math.round(20000 * scale);
+    const { spawn } = require('node:child_process');
+    const [parentFd, childFd] = require('../lib/binding').native.socketpair();
+    const child = spawn(process.execPath, [path.join(__dirname, 'ipc-child.js'), 'echo', '0'], {
+      stdio: ['ignore', 'inherit', 'inherit', childFd],
+      env: { ...process.env, NODE_CHANNEL_FD: '3', NODE_CHANNEL_SERIALIZATION_MODE: 'json' },
+    });
+    fs.closeSync(childFd);
+    let Pipe, W, st;
+    if (implName === 'pipewrap') ({ Pipe, WriteWrap: W, streamBaseState: st } = require('../lib/binding'));
+    else {
+      ({ Pipe } = process.binding('pipe_wrap'));
+      ({ WriteWrap: W, streamBaseState: st } = process.binding('stream_wrap'));
+    }
+    const pipe = new Pipe(2 /* IPC */);
+    pipe.open(parentFd);
+    const send = (m) => pipe.writeUtf8String(new W(), JSON.stringify(m) + '\n');
+    let left = count;
+    let t0 = null;
+    let pending = '';
+    pipe.onread = (ab) => {
+      if (!ab) return;
+      pending += Buffer.from(ab, st[1], st[0]).toString();
+      let nl;
+      while ((nl = pending.indexOf('\n')) !== -1) {
+        const msg = JSON.parse(pending.slice(0, nl));
+        pending = pending.slice(nl + 1);
+        if (t0 === null) {
+          if (msg !== 'ready') throw new Error('expected ready');
+          t0 = start();
+        } else if (--left === 0) {
+          const s = seconds(t0);
+          child.kill();
+          return finish(count / s, 'round trips/s');
+        }
+        send({ n: left });
+      }
+    };
+    pipe.readStart();
+  },
+
   'raw-pingpong'() {
     rawPair((a, b, st, W) => {
       const rounds = Math.round(20000 * scale);
