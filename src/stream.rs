@@ -472,10 +472,15 @@ unsafe extern "C" fn on_poll(handle: *mut uv::uv_poll_t, status: i32, events: i3
     s.update_poll();
   }
   if events & uv::UV_READABLE != 0 {
-    let listening = rc.borrow().listening;
+    let (listening, connecting) = {
+      let s = rc.borrow();
+      (s.listening, !s.connect_req.is_null())
+    };
     if listening {
       accept_ready(env, &rc);
-    } else {
+    } else if !connecting {
+      // As in libuv, nothing is read before the connect callback has run;
+      // the level-triggered poll reports the data again next turn.
       read_ready(env, &rc);
     }
   }
