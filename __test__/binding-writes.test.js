@@ -32,6 +32,30 @@ function pair({ fdPassing = false } = {}) {
   return { a, r };
 }
 
+// Starts reading on `r` and resolves with the chunks once `length` bytes have
+// arrived; onRead(handle, bytesSoFar) sees each read before it is counted.
+function readAll(r, length, onRead = () => {}) {
+  const received = [];
+  let got = 0;
+  return new Promise((resolve, reject) => {
+    r.onread = function (ab) {
+      if (!ab) return reject(new Error(`read error ${streamBaseState[b.kReadBytesOrError]}`));
+      const n = streamBaseState[b.kReadBytesOrError];
+      onRead(this, got);
+      received.push(Buffer.from(ab, streamBaseState[b.kArrayBufferOffset], n));
+      got += n;
+      if (got === length) resolve(received);
+    };
+    r.readStart();
+  });
+}
+
+// Completion callbacks run on the loop turn after the bytes left.
+async function nextTurns() {
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+}
+
 // Fills the socket until a write goes async; returns the bytes written.
 function fill(a, chunks) {
   const big = Buffer.alloc(64 * 1024, 0x2e);
@@ -60,21 +84,8 @@ test('queued writes drain in order through few writev calls, each completed once
   }
   const total = Buffer.concat(expected);
   const before = writeSyscalls();
-  const received = [];
-  let got = 0;
-  await new Promise((resolve, reject) => {
-    r.onread = (ab) => {
-      if (!ab) return reject(new Error(`read error ${streamBaseState[b.kReadBytesOrError]}`));
-      const n = streamBaseState[b.kReadBytesOrError];
-      received.push(Buffer.from(ab, streamBaseState[b.kArrayBufferOffset], n));
-      got += n;
-      if (got === total.length) resolve();
-    };
-    r.readStart();
-  });
-  // Completion callbacks run on the loop turn after the bytes left.
-  await new Promise((resolve) => setImmediate(resolve));
-  await new Promise((resolve) => setImmediate(resolve));
+  const received = await readAll(r, total.length);
+  await nextTurns();
   const after = writeSyscalls();
   assert.deepEqual(Buffer.concat(received), total);
   assert.deepEqual(completions, Array.from({ length: count }, (_, i) => [i, 0]));
@@ -104,27 +115,16 @@ test('a write with fds queued among plain writes keeps its fds on its own bytes'
   assert.equal(a.sendFds(queue('FD!'), Buffer.from('FD!'), [file]), 0);
   for (let i = 0; i < 20; i++) assert.equal(a.writeBuffer(queue(`after${i};`), Buffer.from(`after${i};`)), 0);
   const total = Buffer.concat(expected);
-  const received = [];
-  let got = 0;
   let fdAt = -1;
   const fds = [];
-  await new Promise((resolve, reject) => {
-    r.onread = function (ab) {
-      if (!ab) return reject(new Error(`read error ${streamBaseState[b.kReadBytesOrError]}`));
-      const n = streamBaseState[b.kReadBytesOrError];
-      if (this.pendingFds) {
-        fds.push(...this.pendingFds);
-        fdAt = got;
-        this.pendingFds = undefined;
-      }
-      received.push(Buffer.from(ab, streamBaseState[b.kArrayBufferOffset], n));
-      got += n;
-      if (got === total.length) resolve();
-    };
-    r.readStart();
+  const received = await readAll(r, total.length, (handle, got) => {
+    if (handle.pendingFds) {
+      fds.push(...handle.pendingFds);
+      fdAt = got;
+      handle.pendingFds = undefined;
+    }
   });
-  await new Promise((resolve) => setImmediate(resolve));
-  await new Promise((resolve) => setImmediate(resolve));
+  await nextTurns();
   const whole = Buffer.concat(received);
   assert.deepEqual(whole, total);
   assert.equal(fds.length, 1, 'exactly one fd arrived');
@@ -160,24 +160,13 @@ test('strings of every size around the conversion scratch buffer arrive intact',
   }
   strings.push('ü€😀'.repeat(30000));
   const expected = Buffer.concat(strings.map((str) => Buffer.from(str)));
-  let got = 0;
-  const received = [];
-  const done = new Promise((resolve, reject) => {
-    r.onread = (ab) => {
-      if (!ab) return reject(new Error(`read error ${streamBaseState[b.kReadBytesOrError]}`));
-      const n = streamBaseState[b.kReadBytesOrError];
-      received.push(Buffer.from(ab, streamBaseState[b.kArrayBufferOffset], n));
-      got += n;
-      if (got === expected.length) resolve();
-    };
-  });
-  r.readStart();
+  const done = readAll(r, expected.length);
   for (const str of strings) {
     const req = new WriteWrap();
     req.oncomplete = () => {};
     assert.equal(a.writeUtf8String(req, str), 0);
   }
-  await done;
+  const received = await done;
   assert.deepEqual(Buffer.concat(received), expected);
   a.close();
   r.close();

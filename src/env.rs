@@ -302,10 +302,7 @@ unsafe extern "C" fn run_deferred(_idle: *mut uv::uv_idle_t) {
   }) else {
     return;
   };
-  let _scope = js::HandleScope::open(env);
-  for f in batch {
-    f(env);
-  }
+  run_batch(env, batch);
 }
 
 unsafe extern "C" fn run_after_poll(_check: *mut uv::uv_check_t) {
@@ -323,6 +320,10 @@ unsafe extern "C" fn run_after_poll(_check: *mut uv::uv_check_t) {
   }) else {
     return;
   };
+  run_batch(env, batch);
+}
+
+fn run_batch(env: napi_env, batch: VecDeque<Deferred>) {
   let _scope = js::HandleScope::open(env);
   for f in batch {
     f(env);

@@ -204,6 +204,16 @@ impl Stream {
     env::with_existing(|e| e.poll_changed(id));
   }
 
+  /// Empties the write queue: every request completes with `status`.
+  fn fail_writes(&mut self, status: i32) -> Vec<Completion> {
+    self.write_queue_size = 0;
+    self
+      .writes
+      .drain(..)
+      .map(|w| Completion { req: w.req, status })
+      .collect()
+  }
+
   pub fn set_reading(&mut self, on: bool) {
     self.reading = on;
     self.update_poll();
@@ -415,16 +425,7 @@ fn poll_failed(env: napi_env, rc: &StreamRef, err: i32) {
   let (connecting, writes, listening) = {
     let mut s = rc.borrow_mut();
     let connecting = std::mem::replace(&mut s.connect_waiting, false);
-    let writes: Vec<Completion> = s
-      .writes
-      .drain(..)
-      .map(|w| Completion {
-        req: w.req,
-        status: err,
-      })
-      .collect();
-    s.write_queue_size = 0;
-    (connecting, writes, s.listening)
+    (connecting, s.fail_writes(err), s.listening)
   };
   if connecting {
     complete_connect(env, rc, err);
@@ -870,8 +871,13 @@ fn write_ready(env: napi_env, rc: &StreamRef) {
       return;
     }
   }
-  let done = flush_writes(rc);
-  for c in done {
+  drain_queue(env, rc);
+}
+
+/// Sends what the socket takes of the write queue, completes what went out,
+/// and finishes a shutdown that was waiting for the queue.
+fn drain_queue(env: napi_env, rc: &StreamRef) {
+  for c in flush_writes(rc) {
     complete_write(env, rc, c);
   }
   maybe_finish_shutdown(env, rc);
@@ -937,16 +943,8 @@ fn flush_writes(rc: &StreamRef) -> Vec<Completion> {
         }
       }
       Err(e) if e == -libc::EAGAIN || e == -libc::EINTR => break,
-      Err(e) => {
-        // The socket is broken: every queued write fails the same way.
-        for w in s.writes.drain(..) {
-          done.push(Completion {
-            req: w.req,
-            status: e,
-          });
-        }
-        s.write_queue_size = 0;
-      }
+      // The socket is broken: every queued write fails the same way.
+      Err(e) => done.extend(s.fail_writes(e)),
     }
   }
   s.update_poll();
@@ -1047,14 +1045,9 @@ pub fn start_connect(rc: &StreamRef, env: napi_env, req: napi_value, name: &[u8]
 /// it was pending goes out (as after POLLOUT).
 fn connected(env: napi_env, rc: &StreamRef) {
   complete_connect(env, rc, 0);
-  if rc.borrow().closing {
-    return;
+  if !rc.borrow().closing {
+    drain_queue(env, rc);
   }
-  let done = flush_writes(rc);
-  for c in done {
-    complete_write(env, rc, c);
-  }
-  maybe_finish_shutdown(env, rc);
 }
 
 /// A connect that could not even start (no socket): reported on the next turn.

@@ -9,7 +9,7 @@
 //! Prints one JSON line: { "value": round trips/s, "unit": "round trips/s" }.
 
 use std::io::{BufRead, BufReader, Write};
-use std::os::fd::{AsRawFd, IntoRawFd};
+use std::os::fd::IntoRawFd;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
@@ -64,6 +64,5 @@ fn main() {
   let rate = count as f64 / t0.elapsed().as_secs_f64();
   let _ = child.kill();
   let _ = child.wait();
-  let _ = writer.as_raw_fd();
   println!("{{\"value\":{rate},\"unit\":\"round trips/s\"}}");
 }
