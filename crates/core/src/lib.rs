@@ -3,4 +3,5 @@
 //! tokio peers without Node.
 
 pub mod framing;
+pub mod stream;
 pub mod sys;

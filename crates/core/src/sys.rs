@@ -6,8 +6,8 @@
 use std::mem;
 use std::os::unix::io::RawFd;
 
-/// Runs a libc call and turns `-1` into `Err(-errno)`.
-#[macro_export]
+/// Runs a libc call and turns `-1` into `Err(-errno)`. Private to this
+/// module: a public macro that calls any libc function would be unsound.
 macro_rules! syscall {
   ($fn:ident ( $($arg:expr),* $(,)? )) => {{
     #[allow(clippy::macro_metavars_in_unsafe)]
@@ -15,13 +15,12 @@ macro_rules! syscall {
     // and plain integers, which is all these libc functions require.
     let res = unsafe { libc::$fn($($arg),*) };
     if res == -1 {
-      Err($crate::sys::last_errno())
+      Err(last_errno())
     } else {
       Ok(res)
     }
   }};
 }
-pub use syscall;
 
 /// The current `errno`, negated (libuv style).
 pub fn last_errno() -> i32 {
@@ -347,6 +346,14 @@ pub fn file_mode(path: &std::ffi::CStr) -> Result<u32, i32> {
   let mut st: libc::stat = unsafe { mem::zeroed() };
   syscall!(stat(path.as_ptr(), &mut st))?;
   Ok(st.st_mode & 0o7777)
+}
+
+/// Removes the file at `path` (a bound socket's name); errors are ignored:
+/// the name may be gone already.
+pub fn unlink(path: &[u8]) {
+  if let Ok(c) = std::ffi::CString::new(path) {
+    let _ = syscall!(unlink(c.as_ptr()));
+  }
 }
 
 pub fn chmod(path: &std::ffi::CStr, mode: u32) -> Result<(), i32> {
