@@ -58,17 +58,29 @@ export declare class Pipe {
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
 /**
+ * Closes an fd the addon made (a `socketpair()` end not handed to a
+ * handle) without Node's fs layer, which warns about fds it did not open
+ * inside worker threads. 0 or a negative errno.
+ */
+export declare function closeFd(fd: number): number
+
+/**
+ * How many JS references the addon holds on this thread: tests check it
+ * returns to its baseline once handles have closed.
+ */
+export declare function liveReferences(): number
+
+/**
  * Tries to connect to `path` without waiting: 0 if a server is there,
  * -111 (ECONNREFUSED) for a stale socket file, another negative errno else.
  */
 export declare function probeUnixSocket(path: string): number
 
 /**
- * Tells the addon which JS classes are `PipeConnectWrap`, `WriteWrap` and
- * `ShutdownWrap` (lib/binding.js defines them), so Pipe methods can reject
- * the wrong kind of request.
+ * `[PipeConnectWrap, WriteWrap, ShutdownWrap]`: the request classes of
+ * this env, the same ones for every load of the JS layer.
  */
-export declare function registerRequestClasses(connect: Function, write: Function, shutdown: Function): void
+export declare function requestClasses(): [Function, Function, Function]
 
 /**
  * A connected pair of AF_UNIX stream sockets `[fd0, fd1]`, both

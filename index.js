@@ -835,7 +835,9 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
+module.exports.closeFd = nativeBinding.closeFd
+module.exports.liveReferences = nativeBinding.liveReferences
 module.exports.probeUnixSocket = nativeBinding.probeUnixSocket
-module.exports.registerRequestClasses = nativeBinding.registerRequestClasses
+module.exports.requestClasses = nativeBinding.requestClasses
 module.exports.socketpair = nativeBinding.socketpair
 module.exports.streamBaseState = nativeBinding.streamBaseState

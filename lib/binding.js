@@ -24,23 +24,12 @@ function loadNodeBinding() {
   };
 }
 
-// pipewrap's request objects carry no native state, so they are plain JS
-// classes (a JS `new` is ~100x cheaper than a native constructor, and one is
-// made per write). The addon checks requests against these classes.
-class PipeConnectWrap {}
-class WriteWrap {}
-class ShutdownWrap {
-  constructor() {
-    // Node's ShutdownWrap starts with these own properties.
-    this.oncomplete = null;
-    this.callback = null;
-    this.handle = null;
-  }
-}
-
 function loadOwnBinding() {
   const native = require('../index.js');
-  native.registerRequestClasses(PipeConnectWrap, WriteWrap, ShutdownWrap);
+  // The addon makes the request classes (plain JS classes: a JS `new` is
+  // far cheaper than a native constructor, and one is made per write) once
+  // per env, so every load of this layer shares them.
+  const [PipeConnectWrap, WriteWrap, ShutdownWrap] = native.requestClasses();
   // One Int32Array per thread (each worker gets its own), written by the
   // addon before every onread and after every write.
   const streamBaseState = native.streamBaseState();

@@ -70,7 +70,7 @@ pub fn is_construct_call(env: napi_env, info: napi_callback_info) -> bool {
 /// Hashes a pointer-sized key by one multiply (Fibonacci hashing): the keys
 /// are heap addresses, already unique, and this set is hit on every call.
 #[derive(Default)]
-struct AddrHasher(u64);
+pub struct AddrHasher(u64);
 
 impl std::hash::Hasher for AddrHasher {
   fn finish(&self) -> u64 {
@@ -84,9 +84,16 @@ impl std::hash::Hasher for AddrHasher {
   fn write_usize(&mut self, n: usize) {
     self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
   }
+  fn write_u64(&mut self, n: u64) {
+    self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+  }
 }
 
 type AddrSet = std::collections::HashSet<usize, std::hash::BuildHasherDefault<AddrHasher>>;
+
+/// A map keyed by an already unique integer (a handle id), hashed by one
+/// multiply.
+pub type IdMap<V> = std::collections::HashMap<u64, V, std::hash::BuildHasherDefault<AddrHasher>>;
 
 thread_local! {
   /// Addresses of the live natives wrapped by `wrap_tracked`. A pointer

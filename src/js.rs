@@ -116,9 +116,22 @@ pub fn number_i32(env: napi_env, v: napi_value) -> Option<i32> {
   Some(d as i32)
 }
 
+thread_local! {
+  /// References this addon holds on this thread (tests assert it returns
+  /// to its baseline once handles close: nothing leaks).
+  static LIVE_REFS: std::cell::Cell<i64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many references this thread's env holds now.
+pub fn live_refs() -> i64 {
+  LIVE_REFS.with(|c| c.get())
+}
+
 pub fn new_ref(env: napi_env, v: napi_value, count: u32) -> napi_ref {
   let mut r = ptr::null_mut();
-  napi_call!(napi_create_reference(env, v, count, &mut r));
+  if napi_call!(napi_create_reference(env, v, count, &mut r)) == sys::Status::napi_ok {
+    LIVE_REFS.with(|c| c.set(c.get() + 1));
+  }
   r
 }
 
@@ -134,6 +147,7 @@ pub fn ref_value(env: napi_env, r: napi_ref) -> napi_value {
 pub fn drop_ref(env: napi_env, r: &mut napi_ref) {
   if !r.is_null() {
     napi_call!(napi_delete_reference(env, *r));
+    LIVE_REFS.with(|c| c.set(c.get() - 1));
     *r = ptr::null_mut();
   }
 }

@@ -9,14 +9,26 @@
 //! Node's own event loop, so every syscall and callback runs on the JS thread
 //! (see shared/reference/event-loop-measurements.md for why).
 
+//!
+//! The module graph, leaves first: `uv` (libuv FFI), `js` (N-API helpers),
+//! `class` (raw class plumbing), `env` (the per-env scheduler), `buffers`
+//! (the ArrayBuffers shared with JS), `reqs` (request classes), `stream`
+//! (one handle: core state machine + poll + JS refs), `handles` (Pipe
+//! objects made natively), `deliver` (the poll and every call into JS),
+//! `pipe` (the Pipe class's methods). No module calls back up this list.
+
+pub mod buffers;
 pub mod class;
+pub mod deliver;
 pub mod env;
+pub mod handles;
 pub mod js;
 pub mod pipe;
 pub mod reqs;
 pub mod stream;
-pub use pipewrap_core::sys;
 pub mod uv;
+
+use pipewrap_core::sys;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -28,30 +40,50 @@ pub fn register_classes(exports: Object, env: Env) -> Result<()> {
   Ok(())
 }
 
-/// Tells the addon which JS classes are `PipeConnectWrap`, `WriteWrap` and
-/// `ShutdownWrap` (lib/binding.js defines them), so Pipe methods can reject
-/// the wrong kind of request.
-#[napi(ts_args_type = "connect: Function, write: Function, shutdown: Function")]
-pub fn register_request_classes(
-  env: Env,
-  connect: Unknown,
-  write: Unknown,
-  shutdown: Unknown,
-) -> Result<()> {
-  reqs::register(env.raw(), [connect.raw(), write.raw(), shutdown.raw()]).map_err(|_| {
-    Error::new(
-      Status::PendingException,
-      "invalid request classes".to_string(),
-    )
-  })
+/// `[PipeConnectWrap, WriteWrap, ShutdownWrap]`: the request classes of
+/// this env, the same ones for every load of the JS layer.
+#[napi(ts_return_type = "[Function, Function, Function]")]
+pub fn request_classes(env: &Env) -> Result<Vec<Unknown<'_>>> {
+  let classes = reqs::classes(env.raw())
+    .map_err(|_| Error::new(Status::PendingException, "request classes".to_string()))?;
+  let wrap = |v: &napi::sys::napi_value| {
+    // SAFETY: v was created in (or fetched into) this call's scope.
+    unsafe { Unknown::from_raw_unchecked(env.raw(), *v) }
+  };
+  Ok(classes.iter().map(wrap).collect())
 }
 
 /// The `streamBaseState` Int32Array shared with this thread's Pipes.
 #[napi(ts_return_type = "Int32Array")]
 pub fn stream_base_state(env: &Env) -> Unknown<'_> {
-  let (_, v) = env::with(env.raw(), |s| s.stream_state());
+  let v = buffers::stream_state(env.raw());
   // SAFETY: v was created in (or fetched into) this call's scope.
   unsafe { Unknown::from_raw_unchecked(env.raw(), v) }
+}
+
+/// How many JS references the addon holds on this thread: tests check it
+/// returns to its baseline once handles have closed.
+#[napi]
+pub fn live_references() -> i64 {
+  js::live_refs()
+}
+
+/// Closes an fd the addon made (a `socketpair()` end not handed to a
+/// handle) without Node's fs layer, which warns about fds it did not open
+/// inside worker threads. 0 or a negative errno.
+#[napi]
+pub fn close_fd(fd: i32) -> i32 {
+  if fd < 0 {
+    return -libc::EBADF;
+  }
+  // SAFETY: close(2) on an integer: at worst EBADF.
+  if unsafe { libc::close(fd) } == 0 {
+    0
+  } else {
+    -std::io::Error::last_os_error()
+      .raw_os_error()
+      .unwrap_or(libc::EIO)
+  }
 }
 
 /// A connected pair of AF_UNIX stream sockets `[fd0, fd1]`, both

@@ -2,24 +2,22 @@
 //! validate their arguments (throwing a `TypeError` with a Node-style `code`
 //! where Node would abort), then act, returning 0 or a negative errno.
 
-use std::borrow::Cow;
 use std::os::unix::io::RawFd;
 use std::ptr;
 
 use napi::sys::{self as napi_sys, napi_callback_info, napi_env, napi_value};
 
+use crate::buffers::{self, K_BYTES_WRITTEN, K_LAST_WRITE_WAS_ASYNC};
 use crate::class::{self, CallArgs, JsResult, Thrown};
+use crate::deliver;
+use crate::handles;
 use crate::js::{self, napi_call};
 use crate::reqs::{self, ReqKind};
-use crate::stream::{self, Kind, Stream, StreamRef};
+use crate::stream::{self, JsRefs, StreamRef};
+use pipewrap_core::stream::{Kind, WriteStart};
 use pipewrap_core::sys;
 
 type Result<T> = std::result::Result<T, Thrown>;
-
-/// What `napi_wrap` holds for each Pipe object.
-struct PipeObj {
-  s: StreamRef,
-}
 
 fn arg_error(env: napi_env, what: &str) -> Thrown {
   class::type_error(env, "ERR_INVALID_ARG_TYPE", what)
@@ -108,13 +106,44 @@ fn encode(env: napi_env, v: napi_value, enc: Encoding) -> Vec<u8> {
   }
 }
 
-/// Bytes of one `writev` chunk: a Uint8Array as is, a string in its paired
-/// encoding (rare encodings go through `Buffer.from`).
-fn chunk_bytes<'a>(env: napi_env, chunk: napi_value, enc: napi_value) -> Result<Cow<'a, [u8]>> {
-  if let Some((p, len)) = js::uint8_bytes(env, chunk) {
-    // SAFETY: the chunk stays alive (it is in the caller's argument array)
-    // until the write call returns, and the bytes are copied if queued.
-    return Ok(Cow::Borrowed(unsafe { std::slice::from_raw_parts(p, len) }));
+/// Calls `Buffer.from(chunk, enc)` for encodings N-API cannot convert
+/// (base64, hex, ...). Runs JS: only before any raw slice is taken.
+fn buffer_from(env: napi_env, chunk: napi_value, enc: napi_value) -> Result<napi_value> {
+  let mut global = std::ptr::null_mut();
+  napi_call!(napi_get_global(env, &mut global));
+  let buffer = js::get(env, global, c"Buffer");
+  let from = js::get(env, buffer, c"from");
+  let mut out = std::ptr::null_mut();
+  let status = napi_call!(napi_call_function(
+    env,
+    buffer,
+    from,
+    2,
+    [chunk, enc].as_ptr(),
+    &mut out
+  ));
+  if status != napi::sys::Status::napi_ok {
+    return Err(Thrown);
+  }
+  if js::uint8_bytes(env, out).is_none() {
+    return Err(arg_error(env, "unsupported encoding"));
+  }
+  Ok(out)
+}
+
+/// One `writev` chunk after the JS-running conversions: either bytes
+/// already copied out, or a Uint8Array whose memory is looked up only when
+/// no more JS can run before the write.
+enum Chunk {
+  Owned(Vec<u8>),
+  View(napi_value),
+}
+
+/// Converts one `[chunk, encoding]` pair: a Uint8Array is kept as a view,
+/// a string is encoded now (or through `Buffer.from` for rare encodings).
+fn convert_chunk(env: napi_env, chunk: napi_value, enc: napi_value) -> Result<Chunk> {
+  if js::uint8_bytes(env, chunk).is_some() {
+    return Ok(Chunk::View(chunk));
   }
   if js::type_of(env, chunk) != napi::sys::ValueType::napi_string {
     return Err(arg_error(
@@ -133,31 +162,20 @@ fn chunk_bytes<'a>(env: napi_env, chunk: napi_value, enc: napi_value) -> Result<
     "ucs2" | "ucs-2" | "utf16le" | "utf-16le" => Some(Encoding::Ucs2),
     _ => None,
   };
-  if let Some(e) = fast {
-    return Ok(Cow::Owned(encode(env, chunk, e)));
+  match fast {
+    Some(e) => Ok(Chunk::Owned(encode(env, chunk, e))),
+    None => buffer_from(env, chunk, enc).map(Chunk::View),
   }
-  let mut global = std::ptr::null_mut();
-  napi_call!(napi_get_global(env, &mut global));
-  let buffer = js::get(env, global, c"Buffer");
-  let from = js::get(env, buffer, c"from");
-  let mut out = std::ptr::null_mut();
-  let status = napi_call!(napi_call_function(
-    env,
-    buffer,
-    from,
-    2,
-    [chunk, enc].as_ptr(),
-    &mut out
-  ));
-  if status != napi::sys::Status::napi_ok {
-    return Err(Thrown);
-  }
-  match js::uint8_bytes(env, out) {
-    // SAFETY: a fresh Buffer, copied before anything can collect it.
-    Some((p, len)) => Ok(Cow::Owned(
-      unsafe { std::slice::from_raw_parts(p, len) }.to_vec(),
-    )),
-    None => Err(arg_error(env, "unsupported encoding")),
+}
+
+/// The bytes of a Uint8Array, looked up now. Only for use before the next
+/// call into JS (a detached view reads as empty).
+fn view_bytes<'a>(env: napi_env, v: napi_value) -> &'a [u8] {
+  match js::uint8_bytes(env, v) {
+    // SAFETY: v is alive in the current handle scope, and the caller uses
+    // the slice before any JS can run (and detach it).
+    Some((p, len)) => unsafe { std::slice::from_raw_parts(p, len) },
+    None => &[],
   }
 }
 
@@ -173,16 +191,25 @@ fn send_handle_fd(env: napi_env, handle: napi_value) -> Option<RawFd> {
   }
 }
 
-/// Unwraps the receiver of a Pipe method, throwing on a foreign `this`.
+/// Unwraps the receiver of a Pipe method, throwing on a foreign `this`, and
+/// on a call that re-enters a handle whose state is in use (a bug guard:
+/// the delivery layer never calls JS with the state borrowed).
 fn this_pipe<'a, const N: usize>(env: napi_env, a: &CallArgs<N>) -> Result<&'a StreamRef> {
-  match class::unwrap_tracked::<PipeObj>(env, a.this) {
-    Some(p) => Ok(&p.s),
-    None => Err(class::type_error(
+  let Some(s) = handles::stream_of(env, a.this) else {
+    return Err(class::type_error(
       env,
       "ERR_INVALID_THIS",
       "Illegal invocation: the receiver is not a Pipe",
-    )),
+    ));
+  };
+  if s.try_borrow_mut().is_err() {
+    return Err(class::type_error(
+      env,
+      "ERR_INVALID_STATE",
+      "The Pipe is busy in a native call",
+    ));
   }
+  Ok(s)
 }
 
 /// Declares an N-API callback that unwraps `this` and runs `$body` with
@@ -204,33 +231,70 @@ fn int(env: napi_env, v: i32) -> JsResult {
   Ok(js::int(env, v))
 }
 
-/// The write path shared by all write methods: handle-carrying writes only
-/// on IPC pipes (ignored elsewhere, like Node).
-fn dispatch_write(
+/// The JS side of a write, done before any bytes are looked at (it may run
+/// JS: a getter on `handle.fd`, a setter on `req.handle`): the fd of the
+/// handle to send, on IPC pipes only (ignored elsewhere, like Node).
+fn write_handle(
+  env: napi_env,
+  s: &StreamRef,
+  req: napi_value,
+  handle: napi_value,
+) -> std::result::Result<Option<RawFd>, i32> {
+  if !s.borrow().core.is_ipc() {
+    return Ok(None);
+  }
+  match send_handle_fd(env, handle) {
+    None => Ok(None),
+    Some(-1) => Err(-libc::EBADF),
+    Some(fd) => {
+      // As in Node: the request holds the sent handle until it completes.
+      js::set(env, req, c"handle", handle);
+      Ok(Some(fd))
+    }
+  }
+}
+
+/// The native write shared by every `write*` method: no JS runs in here.
+/// Reports through `streamBaseState` whether a callback will follow.
+fn native_write(
   env: napi_env,
   s: &StreamRef,
   req: napi_value,
   bufs: &[&[u8]],
-  handle: napi_value,
-  pin: Option<napi_value>,
-) -> JsResult {
-  let send_fd = if s.borrow().is_ipc() {
-    send_handle_fd(env, handle)
-  } else {
-    None
+  fds: &[RawFd],
+) -> i32 {
+  let mut st = s.borrow_mut();
+  let id = st.next_req_id();
+  let total: usize = bufs.iter().map(|b| b.len()).sum();
+  let res = st.core.write(id, bufs, fds);
+  let status = match res {
+    Ok(WriteStart::Sync) => {
+      buffers::set_state(
+        env,
+        [(K_BYTES_WRITTEN, total as i32), (K_LAST_WRITE_WAS_ASYNC, 0)],
+      );
+      0
+    }
+    Ok(WriteStart::Async) => {
+      buffers::set_state(
+        env,
+        [(K_BYTES_WRITTEN, total as i32), (K_LAST_WRITE_WAS_ASYNC, 1)],
+      );
+      let r = js::new_ref(env, req, 1);
+      st.js.reqs.push_back((id, r));
+      0
+    }
+    Err(e) => e,
   };
-  if send_fd == Some(-1) {
-    return int(env, -libc::EBADF);
+  deliver::update_poll(&mut st);
+  let finished_now = st.core.has_completions();
+  drop(st);
+  if finished_now {
+    // A handle write that went out at once: like uv_write2, its callback
+    // comes on the next loop turn.
+    deliver::deliver_next_turn(env, s);
   }
-  if send_fd.is_some() {
-    // As in Node: the request holds the sent handle until it completes.
-    js::set(env, req, c"handle", handle);
-  }
-  let fds: &[RawFd] = match &send_fd {
-    Some(fd) => std::slice::from_ref(fd),
-    None => &[],
-  };
-  int(env, stream::write(s, env, req, bufs, fds, pin))
+  status
 }
 
 fn string_write(env: napi_env, s: &StreamRef, a: &CallArgs<3>, enc: Encoding) -> JsResult {
@@ -241,12 +305,17 @@ fn string_write(env: napi_env, s: &StreamRef, a: &CallArgs<3>, enc: Encoding) ->
       "The \"string\" argument must be of type string",
     ));
   }
+  let fds = match write_handle(env, s, req, a.argv[2]) {
+    Ok(fd) => fd,
+    Err(e) => return int(env, e),
+  };
+  let fds: &[RawFd] = fds.as_slice();
   let get: GetOneByteString = match enc {
     Encoding::Utf8 => napi_sys::napi_get_value_string_utf8,
     Encoding::Latin1 => napi_sys::napi_get_value_string_latin1,
     Encoding::Ucs2 => {
       let bytes = encode(env, a.argv[1], enc);
-      return dispatch_write(env, s, req, &[&bytes], a.argv[2], None);
+      return int(env, native_write(env, s, req, &[&bytes], fds));
     }
   };
   // Most strings fit the scratch buffer: one conversion, no allocation
@@ -268,13 +337,13 @@ fn string_write(env: napi_env, s: &StreamRef, a: &CallArgs<3>, enc: Encoding) ->
     if len + 4 >= STRING_SCRATCH {
       return None;
     }
-    Some(dispatch_write(env, s, req, &[&b[..len]], a.argv[2], None))
+    Some(native_write(env, s, req, &[&b[..len]], fds))
   });
   if let Some(result) = fitted {
-    return result;
+    return int(env, result);
   }
   let bytes = encode(env, a.argv[1], enc);
-  dispatch_write(env, s, req, &[&bytes], a.argv[2], None)
+  int(env, native_write(env, s, req, &[&bytes], fds))
 }
 
 const STRING_SCRATCH: usize = 16 * 1024;
@@ -312,13 +381,7 @@ unsafe extern "C" fn pipe_ctor(env: napi_env, info: napi_callback_info) -> napi_
       return ptr::null_mut();
     }
   };
-  class::wrap_tracked(
-    env,
-    a.this,
-    PipeObj {
-      s: Stream::new(env, kind),
-    },
-  );
+  class::wrap_tracked(env, a.this, handles::new_stream(env, kind));
   a.this
 }
 
@@ -327,7 +390,7 @@ pipe_fn!(bind, 2, |env, s, a| {
   let name = string_arg(env, a.argv[0], "name")?;
   {
     let st = s.borrow();
-    if st.closing || st.fd >= 0 {
+    if st.core.is_closing() || st.core.has_fd() {
       return int(env, -libc::EINVAL);
     }
   }
@@ -350,32 +413,23 @@ pipe_fn!(bind, 2, |env, s, a| {
       },
     );
   }
-  if let Err(err) = stream::attach_fd(s, a.this, fd) {
+  if let Err(err) = deliver::attach_fd(s, a.this, fd) {
     sys::close(fd);
     return int(env, err);
   }
-  if name[0] != 0 {
-    s.borrow_mut().bound_path = Some(name);
-  }
+  s.borrow_mut().core.set_bound_path(name);
   int(env, 0)
 });
 
 pipe_fn!(listen, 1, |env, s, a| {
   let backlog = int_arg(env, a.argv[0], "backlog")?;
   let mut st = s.borrow_mut();
-  if st.closing || st.fd < 0 || st.is_ipc() {
-    return int(env, -libc::EINVAL);
+  let err = st.core.listen(backlog);
+  if err == 0 {
+    deliver::reserve_spare_fd();
+    deliver::update_poll(&mut st);
   }
-  if let Err(err) = sys::listen(st.fd, backlog) {
-    return int(env, err);
-  }
-  crate::env::with(env, |e| {
-    if e.reserve_fd < 0 {
-      e.reserve_fd = stream::open_reserve_fd();
-    }
-  });
-  st.set_listening();
-  int(env, 0)
+  int(env, err)
 });
 
 // Connects to a path or abstract name. Socket-level errors always arrive
@@ -386,43 +440,47 @@ pipe_fn!(connect, 2, |env, s, a| {
   let name = string_arg(env, a.argv[1], "name")?;
   {
     let st = s.borrow();
-    if st.closing || st.listening {
+    if st.core.is_closing() || st.core.is_listening() || st.core.is_connecting() {
       return int(env, -libc::EINVAL);
     }
   }
   if let Err(err) = sys::unix_addr(&name) {
     return int(env, err);
   }
-  if s.borrow().fd < 0 {
-    let attached = sys::unix_socket().map(|fd| stream::attach_new_socket(s, a.this, fd));
-    if let Err(err) = attached {
-      s.borrow_mut().bind_this(a.this);
-      stream::fail_connect_later(s, env, req, err);
-      return int(env, 0);
+  if !s.borrow().core.has_fd() {
+    match sys::unix_socket() {
+      Ok(fd) => deliver::attach_new_socket(s, a.this, fd),
+      Err(err) => {
+        s.borrow_mut().bind_this(a.this);
+        deliver::fail_connect_later(s, env, req, err);
+        return int(env, 0);
+      }
     }
   }
-  int(env, stream::start_connect(s, env, req, &name))
+  deliver::start_connect(s, env, req, &name);
+  int(env, 0)
 });
 
-// Adopts an existing fd (made non-blocking). EEXIST if the loop already
-// watches it, EBADF if it is not open.
+// Adopts an existing fd (made non-blocking). As libuv: EEXIST only if the
+// loop already watches it, EBADF if it is not open.
 pipe_fn!(open, 1, |env, s, a| {
   let fd = int_arg(env, a.argv[0], "fd")?;
   {
     let st = s.borrow();
-    if st.closing {
+    if st.core.is_closing() {
       return int(env, -libc::EINVAL);
     }
-    if st.fd >= 0 {
-      return int(env, if st.fd == fd { 0 } else { -libc::EBUSY });
+    if st.core.has_fd() {
+      return int(env, if st.core.fd() == fd { 0 } else { -libc::EBUSY });
     }
   }
   if fd < 0 {
     return int(env, -libc::EBADF);
   }
-  // uv_poll_init below catches fds the loop polls already; this catches
-  // ours whose poll is not set up yet (see Stream::update_poll).
-  if crate::env::with(env, |e| e.owns_fd(fd)) {
+  // libuv's rule: EEXIST only for an fd the loop watches. Ours are watched
+  // from the moment they want an event (the poll itself starts just before
+  // the loop polls); uv_poll_init below catches everyone else's.
+  if stream::fd_watched(fd) {
     return int(env, -libc::EEXIST);
   }
   let mode = match sys::access_mode(fd) {
@@ -432,12 +490,13 @@ pipe_fn!(open, 1, |env, s, a| {
   if let Err(err) = sys::set_nonblocking(fd, true) {
     return int(env, err);
   }
-  if let Err(err) = stream::attach_fd(s, a.this, fd) {
+  // uv_poll_init refuses an fd the loop watches (EEXIST): libuv's rule.
+  if let Err(err) = deliver::attach_fd(s, a.this, fd) {
     return int(env, err);
   }
   let mut st = s.borrow_mut();
-  st.readable = mode != libc::O_WRONLY;
-  st.writable = mode != libc::O_RDONLY;
+  st.core.readable = mode != libc::O_WRONLY;
+  st.core.writable = mode != libc::O_RDONLY;
   int(env, 0)
 });
 
@@ -445,19 +504,21 @@ pipe_fn!(open, 1, |env, s, a| {
 // (never removes bits), like `uv_pipe_chmod`.
 pipe_fn!(fchmod, 1, |env, s, a| {
   let mode = int_arg(env, a.argv[0], "mode")?;
-  let st = s.borrow();
-  if st.fd < 0 || st.closing {
-    return int(env, -libc::EBADF);
-  }
-  if !(1..=3).contains(&mode) {
-    return int(env, -libc::EINVAL);
-  }
-  let name = match &st.bound_path {
-    Some(p) => p.clone(),
-    None => match sys::socket_name(st.fd) {
-      Ok(n) => n,
-      Err(err) => return int(env, err),
-    },
+  let name = {
+    let st = s.borrow();
+    if !st.core.has_fd() || st.core.is_closing() {
+      return int(env, -libc::EBADF);
+    }
+    if !(1..=3).contains(&mode) {
+      return int(env, -libc::EINVAL);
+    }
+    match st.core.bound_path() {
+      Some(p) => p.to_vec(),
+      None => match sys::socket_name(st.core.fd()) {
+        Ok(n) => n,
+        Err(err) => return int(env, err),
+      },
+    }
   };
   if name.is_empty() || name[0] == 0 {
     return int(env, -libc::EINVAL);
@@ -488,19 +549,28 @@ pipe_fn!(fchmod, 1, |env, s, a| {
 // Closes the handle; `cb` (if a function) runs later with no arguments. A
 // second call does nothing.
 pipe_fn!(close, 1, |env, s, a| {
-  stream::close(s, env, a.this, a.argv[0]);
+  deliver::close(s, env, a.this, a.argv[0]);
   Ok(js::undefined(env))
 });
 
+fn set_ref(s: &StreamRef, on: bool) {
+  let mut st = s.borrow_mut();
+  // No effect once closing (as in Node).
+  if !st.core.is_closing() {
+    st.refed = on;
+    st.apply_ref();
+  }
+}
+
 pipe_fn!(ref_, 0, |env, s, a| {
   let _ = &a;
-  s.borrow_mut().set_ref(true);
+  set_ref(s, true);
   Ok(js::undefined(env))
 });
 
 pipe_fn!(unref, 0, |env, s, a| {
   let _ = &a;
-  s.borrow_mut().set_ref(false);
+  set_ref(s, false);
   Ok(js::undefined(env))
 });
 
@@ -513,43 +583,52 @@ pipe_fn!(has_ref, 0, |env, s, a| {
 pipe_fn!(read_start, 0, |env, s, a| {
   let _ = &a;
   let mut st = s.borrow_mut();
-  if st.closing {
-    return int(env, -libc::EINVAL);
-  }
-  if st.fd < 0 || !st.readable {
-    return int(env, -libc::ENOTCONN);
-  }
-  st.set_reading(true);
-  int(env, 0)
+  let err = st.core.read_start();
+  deliver::update_poll(&mut st);
+  int(env, err)
 });
 
 pipe_fn!(read_stop, 0, |env, s, a| {
   let _ = &a;
   let mut st = s.borrow_mut();
-  if !st.closing {
-    st.set_reading(false);
-  }
+  st.core.read_stop();
+  deliver::update_poll(&mut st);
   int(env, 0)
 });
 
 pipe_fn!(shutdown, 1, |env, s, a| {
   let req = reqs::check(env, a.argv[0], ReqKind::Shutdown)?;
-  int(env, stream::shutdown(s, env, req))
+  let mut st = s.borrow_mut();
+  let id = st.next_req_id();
+  let err = st.core.shutdown(id);
+  if err == 0 {
+    let r = js::new_ref(env, req, 1);
+    st.js.reqs.push_back((id, r));
+    // The shutdown(2) itself runs on POLLOUT once the queue is empty.
+    deliver::update_poll(&mut st);
+  }
+  int(env, err)
 });
 
 pipe_fn!(write_buffer, 3, |env, s, a| {
   let req = reqs::check(env, a.argv[0], ReqKind::Write)?;
-  let Some((p, len)) = js::uint8_bytes(env, a.argv[1]) else {
+  if js::uint8_bytes(env, a.argv[1]).is_none() {
     return Err(arg_error(env, "Second argument must be a buffer"));
+  }
+  let fds = match write_handle(env, s, req, a.argv[2]) {
+    Ok(fd) => fd,
+    Err(e) => return int(env, e),
   };
-  // SAFETY: the Uint8Array is an argument of this call, alive until it
-  // returns; stream::write copies whatever it has to queue.
-  let bytes = unsafe { std::slice::from_raw_parts(p, len) };
-  dispatch_write(env, s, req, &[bytes], a.argv[2], Some(a.argv[1]))
+  // Looked up after the JS above ran; the core copies what it queues.
+  let bytes = view_bytes(env, a.argv[1]);
+  let fds: &[RawFd] = fds.as_slice();
+  int(env, native_write(env, s, req, &[bytes], fds))
 });
 
 // `writev(req, chunks, allBuffers)`: chunks is a list of Uint8Arrays, or
-// (allBuffers false) a flat list of `[chunk, encoding, ...]` pairs.
+// (allBuffers false) a flat list of `[chunk, encoding, ...]` pairs. Every
+// conversion that may run JS happens first; the chunks' memory is looked up
+// only after the last of them.
 pipe_fn!(writev, 3, |env, s, a| {
   let req = reqs::check(env, a.argv[0], ReqKind::Write)?;
   let arr = a.argv[1];
@@ -567,14 +646,14 @@ pipe_fn!(writev, 3, |env, s, a| {
   };
   let mut all_buffers = false;
   napi_call!(napi_get_value_bool(env, a.argv[2], &mut all_buffers));
-  let mut parts: Vec<Cow<[u8]>> = Vec::with_capacity(n as usize);
+  let mut chunks: Vec<Chunk> = Vec::with_capacity(n as usize);
   if all_buffers {
     for i in 0..n {
-      let Some((p, len)) = js::uint8_bytes(env, element(i)) else {
+      let v = element(i);
+      if js::uint8_bytes(env, v).is_none() {
         return Err(arg_error(env, "writev chunks must be Uint8Arrays"));
-      };
-      // SAFETY: the chunk is held by the argument array for this call.
-      parts.push(Cow::Borrowed(unsafe { std::slice::from_raw_parts(p, len) }));
+      }
+      chunks.push(Chunk::View(v));
     }
   } else {
     for i in (0..n).step_by(2) {
@@ -583,11 +662,17 @@ pipe_fn!(writev, 3, |env, s, a| {
       } else {
         js::undefined(env)
       };
-      parts.push(chunk_bytes(env, element(i), enc)?);
+      chunks.push(convert_chunk(env, element(i), enc)?);
     }
   }
-  let slices: Vec<&[u8]> = parts.iter().map(|c| c.as_ref()).collect();
-  dispatch_write(env, s, req, &slices, js::undefined(env), None)
+  let slices: Vec<&[u8]> = chunks
+    .iter()
+    .map(|c| match c {
+      Chunk::Owned(v) => v.as_slice(),
+      Chunk::View(v) => view_bytes(env, *v),
+    })
+    .collect();
+  int(env, native_write(env, s, req, &slices, &[]))
 });
 
 pipe_fn!(write_utf8_string, 3, |env, s, a| {
@@ -606,7 +691,7 @@ pipe_fn!(write_ucs2_string, 3, |env, s, a| {
 // Reads go straight into `buf` (held strongly until replaced or closed);
 // `onread` then gets `undefined` and the length in `streamBaseState`.
 pipe_fn!(use_user_buffer, 1, |env, s, a| {
-  let Some((p, len)) = js::uint8_bytes(env, a.argv[0]) else {
+  let Some((_, len)) = js::uint8_bytes(env, a.argv[0]) else {
     return Err(arg_error(
       env,
       "The \"buffer\" argument must be a Uint8Array",
@@ -619,8 +704,12 @@ pipe_fn!(use_user_buffer, 1, |env, s, a| {
       "The user buffer must not be empty",
     ));
   }
-  let r = js::new_ref(env, a.argv[0], 1);
-  s.borrow_mut().set_user_buffer(r, p, len);
+  let mut st = s.borrow_mut();
+  // After the close phase nothing would release it again.
+  if !st.closed && !st.torn_down {
+    let st = &mut *st;
+    JsRefs::replace(env, &mut st.js.user_buf, a.argv[0]);
+  }
   int(env, 0)
 });
 
@@ -628,12 +717,12 @@ pipe_fn!(set_blocking, 1, |env, s, a| {
   let mut blocking = false;
   napi_call!(napi_get_value_bool(env, a.argv[0], &mut blocking));
   let st = s.borrow();
-  if st.fd < 0 || st.closing {
+  if !st.core.has_fd() || st.core.is_closing() {
     return int(env, -libc::EINVAL);
   }
   int(
     env,
-    sys::set_nonblocking(st.fd, !blocking)
+    sys::set_nonblocking(st.core.fd(), !blocking)
       .map(|_| 0)
       .unwrap_or_else(|e| e),
   )
@@ -642,7 +731,7 @@ pipe_fn!(set_blocking, 1, |env, s, a| {
 // pipewrap extension: `{ pid, uid, gid }` of the peer, or a negative errno.
 pipe_fn!(get_peer_credentials, 0, |env, s, a| {
   let _ = &a;
-  let fd = s.borrow().fd;
+  let fd = s.borrow().core.fd();
   if fd < 0 {
     return int(env, -libc::EBADF);
   }
@@ -664,7 +753,7 @@ pipe_fn!(get_peer_credentials, 0, |env, s, a| {
 pipe_fn!(set_fd_passing, 1, |env, s, a| {
   let mut on = false;
   napi_call!(napi_get_value_bool(env, a.argv[0], &mut on));
-  s.borrow_mut().fd_passing = on;
+  s.borrow_mut().core.fd_passing = on;
   Ok(js::undefined(env))
 });
 
@@ -684,7 +773,7 @@ pipe_fn!(set_pooled_reads, 1, |env, s, a| {
 // `writeBuffer`.
 pipe_fn!(send_fds, 3, |env, s, a| {
   let req = reqs::check(env, a.argv[0], ReqKind::Write)?;
-  let Some((p, len)) = js::uint8_bytes(env, a.argv[1]) else {
+  let Some((_, len)) = js::uint8_bytes(env, a.argv[1]) else {
     return Err(arg_error(env, "The \"data\" argument must be a Uint8Array"));
   };
   if len == 0 {
@@ -726,15 +815,22 @@ pipe_fn!(send_fds, 3, |env, s, a| {
       "fds must hold 1 to 64 file descriptors",
     ));
   }
-  // SAFETY: the Uint8Array is an argument of this call.
-  let bytes = unsafe { std::slice::from_raw_parts(p, len) };
-  int(env, stream::send_fds(s, env, req, bytes, &fds))
+  // Looked up after the element getters above (which may run JS) ran.
+  let bytes = view_bytes(env, a.argv[1]);
+  int(env, native_write(env, s, req, &[bytes], &fds))
 });
 
 pipe_fn!(get_fd, 0, |env, s, a| {
   let _ = &a;
   let st = s.borrow();
-  int(env, if st.closing { -libc::EINVAL } else { st.fd })
+  int(
+    env,
+    if st.core.is_closing() {
+      -libc::EINVAL
+    } else {
+      st.core.fd()
+    },
+  )
 });
 
 fn double(env: napi_env, v: f64) -> JsResult {
@@ -745,22 +841,22 @@ fn double(env: napi_env, v: f64) -> JsResult {
 
 pipe_fn!(get_bytes_read, 0, |env, s, a| {
   let _ = &a;
-  double(env, s.borrow().bytes_read as f64)
+  double(env, s.borrow().core.bytes_read() as f64)
 });
 
 pipe_fn!(get_bytes_written, 0, |env, s, a| {
   let _ = &a;
-  double(env, s.borrow().bytes_written as f64)
+  double(env, s.borrow().core.bytes_written() as f64)
 });
 
 pipe_fn!(get_write_queue_size, 0, |env, s, a| {
   let _ = &a;
-  double(env, s.borrow().write_queue_size as f64)
+  double(env, s.borrow().core.write_queue_size() as f64)
 });
 
 pipe_fn!(get_onread, 0, |env, s, a| {
   let _ = &a;
-  let r = s.borrow().onread;
+  let r = s.borrow().js.onread;
   Ok(if r.is_null() {
     js::undefined(env)
   } else {
@@ -774,14 +870,22 @@ pipe_fn!(set_onread, 1, |env, s, a| {
     return Err(arg_error(env, "The \"onread\" property must be a function"));
   }
   let mut st = s.borrow_mut();
-  let mut old = std::mem::replace(&mut st.onread, js::new_ref(env, a.argv[0], 1));
-  js::drop_ref(env, &mut old);
+  // After the close phase nothing would release it again.
+  if !st.closed && !st.torn_down {
+    let st = &mut *st;
+    JsRefs::replace(env, &mut st.js.onread, a.argv[0]);
+  }
   Ok(js::undefined(env))
 });
 
-/// Defines `Pipe` on `exports` and remembers its constructor for handles
-/// created natively (accepted connections, received fds).
+/// Defines `Pipe` on `exports`: once per env, the same class for every load
+/// of the addon (handles made natively use it too).
 pub fn define(env: napi_env, exports: napi_value) {
+  let existing = handles::pipe_ctor(env);
+  if !existing.is_null() {
+    js::set(env, exports, c"Pipe", existing);
+    return;
+  }
   let m = class::method;
   let props = [
     m(c"bind", Some(bind)),
@@ -815,79 +919,6 @@ pub fn define(env: napi_env, exports: napi_value) {
     class::accessor(c"onread", Some(get_onread), Some(set_onread)),
   ];
   let ctor = class::define_class(env, c"Pipe", Some(pipe_ctor), &props);
-  crate::env::with(env, |e| e.set_pipe_ctor(ctor));
+  handles::set_pipe_ctor(env, ctor);
   js::set(env, exports, c"Pipe", ctor);
-}
-
-fn new_pipe_object(env: napi_env) -> Option<(napi_value, StreamRef)> {
-  let ctor = crate::env::with(env, |e| e.pipe_ctor());
-  if ctor.is_null() {
-    return None;
-  }
-  let mut obj = ptr::null_mut();
-  let arg = js::int(env, Kind::Socket as i32);
-  if napi_call!(napi_new_instance(env, ctor, 1, &arg, &mut obj)) != napi_sys::Status::napi_ok {
-    return None;
-  }
-  let s = class::unwrap_tracked::<PipeObj>(env, obj)?.s.clone();
-  Some((obj, s))
-}
-
-/// A fresh `Pipe` (SOCKET) JS object around an accepted fd.
-pub fn new_accepted(env: napi_env, fd: RawFd) -> std::result::Result<napi_value, i32> {
-  let Some((value, s)) = new_pipe_object(env) else {
-    sys::close(fd);
-    return Err(-libc::ENOMEM);
-  };
-  stream::attach_new_socket(&s, value, fd);
-  let mut st = s.borrow_mut();
-  st.readable = true;
-  st.writable = true;
-  Ok(value)
-}
-
-/// What JS gets for an fd received on an IPC channel: a `Pipe` for a Unix
-/// stream socket, `{ type: 'TCP' | 'UDP', fd }` for inet sockets (the JS
-/// layer builds Node handles from those), and `{ type: 'UNSUPPORTED', fd: -1 }`
-/// for anything else, which is closed at once (Node aborts on those).
-pub fn wrap_received_fd(env: napi_env, fd: RawFd) -> napi_value {
-  let kind = sys::fd_kind(fd);
-  if kind == sys::FdKind::UnixStream {
-    if let Ok(v) = new_accepted(env, fd) {
-      return v;
-    }
-    return raw_handle(env, "UNSUPPORTED", -1);
-  }
-  match kind {
-    sys::FdKind::Tcp => raw_handle(env, "TCP", fd),
-    sys::FdKind::Udp => raw_handle(env, "UDP", fd),
-    _ => {
-      sys::close(fd);
-      raw_handle(env, "UNSUPPORTED", -1)
-    }
-  }
-}
-
-fn raw_handle(env: napi_env, ty: &str, fd: RawFd) -> napi_value {
-  let mut obj = std::ptr::null_mut();
-  napi_call!(napi_create_object(env, &mut obj));
-  js::set(env, obj, c"type", js::string(env, ty));
-  js::set(env, obj, c"fd", js::int(env, fd));
-  obj
-}
-
-/// Closes a Pipe JS object nobody took (no `onconnection` listener).
-pub fn close_value(env: napi_env, value: napi_value) {
-  let close = js::get(env, value, c"close");
-  if js::is_function(env, close) {
-    let mut out = std::ptr::null_mut();
-    napi_call!(napi_call_function(
-      env,
-      value,
-      close,
-      0,
-      std::ptr::null(),
-      &mut out
-    ));
-  }
 }

@@ -571,13 +571,15 @@ impl StreamCore {
     if fds.is_empty() {
       return;
     }
+    // Owned at once, so every fd not kept below is closed on drop.
     // SAFETY: the kernel just installed these fds in this process for us.
-    let mut owned = fds
+    let owned: Vec<OwnedFd> = fds
       .into_iter()
-      .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
+      .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+      .collect();
     if self.is_ipc() {
       self.pending_fds.clear();
-      self.pending_fds.extend(owned.next());
+      self.pending_fds.extend(owned.into_iter().take(1));
     } else {
       self.pending_fds.extend(owned);
     }

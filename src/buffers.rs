@@ -1,0 +1,168 @@
+//! The two ArrayBuffers this addon shares with JS: `streamBaseState` (an
+//! Int32Array(4) written before every `onread` and after every write) and
+//! the pool small reads are copied into. JS can detach either one (transfer
+//! it to a worker, `structuredClone(..., { transfer })`), so no pointer into
+//! them is kept: every use looks the backing store up again and checks it is
+//! still attached. A detached state array is left alone (its JS views read
+//! `undefined`); a detached pool is replaced.
+
+use std::cell::RefCell;
+use std::ptr;
+
+use napi::sys::{napi_env, napi_ref, napi_value};
+
+use crate::env;
+use crate::js::{self, napi_call};
+
+/// Slot indices of `streamBaseState`, as in Node's stream_base.h.
+pub const K_READ_BYTES_OR_ERROR: usize = 0;
+pub const K_ARRAY_BUFFER_OFFSET: usize = 1;
+pub const K_BYTES_WRITTEN: usize = 2;
+pub const K_LAST_WRITE_WAS_ASYNC: usize = 3;
+
+/// Reads up to this size go to the pool; bigger ones get their own buffer.
+pub const POOLED_READ_MAX: usize = 2048;
+const READ_POOL_SIZE: usize = 16 * 1024;
+
+struct Shared {
+  /// The Int32Array(4), created on first use, and its ArrayBuffer.
+  state: napi_ref,
+  state_ab: napi_ref,
+  /// The ArrayBuffer's backing store as last seen attached. An attached
+  /// ArrayBuffer's store never moves, so one detach check revalidates it.
+  state_data: *mut i32,
+  /// The pool's ArrayBuffer, handed out slice by slice and replaced when
+  /// full (slices already given out keep the old one alive, like Buffer's
+  /// own pool) or detached.
+  pool: napi_ref,
+  pool_data: *mut u8,
+  pool_used: usize,
+}
+
+thread_local! {
+  static SHARED: RefCell<Shared> = const {
+    RefCell::new(Shared {
+      state: ptr::null_mut(),
+      state_ab: ptr::null_mut(),
+      state_data: ptr::null_mut(),
+      pool: ptr::null_mut(),
+      pool_data: ptr::null_mut(),
+      pool_used: 0,
+    })
+  };
+}
+
+fn is_detached(env: napi_env, ab: napi_value) -> bool {
+  let mut detached = true;
+  napi_call!(napi_is_detached_arraybuffer(env, ab, &mut detached));
+  detached
+}
+
+/// The shared `streamBaseState` Int32Array (created on first use).
+pub fn stream_state(env: napi_env) -> napi_value {
+  let existing = SHARED.with(|s| js::ref_value(env, s.borrow().state));
+  if !existing.is_null() {
+    return existing;
+  }
+  let mut ab = ptr::null_mut();
+  let mut data = ptr::null_mut();
+  napi_call!(napi_create_arraybuffer(env, 16, &mut data, &mut ab));
+  let mut ta = ptr::null_mut();
+  napi_call!(napi_create_typedarray(
+    env,
+    napi::sys::TypedarrayType::int32_array,
+    4,
+    ab,
+    0,
+    &mut ta
+  ));
+  let r = js::new_ref(env, ta, 1);
+  let ab_ref = js::new_ref(env, ab, 1);
+  SHARED.with(|s| {
+    let mut s = s.borrow_mut();
+    s.state = r;
+    s.state_ab = ab_ref;
+    s.state_data = data as *mut i32;
+  });
+  env::on_teardown(env, Box::new(teardown));
+  ta
+}
+
+/// Writes two slots of `streamBaseState` (one lookup for both).
+pub fn set_state(env: napi_env, slots: [(usize, i32); 2]) {
+  let (mut ab_ref, mut base) = SHARED.with(|s| {
+    let s = s.borrow();
+    (s.state_ab, s.state_data)
+  });
+  if ab_ref.is_null() {
+    stream_state(env);
+    (ab_ref, base) = SHARED.with(|s| {
+      let s = s.borrow();
+      (s.state_ab, s.state_data)
+    });
+  }
+  if base.is_null() || is_detached(env, js::ref_value(env, ab_ref)) {
+    return;
+  }
+  for (index, value) in slots {
+    debug_assert!(index < 4);
+    // SAFETY: base is the backing store of this Int32Array(4)'s ArrayBuffer,
+    // which was just seen attached (so the store is the one cached) and no
+    // JS has run since; index < 4.
+    unsafe { *base.add(index) = value };
+  }
+}
+
+/// Copies `bytes` (at most POOLED_READ_MAX) into a fresh slice of the read
+/// pool: the pool's ArrayBuffer and the slice's offset. None if the env can
+/// no longer run JS.
+pub fn copy_to_pool(env: napi_env, bytes: &[u8]) -> Option<(napi_value, usize)> {
+  debug_assert!(bytes.len() <= POOLED_READ_MAX);
+  let (pool, mut data, mut off) = SHARED.with(|s| {
+    let s = s.borrow();
+    (js::ref_value(env, s.pool), s.pool_data, s.pool_used)
+  });
+  let mut ab = pool;
+  if ab.is_null() || off + bytes.len() > READ_POOL_SIZE || is_detached(env, ab) {
+    let mut base = ptr::null_mut();
+    let status = napi_call!(napi_create_arraybuffer(
+      env,
+      READ_POOL_SIZE,
+      &mut base,
+      &mut ab
+    ));
+    if status != napi::sys::Status::napi_ok || base.is_null() {
+      return None;
+    }
+    let r = js::new_ref(env, ab, 1);
+    SHARED.with(|s| {
+      let mut s = s.borrow_mut();
+      let mut old = std::mem::replace(&mut s.pool, r);
+      js::drop_ref(env, &mut old);
+      s.pool_data = base as *mut u8;
+    });
+    if pool.is_null() {
+      env::on_teardown(env, Box::new(teardown));
+    }
+    data = base as *mut u8;
+    off = 0;
+  }
+  // SAFETY: off + len <= READ_POOL_SIZE bytes of the pool's backing store,
+  // seen attached (or created) just now with no JS run since.
+  unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), data.add(off), bytes.len()) };
+  // Keep slices 8-byte aligned, as Buffer's pool does.
+  SHARED.with(|s| s.borrow_mut().pool_used = (off + bytes.len() + 7) & !7);
+  Some((ab, off))
+}
+
+fn teardown(env: napi_env) {
+  SHARED.with(|s| {
+    let mut s = s.borrow_mut();
+    js::drop_ref(env, &mut s.state);
+    js::drop_ref(env, &mut s.state_ab);
+    s.state_data = ptr::null_mut();
+    js::drop_ref(env, &mut s.pool);
+    s.pool_data = ptr::null_mut();
+    s.pool_used = 0;
+  });
+}

@@ -1,0 +1,761 @@
+//! The delivery layer: the libuv poll that watches each fd, and every call
+//! from native code into JS. Events come from the state machine
+//! (`pipewrap_core::stream`); each is taken out under a short borrow, the
+//! borrow is released, and only then is JS called. After every call into JS
+//! the state is looked at afresh: a callback may have closed the handle,
+//! queued writes or detached any buffer.
+//!
+//! Timing follows libuv: I/O callbacks in the poll phase (read before
+//! write), completions of requests that finished at once on the next loop
+//! turn, a connect that connect(2) accepted after the next poll phase, and
+//! the close callback in the close phase after every request still queued
+//! has completed.
+
+use std::os::fd::RawFd;
+use std::ptr;
+
+use napi::sys::{napi_env, napi_value};
+use pipewrap_core::stream::{ConnectStart, Done, ReadResult};
+
+use crate::buffers::{self, K_ARRAY_BUFFER_OFFSET, K_READ_BYTES_OR_ERROR};
+use crate::env;
+use crate::handles;
+use crate::js::{self, napi_call};
+use crate::stream::{self, Stream, StreamRef};
+use crate::uv;
+
+/// libuv reads up to 64 KiB per read, and at most 32 reads per event.
+const READ_SIZE: usize = 64 * 1024;
+const READS_PER_EVENT: usize = 32;
+
+// ---------------------------------------------------------------------------
+// The poll handle's lifecycle.
+
+/// Adopts `fd` and starts watching it with a poll handle now, so that an fd
+/// the loop cannot watch (or watches already: libuv's EEXIST) fails here.
+pub fn attach_fd(rc: &StreamRef, this: napi_value, fd: RawFd) -> Result<(), i32> {
+  let mut s = rc.borrow_mut();
+  init_poll(&mut s, fd)?;
+  s.core.adopt(fd);
+  s.bind_this(this);
+  let env = s.env;
+  drop(s);
+  stream::register(env, rc);
+  Ok(())
+}
+
+/// Adopts a socket pipewrap just made (socket(2)): non-blocking and pollable
+/// by construction, so its poll handle is set up when it first needs an
+/// event (see [`update_poll`]).
+pub fn attach_new_socket(rc: &StreamRef, this: napi_value, fd: RawFd) {
+  let mut s = rc.borrow_mut();
+  s.core.adopt(fd);
+  s.bind_this(this);
+  let env = s.env;
+  drop(s);
+  stream::register(env, rc);
+}
+
+fn init_poll(s: &mut Stream, fd: RawFd) -> Result<(), i32> {
+  let uv_loop = env::uv_loop(s.env);
+  let poll = uv::alloc_handle(uv::UV_POLL);
+  if poll.is_null() {
+    return Err(-libc::ENOMEM);
+  }
+  // SAFETY: poll is freshly allocated for UV_POLL; uv_loop is live. On
+  // failure libuv has not registered it, so it can be freed directly.
+  let err = unsafe { uv::uv_poll_init(uv_loop, poll, fd) };
+  if err != 0 {
+    // SAFETY: see above: never initialised.
+    unsafe { uv::free_handle(poll) };
+    return Err(err);
+  }
+  // The handle carries the stream's id, not a pointer: every callback
+  // looks the stream up in the registry, which teardown empties.
+  // SAFETY: poll is initialised.
+  unsafe { uv::uv_handle_set_data(poll, s.id as usize as *mut std::os::raw::c_void) };
+  s.poll = poll;
+  s.poll_events = 0;
+  s.apply_ref();
+  Ok(())
+}
+
+fn stream_of_handle(handle: *mut uv::uv_handle_t) -> (u64, Option<StreamRef>) {
+  // SAFETY: every poll handle carries its stream's id (init_poll).
+  let id = unsafe { uv::uv_handle_get_data(handle) } as usize as u64;
+  (id, stream::lookup(id))
+}
+
+/// Notes that the poll may need changing. Like libuv's own watchers, the
+/// change is applied once per loop turn, just before the loop polls: a
+/// handle opened and closed within one turn, or a write queue that drains
+/// and refills, costs no epoll_ctl at all.
+pub fn update_poll(s: &mut Stream) {
+  if s.poll_dirty || s.core.is_closing() || !s.core.has_fd() {
+    return;
+  }
+  let want = s.core.wanted_events();
+  let unchanged = if s.poll.is_null() {
+    want == 0
+  } else {
+    want == s.poll_events
+  };
+  if unchanged {
+    return;
+  }
+  s.poll_dirty = true;
+  let id = s.id;
+  env::before_poll(s.env, Box::new(move |env| apply_poll(env, id)));
+}
+
+/// The prepare phase: brings the poll in line with what the stream needs.
+fn apply_poll(env: napi_env, id: u64) {
+  let Some(rc) = stream::lookup(id) else {
+    return;
+  };
+  let failed = {
+    let mut s = rc.borrow_mut();
+    s.poll_dirty = false;
+    let want = s.core.wanted_events();
+    let fd = s.core.fd();
+    if s.core.is_closing() || fd < 0 {
+      return;
+    }
+    if s.poll.is_null() && want != 0 {
+      init_poll(&mut s, fd).err()
+    } else {
+      None
+    }
+  };
+  if let Some(err) = failed {
+    return watch_failed(env, &rc, err);
+  }
+  let mut s = rc.borrow_mut();
+  let want = s.core.wanted_events();
+  if s.poll.is_null() || want == s.poll_events {
+    return;
+  }
+  s.poll_events = want;
+  // SAFETY: poll is initialised and not closing (checked above).
+  unsafe {
+    if want == 0 {
+      uv::uv_poll_stop(s.poll);
+    } else {
+      uv::uv_poll_start(s.poll, want, on_poll);
+    }
+  }
+}
+
+/// The loop cannot watch the socket (no memory for the handle or in the
+/// kernel): everything waiting on an event fails with `err`.
+fn watch_failed(env: napi_env, rc: &StreamRef, err: i32) {
+  let (waiting, listening) = {
+    let mut s = rc.borrow_mut();
+    let listening = s.core.is_listening();
+    (s.core.watch_failed(err), listening)
+  };
+  deliver_completions(env, rc);
+  if listening {
+    report_accept_error(env, rc, err);
+  } else if waiting {
+    deliver_read_error(env, rc, err);
+  }
+}
+
+unsafe extern "C" fn on_poll(handle: *mut uv::uv_poll_t, status: i32, events: i32) {
+  let (_, Some(rc)) = stream_of_handle(handle) else {
+    return;
+  };
+  let env = rc.borrow().env;
+  let _scope = js::HandleScope::open(env);
+  let mut events = events;
+  if status < 0 {
+    // libuv reports POLLERR (e.g. a reset by the peer) as UV_EBADF and stops
+    // the poll. Re-arm, and let the syscalls below surface the real errno.
+    let mut s = rc.borrow_mut();
+    events = s.poll_events;
+    s.poll_events = 0;
+    update_poll(&mut s);
+  }
+  if events & uv::UV_READABLE != 0 {
+    let (listening, connecting) = {
+      let s = rc.borrow();
+      (s.core.is_listening(), s.core.is_connecting())
+    };
+    if listening {
+      accept_ready(env, &rc);
+    } else if !connecting {
+      // As in libuv, nothing is read before the connect callback has run;
+      // the level-triggered poll reports the data again next turn.
+      read_ready(env, &rc);
+    }
+  }
+  if events & uv::UV_WRITABLE != 0 {
+    write_ready(env, &rc);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Calling JS.
+
+/// `func` with `this` = the handle, in its async context. Call with no
+/// borrow held.
+fn call_on_this(
+  env: napi_env,
+  rc: &StreamRef,
+  func: napi_value,
+  args: &[napi_value],
+) -> napi_value {
+  let (this, ctx) = {
+    let s = rc.borrow();
+    (s.this(), s.js.async_ctx)
+  };
+  if this.is_null() || !js::is_function(env, func) {
+    return ptr::null_mut();
+  }
+  js::make_callback(env, ctx, this, func, args)
+}
+
+/// `onread` (the setter only accepts functions).
+fn call_onread(env: napi_env, rc: &StreamRef, args: &[napi_value]) -> napi_value {
+  let onread = js::ref_value(env, rc.borrow().js.onread);
+  if onread.is_null() {
+    return ptr::null_mut();
+  }
+  call_on_this(env, rc, onread, args)
+}
+
+/// Hands every finished request to JS, in order: `req.oncomplete(status,
+/// handle, ...)`. Each is taken out under a borrow and called without one,
+/// so a callback may close the handle or write again.
+pub fn deliver_completions(env: napi_env, rc: &StreamRef) {
+  loop {
+    let (c, mut req_ref, this, ctx) = {
+      let mut s = rc.borrow_mut();
+      if s.torn_down {
+        return;
+      }
+      let Some(c) = s.core.take_completion() else {
+        break;
+      };
+      let r = s.js.take_req(c.req);
+      (c, r, s.this(), s.js.async_ctx)
+    };
+    let req = js::ref_value(env, req_ref);
+    js::drop_ref(env, &mut req_ref);
+    if req.is_null() {
+      continue;
+    }
+    let oncomplete = js::get(env, req, c"oncomplete");
+    if !js::is_function(env, oncomplete) {
+      continue;
+    }
+    let u = js::undefined(env);
+    match c.done {
+      Done::Connect {
+        status,
+        readable,
+        writable,
+      } => {
+        let args = [
+          js::int(env, status),
+          this,
+          req,
+          js::boolean(env, readable),
+          js::boolean(env, writable),
+        ];
+        js::make_callback(env, ctx, req, oncomplete, &args);
+      }
+      Done::Write { status } | Done::Shutdown { status } => {
+        js::make_callback(env, ctx, req, oncomplete, &[js::int(env, status), this, u]);
+      }
+    }
+  }
+  // A callback may have queued more work: update the poll once.
+  let mut s = rc.borrow_mut();
+  update_poll(&mut s);
+}
+
+/// Delivers this handle's finished requests on the next loop turn (where
+/// libuv delivers requests that finished at once).
+pub fn deliver_next_turn(env: napi_env, rc: &StreamRef) {
+  let rc = rc.clone();
+  env::defer(env, Box::new(move |env| deliver_completions(env, &rc)));
+}
+
+fn deliver_read_error(env: napi_env, rc: &StreamRef, err: i32) {
+  buffers::set_state(
+    env,
+    [(K_READ_BYTES_OR_ERROR, err), (K_ARRAY_BUFFER_OFFSET, 0)],
+  );
+  call_onread(env, rc, &[js::undefined(env)]);
+}
+
+// ---------------------------------------------------------------------------
+// Reading.
+
+thread_local! {
+  /// Scratch buffer for small reads, whose bytes are then copied into an
+  /// ArrayBuffer of their exact size (or a pool slice).
+  static READ_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_SIZE]);
+}
+
+/// After a read at least this big, the next read asks the kernel how much is
+/// waiting (FIONREAD) and, if it is this much again, reads it straight into
+/// an ArrayBuffer of that exact size: no copy and no slack, for one extra
+/// cheap syscall. Smaller reads go through the scratch buffer and a copy.
+const BIG_READ: usize = 16 * 1024;
+
+/// A fresh ArrayBuffer of `len` bytes for the kernel to fill, without the
+/// zero-fill napi_create_arraybuffer does (for 64 KiB reads that memset cost
+/// as much as the kernel's copy): napi_create_buffer allocates uninitialised
+/// memory (node::Buffer::New), and its ArrayBuffer is exactly `len` long.
+fn new_read_array_buffer(env: napi_env, len: usize) -> Option<(napi_value, *mut u8)> {
+  let mut buf = ptr::null_mut();
+  let mut data = ptr::null_mut();
+  let status = napi_call!(napi_create_buffer(env, len, &mut data, &mut buf));
+  if status != napi::sys::Status::napi_ok || buf.is_null() || data.is_null() {
+    return new_array_buffer(env, len);
+  }
+  let mut ab = ptr::null_mut();
+  let mut ab_data = ptr::null_mut();
+  let mut view_len = 0;
+  let mut offset = 0;
+  let mut kind = 0;
+  let status = napi_call!(napi_get_typedarray_info(
+    env,
+    buf,
+    &mut kind,
+    &mut view_len,
+    &mut ab_data,
+    &mut ab,
+    &mut offset
+  ));
+  if status != napi::sys::Status::napi_ok || ab.is_null() || offset != 0 || view_len != len {
+    return new_array_buffer(env, len);
+  }
+  let mut ab_len = 0;
+  let mut base = ptr::null_mut();
+  napi_call!(napi_get_arraybuffer_info(env, ab, &mut base, &mut ab_len));
+  if ab_len != len || base.is_null() {
+    return new_array_buffer(env, len);
+  }
+  Some((ab, base as *mut u8))
+}
+
+/// A fresh ArrayBuffer of `len` bytes and its data, or None if the env can
+/// no longer run JS (teardown).
+fn new_array_buffer(env: napi_env, len: usize) -> Option<(napi_value, *mut u8)> {
+  let mut data = ptr::null_mut();
+  let mut ab = ptr::null_mut();
+  let status = napi_call!(napi_create_arraybuffer(env, len, &mut data, &mut ab));
+  if status != napi::sys::Status::napi_ok || data.is_null() || ab.is_null() {
+    return None;
+  }
+  Some((ab, data as *mut u8))
+}
+
+enum Read {
+  /// n > 0 bytes, in `ab` from byte offset `off` (None: the user buffer).
+  Data(usize, Option<(napi_value, usize)>),
+  Again,
+  Stopped(i32),
+  /// JS can no longer run: stop reading quietly.
+  NoJs,
+}
+
+/// One read into memory that JS will own: the user buffer (looked up again
+/// now), an exact-size ArrayBuffer after a big read, or the scratch buffer
+/// copied into a fresh ArrayBuffer or a pool slice. No JS runs in here.
+fn read_once(env: napi_env, s: &mut Stream) -> Read {
+  if !s.js.user_buf.is_null() {
+    let buf = js::ref_value(env, s.js.user_buf);
+    let Some((p, len)) = js::uint8_bytes(env, buf).filter(|(_, len)| *len > 0) else {
+      // Detached since it was set: nowhere to read into.
+      return Read::Stopped(-libc::EFAULT);
+    };
+    // SAFETY: the Uint8Array's memory was looked up just now and the view
+    // is held by a reference; no JS runs during the syscall.
+    let dst = unsafe { std::slice::from_raw_parts_mut(p, len) };
+    return match s.core.read(dst) {
+      ReadResult::Data(n) => Read::Data(n, None),
+      ReadResult::Again => Read::Again,
+      ReadResult::Stopped(e) => Read::Stopped(e),
+    };
+  }
+  let direct = if s.big_reads {
+    Some(s.core.bytes_available())
+      .filter(|&avail| avail >= BIG_READ)
+      .map(|avail| avail.min(READ_SIZE))
+  } else {
+    None
+  };
+  let outcome = if let Some(len) = direct {
+    let Some((ab, data)) = new_read_array_buffer(env, len) else {
+      return Read::NoJs;
+    };
+    // SAFETY: data is len bytes owned by ab, which stays alive on this
+    // frame's handle scope; no JS runs during the syscall.
+    let dst = unsafe { std::slice::from_raw_parts_mut(data, len) };
+    match s.core.read(dst) {
+      // Only this reader drains the socket, so what FIONREAD counted is
+      // still there: n == len. Should it ever come short, copy what came.
+      ReadResult::Data(n) if n == len => Read::Data(n, Some((ab, 0))),
+      ReadResult::Data(n) => match new_array_buffer(env, n) {
+        Some((exact, out)) => {
+          // SAFETY: out has n fresh bytes; data holds at least n.
+          unsafe { ptr::copy_nonoverlapping(data, out, n) };
+          Read::Data(n, Some((exact, 0)))
+        }
+        None => Read::NoJs,
+      },
+      ReadResult::Again => Read::Again,
+      ReadResult::Stopped(e) => Read::Stopped(e),
+    }
+  } else {
+    let pooled = s.pooled_reads;
+    READ_BUF.with(|b| {
+      let mut b = b.borrow_mut();
+      match s.core.read(&mut b[..]) {
+        ReadResult::Data(n) => {
+          let slot = if pooled && n <= buffers::POOLED_READ_MAX {
+            buffers::copy_to_pool(env, &b[..n])
+          } else {
+            new_array_buffer(env, n).map(|(ab, out)| {
+              // SAFETY: out has n fresh bytes; b holds at least n.
+              unsafe { ptr::copy_nonoverlapping(b.as_ptr(), out, n) };
+              (ab, 0)
+            })
+          };
+          match slot {
+            Some(slot) => Read::Data(n, Some(slot)),
+            None => Read::NoJs,
+          }
+        }
+        ReadResult::Again => Read::Again,
+        ReadResult::Stopped(e) => Read::Stopped(e),
+      }
+    })
+  };
+  if let Read::Data(n, _) = outcome {
+    s.big_reads = n >= BIG_READ;
+  }
+  outcome
+}
+
+fn read_ready(env: napi_env, rc: &StreamRef) {
+  for _ in 0..READS_PER_EVENT {
+    let (outcome, user_len) = {
+      let mut s = rc.borrow_mut();
+      let user_len = if s.js.user_buf.is_null() {
+        None
+      } else {
+        js::uint8_bytes(env, js::ref_value(env, s.js.user_buf)).map(|(_, l)| l)
+      };
+      let outcome = read_once(env, &mut s);
+      if matches!(outcome, Read::NoJs) {
+        s.core.read_stop();
+      }
+      update_poll(&mut s);
+      (outcome, user_len)
+    };
+    match outcome {
+      Read::Data(n, slot) => {
+        buffers::set_state(
+          env,
+          [
+            (K_READ_BYTES_OR_ERROR, n as i32),
+            (K_ARRAY_BUFFER_OFFSET, slot.map_or(0, |(_, off)| off as i32)),
+          ],
+        );
+        set_pending_handles(env, rc);
+        let arg = slot.map_or_else(|| js::undefined(env), |(ab, _)| ab);
+        let next = call_onread(env, rc, &[arg]);
+        if let Some(len) = user_len {
+          // Returning a Uint8Array from onread switches the user buffer.
+          if !next.is_null() && js::uint8_bytes(env, next).is_some_and(|(_, l)| l > 0) {
+            let mut s = rc.borrow_mut();
+            if !s.core.is_closing() {
+              let s = &mut *s;
+              stream::JsRefs::replace(env, &mut s.js.user_buf, next);
+            }
+          }
+          if n < len {
+            return;
+          }
+        } else if n < READ_SIZE {
+          return;
+        }
+      }
+      Read::Stopped(e) => return deliver_read_error(env, rc, e),
+      Read::Again | Read::NoJs => return,
+    }
+  }
+}
+
+/// On an IPC pipe, hands one received fd to JS as `pendingHandle` before the
+/// `onread` that carries its message (Node's contract). On an fd-passing
+/// socket, hands all received fds as `pendingFds`.
+fn set_pending_handles(env: napi_env, rc: &StreamRef) {
+  let (ipc, fds, this) = {
+    let mut s = rc.borrow_mut();
+    if !s.core.has_pending_fds() {
+      return;
+    }
+    let ipc = s.core.is_ipc();
+    let fds: Vec<_> = if ipc {
+      s.core.take_pending_fd().into_iter().collect()
+    } else if s.core.fd_passing {
+      std::iter::from_fn(|| s.core.take_pending_fd()).collect()
+    } else {
+      return;
+    };
+    (ipc, fds, s.this())
+  };
+  if ipc {
+    if let Some(fd) = fds.into_iter().next() {
+      let handle = handles::wrap_received_fd(env, fd);
+      js::set(env, this, c"pendingHandle", handle);
+    }
+    return;
+  }
+  let mut arr = ptr::null_mut();
+  napi_call!(napi_create_array_with_length(env, fds.len(), &mut arr));
+  for (i, fd) in fds.into_iter().enumerate() {
+    let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
+    napi_call!(napi_set_element(env, arr, i as u32, js::int(env, raw)));
+  }
+  js::set(env, this, c"pendingFds", arr);
+}
+
+// ---------------------------------------------------------------------------
+// Accepting.
+
+/// One connection per poll event, as libuv does: the level-triggered poll
+/// reports the next one on the next turn.
+fn accept_ready(env: napi_env, rc: &StreamRef) {
+  loop {
+    let res = rc.borrow().core.accept();
+    match res {
+      Ok(client_fd) => match handles::new_connected_pipe(env, client_fd) {
+        Ok(client) => {
+          let this = rc.borrow().this();
+          let onconnection = js::get(env, this, c"onconnection");
+          if js::is_function(env, onconnection) {
+            call_on_this(env, rc, onconnection, &[js::int(env, 0), client]);
+          } else {
+            close_value(env, client);
+          }
+        }
+        Err(e) => report_accept_error(env, rc, e),
+      },
+      Err(e) if e == -libc::EAGAIN || e == -libc::EINTR => {}
+      Err(e) if e == -libc::ECONNABORTED => continue,
+      Err(e) if e == -libc::EMFILE || e == -libc::ENFILE => {
+        // libuv's trick: give up the spare fd, accept and drop everything
+        // that is queued (so the level-triggered poll does not spin), then
+        // take the spare again. The server keeps running.
+        if !emfile_trick(rc) {
+          report_accept_error(env, rc, e);
+        }
+      }
+      Err(e) => report_accept_error(env, rc, e),
+    }
+    return;
+  }
+}
+
+/// `onconnection(status, undefined)`, as Node reports accept errors.
+fn report_accept_error(env: napi_env, rc: &StreamRef, err: i32) {
+  let this = rc.borrow().this();
+  if this.is_null() {
+    return;
+  }
+  let onconnection = js::get(env, this, c"onconnection");
+  call_on_this(
+    env,
+    rc,
+    onconnection,
+    &[js::int(env, err), js::undefined(env)],
+  );
+}
+
+thread_local! {
+  /// A spare fd given up when accept hits EMFILE (libuv's trick).
+  static RESERVE_FD: std::cell::RefCell<Option<std::os::fd::OwnedFd>> =
+    const { std::cell::RefCell::new(None) };
+}
+
+/// Makes sure a spare fd is held for the EMFILE trick (servers call this).
+pub fn reserve_spare_fd() {
+  RESERVE_FD.with(|r| {
+    let mut r = r.borrow_mut();
+    if r.is_none() {
+      *r = std::fs::File::open("/dev/null").ok().map(Into::into);
+    }
+  });
+}
+
+/// Returns true when the spare fd was available and the queue was drained.
+fn emfile_trick(rc: &StreamRef) -> bool {
+  let Some(spare) = RESERVE_FD.with(|r| r.borrow_mut().take()) else {
+    return false;
+  };
+  drop(spare);
+  rc.borrow().core.drop_queued_connections();
+  reserve_spare_fd();
+  true
+}
+
+/// Closes a Pipe JS object nobody took (no `onconnection` listener).
+fn close_value(env: napi_env, value: napi_value) {
+  if let Some(rc) = handles::stream_of(env, value) {
+    let rc = rc.clone();
+    close(&rc, env, value, js::undefined(env));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Writing and connecting.
+
+fn write_ready(env: napi_env, rc: &StreamRef) {
+  let connected = {
+    let mut s = rc.borrow_mut();
+    let connected = s.core.on_writable();
+    update_poll(&mut s);
+    connected
+  };
+  deliver_completions(env, rc);
+  if connected {
+    // libuv writes only once the connect callback has run.
+    flush(env, rc);
+  }
+}
+
+/// Sends what the socket takes of the write queue and delivers what
+/// finished.
+fn flush(env: napi_env, rc: &StreamRef) {
+  {
+    let mut s = rc.borrow_mut();
+    s.core.flush();
+    update_poll(&mut s);
+  }
+  deliver_completions(env, rc);
+}
+
+/// Dispatches a connect (the socket exists). Completion is always
+/// asynchronous, as in libuv.
+pub fn start_connect(rc: &StreamRef, env: napi_env, req: napi_value, name: &[u8]) {
+  let start = {
+    let mut s = rc.borrow_mut();
+    let id = s.next_req_id();
+    let r = js::new_ref(env, req, 1);
+    s.js.reqs.push_back((id, r));
+    let start = s.core.connect(id, name);
+    update_poll(&mut s);
+    start
+  };
+  let rc = rc.clone();
+  match start {
+    // A Unix socket that connect(2) accepted is connected: no need to wait
+    // for POLLOUT and ask SO_ERROR. The callback still comes where libuv's
+    // would: after a poll phase that follows this call (so after, say, the
+    // server in this process accepted this very connection), never sooner.
+    ConnectStart::Connected => env::after_poll(env, Box::new(move |env| finish_connect(env, &rc))),
+    // Learned on POLLOUT, in the poll phase.
+    ConnectStart::InProgress => {}
+    ConnectStart::Failed(_) => env::defer(env, Box::new(move |env| finish_connect(env, &rc))),
+  }
+}
+
+/// A connect that could not even start (no socket): reported next turn.
+pub fn fail_connect_later(rc: &StreamRef, env: napi_env, req: napi_value, status: i32) {
+  {
+    let mut s = rc.borrow_mut();
+    let id = s.next_req_id();
+    let r = js::new_ref(env, req, 1);
+    s.js.reqs.push_back((id, r));
+    s.core.connect_failed_early(id, status);
+  }
+  let rc = rc.clone();
+  env::defer(env, Box::new(move |env| finish_connect(env, &rc)));
+}
+
+/// Delivers a connect decided earlier, then sends what was queued behind it.
+fn finish_connect(env: napi_env, rc: &StreamRef) {
+  rc.borrow_mut().core.finish_connect();
+  deliver_completions(env, rc);
+  flush(env, rc);
+}
+
+// ---------------------------------------------------------------------------
+// Closing.
+
+/// `close([cb])`: unlink the bound path, close the fd now, and finish in
+/// libuv's close phase: every request still queued completes (ECANCELED, in
+/// order, behind those already finished), then `cb` runs with no arguments.
+pub fn close(rc: &StreamRef, env: napi_env, this: napi_value, cb: napi_value) {
+  let mut s = rc.borrow_mut();
+  if s.core.is_closing() || s.torn_down {
+    return;
+  }
+  if s.js.this.is_null() {
+    s.js.this = js::new_ref(env, this, 1);
+  }
+  if js::is_function(env, cb) {
+    stream::JsRefs::replace(env, &mut s.js.close_cb, cb);
+  }
+  let poll = std::mem::replace(&mut s.poll, ptr::null_mut());
+  if !poll.is_null() {
+    // SAFETY: poll is initialised and not yet closing. Closing it before the
+    // fd takes the fd out of epoll while the number is still ours; libuv
+    // calls on_poll_close later, in its close phase, never from here.
+    unsafe { uv::uv_close(poll, Some(on_poll_close)) };
+  }
+  s.core.close();
+  drop(s);
+  if poll.is_null() {
+    let rc = rc.clone();
+    env::defer(env, Box::new(move |env| finish_close(env, &rc)));
+  }
+}
+
+unsafe extern "C" fn on_poll_close(handle: *mut uv::uv_handle_t) {
+  let (_, rc) = stream_of_handle(handle);
+  // SAFETY: libuv is done with the handle in its close callback.
+  unsafe { uv::free_handle(handle) };
+  let Some(rc) = rc else {
+    return; // torn down
+  };
+  let env = rc.borrow().env;
+  let _scope = js::HandleScope::open(env);
+  finish_close(env, &rc);
+}
+
+/// The close phase: every request completes, then the close callback runs,
+/// then every reference is released.
+fn finish_close(env: napi_env, rc: &StreamRef) {
+  {
+    let mut s = rc.borrow_mut();
+    if s.closed || s.torn_down {
+      return;
+    }
+    s.closed = true;
+  }
+  deliver_completions(env, rc);
+  let (cb, this, ctx) = {
+    let mut s = rc.borrow_mut();
+    let cb = js::ref_value(env, s.js.close_cb);
+    js::drop_ref(env, &mut s.js.close_cb);
+    (cb, s.this(), s.js.async_ctx)
+  };
+  if !cb.is_null() {
+    js::make_callback(env, ctx, this, cb, &[]);
+  }
+  let id = {
+    let mut s = rc.borrow_mut();
+    s.js.release(env);
+    s.id
+  };
+  stream::unregister(id);
+}

@@ -1,0 +1,113 @@
+//! Building `Pipe` objects natively (accepted connections, received fds) and
+//! finding a Pipe's native state from its JS object. The class layer: it
+//! knows the `Pipe` constructor, the stream layer does not.
+
+use std::os::fd::{IntoRawFd, OwnedFd};
+use std::ptr;
+
+use napi::sys::{self as napi_sys, napi_env, napi_ref, napi_value};
+use pipewrap_core::stream::Kind;
+use pipewrap_core::sys;
+
+use crate::class;
+use crate::js::{self, napi_call};
+use crate::stream::{self, Stream, StreamRef};
+
+/// What `napi_wrap` holds for each Pipe object.
+pub struct PipeObj {
+  pub s: StreamRef,
+}
+
+thread_local! {
+  /// The `Pipe` constructor of this env, defined once however often the
+  /// addon is loaded.
+  static PIPE_CTOR: std::cell::Cell<napi_ref> = const { std::cell::Cell::new(ptr::null_mut()) };
+}
+
+/// The Pipe class, if this env defined it already.
+pub fn pipe_ctor(env: napi_env) -> napi_value {
+  js::ref_value(env, PIPE_CTOR.with(|c| c.get()))
+}
+
+/// Remembers the Pipe class (once per env; released at teardown).
+pub fn set_pipe_ctor(env: napi_env, ctor: napi_value) {
+  PIPE_CTOR.with(|c| c.set(js::new_ref(env, ctor, 1)));
+  crate::env::on_teardown(
+    env,
+    Box::new(|env| {
+      PIPE_CTOR.with(|c| {
+        let mut r = c.replace(ptr::null_mut());
+        js::drop_ref(env, &mut r);
+      })
+    }),
+  );
+}
+
+/// The native state of a Pipe object, or None for anything else.
+pub fn stream_of<'a>(env: napi_env, value: napi_value) -> Option<&'a StreamRef> {
+  class::unwrap_tracked::<PipeObj>(env, value).map(|p| &p.s)
+}
+
+/// A fresh `Pipe` (SOCKET) around a connected socket: accepted, or
+/// received over IPC. On failure the fd is closed and the errno says why.
+pub fn new_connected_pipe(env: napi_env, fd: OwnedFd) -> Result<napi_value, i32> {
+  let ctor = pipe_ctor(env);
+  if ctor.is_null() {
+    return Err(-libc::EINVAL);
+  }
+  let mut obj = ptr::null_mut();
+  let arg = js::int(env, Kind::Socket as i32);
+  let status = napi_call!(napi_new_instance(env, ctor, 1, &arg, &mut obj));
+  if status != napi_sys::Status::napi_ok {
+    // The env is shutting down, or the object could not be allocated.
+    return Err(match status {
+      napi_sys::Status::napi_cannot_run_js | napi_sys::Status::napi_pending_exception => {
+        -libc::ECANCELED
+      }
+      _ => -libc::ENOMEM,
+    });
+  }
+  let Some(s) = stream_of(env, obj) else {
+    return Err(-libc::EINVAL);
+  };
+  let s = s.clone();
+  let mut st = s.borrow_mut();
+  st.core.adopt(fd.into_raw_fd());
+  st.core.readable = true;
+  st.core.writable = true;
+  st.bind_this(obj);
+  drop(st);
+  stream::register(env, &s);
+  Ok(obj)
+}
+
+/// What JS gets for an fd received on an IPC channel: a `Pipe` for a Unix
+/// stream socket, `{ type: 'TCP' | 'UDP', fd }` for inet sockets (the JS
+/// layer builds Node handles from those), and `{ type: 'UNSUPPORTED', fd: -1 }`
+/// for anything else, which is closed at once (Node aborts on those).
+pub fn wrap_received_fd(env: napi_env, fd: OwnedFd) -> napi_value {
+  let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
+  match sys::fd_kind(raw) {
+    sys::FdKind::UnixStream => {
+      new_connected_pipe(env, fd).unwrap_or_else(|_| raw_handle(env, "UNSUPPORTED", -1))
+    }
+    sys::FdKind::Tcp => raw_handle(env, "TCP", fd.into_raw_fd()),
+    sys::FdKind::Udp => raw_handle(env, "UDP", fd.into_raw_fd()),
+    sys::FdKind::Other => raw_handle(env, "UNSUPPORTED", -1),
+  }
+}
+
+fn raw_handle(env: napi_env, ty: &str, fd: i32) -> napi_value {
+  let mut obj = ptr::null_mut();
+  napi_call!(napi_create_object(env, &mut obj));
+  js::set(env, obj, c"type", js::string(env, ty));
+  js::set(env, obj, c"fd", js::int(env, fd));
+  obj
+}
+
+/// A new stream for `Pipe` objects made by JS.
+pub fn new_stream(env: napi_env, kind: Kind) -> PipeObj {
+  PipeObj {
+    s: Stream::new(env, kind),
+  }
+}
