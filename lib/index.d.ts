@@ -592,6 +592,8 @@ interface IPCEndpoint {
   readonly connected: boolean;
   /** The channel's ref/unref control, or `null` once closed. */
   readonly channel: IPCControl | null;
+  /** @deprecated Node's alias of `channel` (DEP0129); warns once. */
+  _channel: IPCControl | null;
   /**
    * Sends a message (and optionally a handle). Returns `false` when the
    * write queue is over its high-water mark, or when the channel is closed
@@ -615,6 +617,8 @@ export declare class IPCChannel extends EventEmitter implements IPCEndpoint {
   private constructor();
   readonly connected: boolean;
   readonly channel: IPCControl | null;
+  /** @deprecated Node's alias of `channel` (DEP0129); warns once. */
+  _channel: IPCControl | null;
   /** The channel's fd, or `undefined` once closed. */
   readonly fd: number | undefined;
   send(message: Serializable, callback?: SendCallback): boolean;
@@ -663,6 +667,8 @@ export declare class ChildProcessIPC extends EventEmitter implements IPCEndpoint
   readonly childProcess: child_process.ChildProcess;
   readonly connected: boolean;
   readonly channel: IPCControl | null;
+  /** @deprecated Node's alias of `channel` (DEP0129); warns once. */
+  _channel: IPCControl | null;
   send(message: Serializable, callback?: SendCallback): boolean;
   send(message: Serializable, sendHandle: SendHandle | null | undefined, callback?: SendCallback): boolean;
   send(message: Serializable, sendHandle: SendHandle | null | undefined, options: MessageOptions | undefined, callback?: SendCallback): boolean;

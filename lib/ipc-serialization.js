@@ -17,6 +17,7 @@ const { Buffer } = require('buffer');
 const { StringDecoder } = require('string_decoder');
 const v8 = require('v8');
 const { isArrayBufferView } = require('util').types;
+const { codes } = require('./errors');
 
 // Item kinds passed to a parser's sink (see JSONParser#feed).
 const MESSAGE = 0;
@@ -28,25 +29,17 @@ const kPlainObjectTag = 1;
 const DEFAULT_MAX_MESSAGE_SIZE = 128 * 1024 * 1024;
 const NEWLINE = 0x0a;
 
-function makeError(Ctor, code, message, props) {
-  const err = new Ctor(message);
-  err.code = code;
-  if (props) Object.assign(err, props);
-  return err;
-}
-
-function badMessage(cause, detail) {
-  const err = makeError(Error, 'ERR_IPC_BAD_MESSAGE',
-                        `Malformed IPC message (${detail}): ${cause && cause.message}`);
+function badMessage(cause, mode) {
+  const err = codes.ERR_IPC_BAD_MESSAGE(mode, cause);
   if (cause) err.cause = cause;
   return err;
 }
 
 function tooLarge(size, max, mode) {
-  return makeError(RangeError, 'ERR_IPC_MESSAGE_TOO_LARGE',
-                   `IPC message of ${size} bytes or more exceeds maxMessageSize ` +
-                   `(${max} bytes, ${mode} serialization)`,
-                   { size, maxMessageSize: max });
+  const err = codes.ERR_IPC_MESSAGE_TOO_LARGE(size, max, mode);
+  err.size = size;
+  err.maxMessageSize = max;
+  return err;
 }
 
 class ChannelSerializer extends v8.DefaultSerializer {

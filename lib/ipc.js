@@ -28,9 +28,9 @@
 const EventEmitter = require('events');
 const childProcess = require('child_process');
 const fs = require('fs');
+const util = require('util');
 const net = require('net');
 const dgram = require('dgram');
-const util = require('util');
 const binding = require('./binding');
 const { createParser, encode, DEFAULT_MAX_MESSAGE_SIZE, MESSAGE, BAD } = require('./ipc-serialization');
 
@@ -52,54 +52,19 @@ const noop = () => {};
 
 // ------------------------------------------------------------------ errors
 
-function codedError(Ctor, code, message, props) {
-  const err = new Ctor(message);
-  err.code = code;
-  if (props) Object.assign(err, props);
-  return err;
-}
-
-function errnoException(errno, syscall, extra) {
-  let code;
-  try {
-    code = util.getSystemErrorName(errno);
-  } catch {
-    code = `Unknown system error ${errno}`;
-  }
-  const err = new Error(`${syscall} ${code}${extra ? ` ${extra}` : ''}`);
-  err.errno = errno;
-  err.code = code;
-  err.syscall = syscall;
-  return err;
-}
+const { codes, errnoException } = require('./errors');
 
 const errors = {
-  channelClosed: () => codedError(Error, 'ERR_IPC_CHANNEL_CLOSED', 'Channel closed'),
-  disconnected: () => codedError(Error, 'ERR_IPC_DISCONNECTED', 'IPC channel is already disconnected'),
-  missingMessage: () => codedError(TypeError, 'ERR_MISSING_ARGS', 'The "message" argument must be specified'),
-  invalidMessage: (value) => codedError(TypeError, 'ERR_INVALID_ARG_TYPE',
-    'The "message" argument must be one of type string, object, number, or boolean.' +
-    ` Received type ${typeof value}`),
-  invalidHandle: () => codedError(TypeError, 'ERR_INVALID_HANDLE_TYPE', 'This handle type cannot be sent'),
-  badHandle: (detail) => codedError(Error, 'ERR_IPC_BAD_HANDLE', `Received an unusable handle: ${detail}`),
-  childClosed: () => codedError(Error, 'ERR_CHILD_CLOSED_BEFORE_REPLY', 'Child closed before reply received'),
+  channelClosed: () => codes.ERR_IPC_CHANNEL_CLOSED(),
+  disconnected: () => codes.ERR_IPC_DISCONNECTED(),
+  badHandle: (detail) => codes.ERR_IPC_BAD_HANDLE(detail),
+  childClosed: () => codes.ERR_CHILD_CLOSED_BEFORE_REPLY(),
 };
-
-function invalidArgValue(name, value, reason) {
-  return codedError(TypeError, 'ERR_INVALID_ARG_VALUE',
-                    `The ${name.includes('.') ? 'property' : 'argument'} '${name}' ${reason}.` +
-                    ` Received ${util.inspect(value)}`);
-}
-
-function invalidArgType(name, expected, value) {
-  return codedError(TypeError, 'ERR_INVALID_ARG_TYPE',
-                    `The "${name}" argument must be ${expected}. Received ${util.inspect(value)}`);
-}
 
 function validateSerialization(mode, name) {
   if (mode === undefined) return 'json';
   if (mode !== 'json' && mode !== 'advanced') {
-    throw invalidArgValue(name, mode, "must be one of: 'json', 'advanced'");
+    throw codes.ERR_INVALID_ARG_VALUE(name, mode, "must be one of: undefined, 'json', 'advanced'");
   }
   return mode;
 }
@@ -107,7 +72,7 @@ function validateSerialization(mode, name) {
 function validateMaxMessageSize(value) {
   if (value === undefined) return DEFAULT_MAX_MESSAGE_SIZE;
   if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) {
-    throw invalidArgValue('options.maxMessageSize', value, 'must be a positive integer');
+    throw codes.ERR_INVALID_ARG_VALUE('options.maxMessageSize', value, 'must be a positive integer');
   }
   return value;
 }
@@ -156,17 +121,49 @@ function isNodeUDP(h) {
   return Boolean(w.UDP && h instanceof w.UDP);
 }
 
-// The message type for a handle the user wants to send.
-function sendTypeOf(handle) {
+// The wire type for a handle the user wants to send, in the order Node
+// tests them; null: this handle type cannot be sent.
+function handleTypeOf(handle) {
   const pw = getPipewrapNet();
-  if (handle instanceof net.Socket || (pw && pw.Socket && handle instanceof pw.Socket)) {
-    return 'net.Socket';
-  }
-  if (handle instanceof net.Server || (pw && pw.Server && handle instanceof pw.Server)) {
-    return 'net.Server';
-  }
+  if (handle instanceof net.Socket || (pw && pw.Socket && handle instanceof pw.Socket)) return 'net.Socket';
+  if (handle instanceof net.Server || (pw && pw.Server && handle instanceof pw.Server)) return 'net.Server';
   if (isRawHandle(handle)) return 'net.Native';
+  if (handle instanceof dgram.Socket) return 'dgram.Socket';
+  if (isNodeUDP(handle)) return 'dgram.Native';
   return null;
+}
+
+// dgram keeps a socket's UDP wrap in internal state (Node's kStateSymbol,
+// Symbol('state symbol')); there is no public accessor (`_handle` is a
+// deprecated getter that warns).
+let dgramStateSymbol;
+function udpHandleOf(socket) {
+  if (dgramStateSymbol === undefined) {
+    dgramStateSymbol = Object.getOwnPropertySymbols(socket)
+      .find((sym) => sym.description === 'state symbol') || null;
+  }
+  const state = dgramStateSymbol === null ? undefined : socket[dgramStateSymbol];
+  return state && state.handle ? state.handle : null;
+}
+
+// An HTTP connection socket handed over: release its parser and detach it
+// from the response using it, as Node does (the socket is gone from here).
+let httpCommon;
+function releaseHttpParser(socket) {
+  if (!socket.parser) return;
+  if (httpCommon === undefined) {
+    try {
+      httpCommon = require('_http_common');
+    } catch {
+      httpCommon = null;
+    }
+  }
+  if (!httpCommon || typeof httpCommon.freeParser !== 'function' ||
+      !(socket.parser instanceof httpCommon.HTTPParser)) return;
+  httpCommon.freeParser(socket.parser, null, socket);
+  if (socket._httpMessage && typeof socket._httpMessage.detachSocket === 'function') {
+    socket._httpMessage.detachSocket(socket);
+  }
 }
 
 function closeRaw(h) {
@@ -201,6 +198,156 @@ function settleOnce(emitter, op, done) {
     done(null, emitter);
   });
 }
+
+// ------------------------------------------------------------------ handle conversion
+// One entry per wire type, as Node's handleConversion: send(core, wire,
+// handle) returns the raw handle to pass (null: send the bare message) and
+// may add fields to the wire message, changing nothing else; commit(core,
+// wire, handle, raw, options), if present, runs once the message is known to
+// serialize and returns true when our copy of the fd is to be closed after
+// the ACK; got(core, message, handle, done) turns a received raw handle into
+// the object to emit and calls done(null, object) or done(err) (or throws).
+//
+// A received raw handle is what the binding made of the fd: a Pipe for a
+// Unix socket, or a { type: 'TCP' | 'UDP', fd } descriptor we own (Node's
+// own TCP/UDP wraps under PIPEWRAP_BINDING=node).
+
+function describeRaw(handle) {
+  if (isRawHandle(handle) || isNodeUDP(handle)) {
+    if (isNodeTCP(handle)) return 'TCP';
+    if (isNodeUDP(handle)) return 'UDP';
+    return 'PIPE';
+  }
+  return handle.type; // 'TCP' | 'UDP'
+}
+
+function refuse(kind, type) {
+  throw new Error(`a ${kind} socket cannot arrive as '${type}'`);
+}
+
+// A descriptor's fd handed to Node: it owns (and on failure closes) it now.
+function takeFd(handle) {
+  const fd = handle.fd;
+  handle.fd = -1;
+  return fd;
+}
+
+const handleConversion = {
+  'net.Native': {
+    send: (core, wire, handle) => handle,
+    got(core, message, handle, done) {
+      const kind = describeRaw(handle);
+      if (kind === 'UDP') refuse(kind, message.type);
+      if (kind === 'TCP' && !isNodeTCP(handle)) {
+        const { TCP, TCPConstants } = getNodeWraps();
+        if (!TCP) return done(null, handle);
+        const tcp = new TCP(TCPConstants.SOCKET);
+        const err = tcp.open(handle.fd);
+        if (err) throw errnoException(err, 'open');
+        handle.fd = -1;
+        return done(null, tcp);
+      }
+      done(null, handle);
+    },
+  },
+
+  'net.Server': {
+    send: (core, wire, server) => server._handle || null,
+    got(core, message, handle, done) {
+      const kind = describeRaw(handle);
+      if (kind === 'UDP') refuse(kind, message.type);
+      let server;
+      let listenArg;
+      if (kind === 'TCP') {
+        server = new net.Server();
+        listenArg = isNodeTCP(handle) ? handle : { fd: takeFd(handle) };
+      } else {
+        server = new (getPipewrapNet().Server)();
+        listenArg = handle;
+      }
+      settleOnce(server, (l) => server.listen(listenArg, l), done);
+    },
+  },
+
+  'net.Socket': {
+    send(core, wire, socket) {
+      const server = socket.server;
+      if (server && typeof server._setupWorker === 'function' && server._connectionKey !== undefined) {
+        // A socket a net.Server accepted: the receiver counts it for the
+        // server's getConnections()/close().
+        wire.key = server._connectionKey;
+      }
+      return socket._handle || null; // none (destroyed): Node sends the bare message
+    },
+    // Once the message is known to serialize: hand the socket over. Returns
+    // true when our fd is to be closed once the peer ACKs.
+    commit(core, wire, socket, raw, options) {
+      if (wire.key !== undefined) {
+        const server = socket.server;
+        let list = core.sendLists.get(wire.key);
+        if (!list) {
+          list = new SocketListSend(core, wire.key);
+          core.sendLists.set(wire.key, list);
+          server._setupWorker(list);
+        }
+        if (!options.keepOpen && typeof server._connections === 'number') server._connections--;
+      }
+      if (options.keepOpen) return false;
+      // Stop reading it here so the receiver gets every byte, and forget it.
+      if (typeof raw.readStop === 'function') raw.readStop();
+      raw.reading = false;
+      raw.onread = noop;
+      socket._handle = null;
+      if (typeof socket.setTimeout === 'function') socket.setTimeout(0);
+      releaseHttpParser(socket);
+      return true;
+    },
+    got(core, message, handle, done) {
+      const kind = describeRaw(handle);
+      if (kind === 'UDP') refuse(kind, message.type);
+      let socket;
+      if (kind === 'TCP') {
+        socket = isNodeTCP(handle) ?
+          new net.Socket({ handle, readable: true, writable: true }) :
+          new net.Socket({ fd: handle.fd, readable: true, writable: true });
+      } else {
+        socket = new (getPipewrapNet().Socket)({ handle, readable: true, writable: true });
+      }
+      core.trackReceivedSocket(message, socket);
+      done(null, socket);
+    },
+  },
+
+  'dgram.Native': {
+    send: (core, wire, handle) => handle,
+    got(core, message, handle, done) {
+      const kind = describeRaw(handle);
+      if (kind !== 'UDP') refuse(kind, message.type);
+      if (isNodeUDP(handle)) return done(null, handle);
+      const { UDP } = getNodeWraps();
+      if (!UDP) throw new Error('cannot wrap a UDP fd');
+      const udp = new UDP();
+      const err = udp.open(handle.fd);
+      if (err) throw errnoException(err, 'open');
+      handle.fd = -1;
+      done(null, udp);
+    },
+  },
+
+  'dgram.Socket': {
+    send(core, wire, socket) {
+      wire.dgramType = socket.type;
+      return udpHandleOf(socket);
+    },
+    got(core, message, handle, done) {
+      const kind = describeRaw(handle);
+      if (kind !== 'UDP') refuse(kind, message.type);
+      const sock = dgram.createSocket(message.dgramType === 'udp6' ? 'udp6' : 'udp4');
+      // dgram does not take the fd when bind({ fd }) fails: done(err) closes it.
+      settleOnce(sock, (l) => sock.bind(isNodeUDP(handle) ? handle : { fd: handle.fd }, l), done);
+    },
+  },
+};
 
 // ------------------------------------------------------------------ socket lists
 // Node's net.Server tracks the sockets it handed to another process through
@@ -508,82 +655,9 @@ class ChannelCore {
 
   // Turn a received raw handle into what the sender's message type asks for.
   convertReceived(message, handle, done) {
-    const type = message.type;
-    const plain = !isRawHandle(handle) && handle !== null && typeof handle === 'object' &&
-      typeof handle.type === 'string';
-
-    if (type === 'dgram.Socket' || type === 'dgram.Native' || (plain && handle.type === 'UDP') ||
-        isNodeUDP(handle)) {
-      if (plain && type === 'dgram.Socket') {
-        const sock = dgram.createSocket(message.dgramType === 'udp6' ? 'udp6' : 'udp4');
-        // dgram does not take the fd when bind({ fd }) fails: done(err) closes it.
-        settleOnce(sock, (l) => sock.bind({ fd: handle.fd }, l), done);
-        return;
-      }
-      if (plain && type === 'dgram.Native') {
-        const { UDP } = getNodeWraps();
-        if (!UDP) throw new Error('cannot wrap a UDP fd');
-        const udp = new UDP();
-        const err = udp.open(handle.fd);
-        if (err) throw errnoException(err, 'open');
-        return done(null, udp);
-      }
-      if (plain) {
-        // A UDP fd labelled as something else: refuse it (closed by done).
-        throw new Error(`a UDP socket cannot arrive as '${type}'`);
-      }
-      return done(null, handle); // Node's raw UDP wrap (PIPEWRAP_BINDING=node)
-    }
-
-    if (plain && handle.type === 'TCP') {
-      // An inet socket fd our binding handed us: Node's net owns it from now.
-      if (type === 'net.Server') {
-        const server = new net.Server();
-        const fd = handle.fd;
-        handle.fd = -1; // net owns (and on failure closes) the fd from here
-        settleOnce(server, (l) => server.listen({ fd }, l), done);
-        return;
-      }
-      if (type === 'net.Socket') {
-        const socket = new net.Socket({ fd: handle.fd, readable: true, writable: true });
-        this.trackReceivedSocket(message, socket);
-        return done(null, socket);
-      }
-      const { TCP, TCPConstants } = getNodeWraps();
-      if (!TCP) return done(null, handle);
-      const tcp = new TCP(TCPConstants.SOCKET);
-      const err = tcp.open(handle.fd);
-      if (err) throw errnoException(err, 'open');
-      return done(null, tcp);
-    }
-
-    if (type === 'net.Native') return done(null, handle);
-
-    if (isNodeTCP(handle)) {
-      if (type === 'net.Server') {
-        const server = new net.Server();
-        settleOnce(server, (l) => server.listen(handle, l), done);
-        return;
-      }
-      const socket = new net.Socket({ handle, readable: true, writable: true });
-      this.trackReceivedSocket(message, socket);
-      return done(null, socket);
-    }
-
-    // A Unix-domain socket: pipewrap's net layer when present.
-    const pw = getPipewrapNet();
-    if (!pw) return done(null, handle);
-    if (type === 'net.Server') {
-      const server = new pw.Server();
-      settleOnce(server, (l) => server.listen(handle, l), done);
-      return;
-    }
-    if (type === 'net.Socket') {
-      const socket = new pw.Socket({ handle, readable: true, writable: true });
-      this.trackReceivedSocket(message, socket);
-      return done(null, socket);
-    }
-    done(null, handle);
+    const conversion = Object.hasOwn(handleConversion, message.type) ? handleConversion[message.type] : null;
+    if (conversion === null) throw new Error(`unknown handle type ${JSON.stringify(message.type)}`);
+    conversion.got(this, message, handle, done);
   }
 
   trackReceivedSocket(message, socket) {
@@ -675,13 +749,14 @@ class ChannelCore {
     } else if (typeof options === 'function') {
       callback = options;
       options = undefined;
-    } else if (options !== undefined && (options === null || typeof options !== 'object')) {
-      throw invalidArgType('options', 'of type object', options);
+    } else if (options !== undefined && (options === null || typeof options !== 'object' || Array.isArray(options))) {
+      throw codes.ERR_INVALID_ARG_TYPE('options', 'object', options);
     }
     if (callback !== undefined && typeof callback !== 'function') {
-      throw invalidArgType('callback', 'of type function', callback);
+      throw codes.ERR_INVALID_ARG_TYPE('callback', 'function', callback);
     }
-    options = { swallowErrors: false, ...options };
+    // Own properties only: keepOpen is never read through the prototype.
+    options = { __proto__: null, swallowErrors: false, ...options };
 
     if (this.connected) return this._send(message, handle, options, callback);
 
@@ -697,16 +772,16 @@ class ChannelCore {
   }
 
   _send(message, handle, options, callback) {
-    if (message === undefined) throw errors.missingMessage();
+    if (message === undefined) throw codes.ERR_MISSING_ARGS('message');
     const t = typeof message;
     if (t !== 'string' && t !== 'object' && t !== 'number' && t !== 'boolean') {
-      throw errors.invalidMessage(message);
+      throw codes.ERR_INVALID_ARG_TYPE('message', ['string', 'object', 'number', 'boolean'], message);
     }
     if (typeof options === 'boolean') options = { swallowErrors: options };
 
     if (handle) {
-      const type = sendTypeOf(handle);
-      if (!type) throw errors.invalidHandle();
+      const type = handleTypeOf(handle);
+      if (!type) throw codes.ERR_INVALID_HANDLE_TYPE();
       if (this.handleQueue) {
         this.handleQueue.push({ message, handle, options, callback });
         return this.handleQueue.length === 1;
@@ -767,21 +842,9 @@ class ChannelCore {
 
   sendWithHandle(message, handle, type, options, callback) {
     this.flushBatch(); // earlier plain messages go first
+    const conversion = handleConversion[type];
     const wire = { cmd: 'NODE_HANDLE', type, msg: message };
-    let raw;
-    let server = null;
-    if (type === 'net.Socket') {
-      raw = handle._handle;
-      if (raw && handle.server && typeof handle.server._setupWorker === 'function' &&
-          handle.server._connectionKey !== undefined) {
-        server = handle.server;
-        wire.key = server._connectionKey;
-      }
-    } else if (type === 'net.Server') {
-      raw = handle._handle;
-    } else {
-      raw = handle;
-    }
+    const raw = conversion.send(this, wire, handle);
 
     if (!raw) {
       // Nothing native to pass (a destroyed socket, a closed server): Node
@@ -792,33 +855,13 @@ class ChannelCore {
     }
 
     const payload = encode(this.mode, wire); // may throw: nothing changed yet
-    const detach = type === 'net.Socket' && !options.keepOpen;
-
-    if (server) {
-      let list = this.sendLists.get(wire.key);
-      if (!list) {
-        list = new SocketListSend(this, wire.key);
-        this.sendLists.set(wire.key, list);
-        server._setupWorker(list);
-      }
-      if (detach && typeof server._connections === 'number') server._connections--;
-    }
-
-    if (detach) {
-      // The socket is handed over: stop reading it here so the receiver gets
-      // every byte, and forget it. The fd is closed once the peer ACKs.
-      if (typeof raw.readStop === 'function') raw.readStop();
-      raw.reading = false;
-      raw.onread = noop;
-      handle._handle = null;
-      if (typeof handle.setTimeout === 'function') handle.setTimeout(0);
-    }
+    const closeAfterAck = conversion.commit ? conversion.commit(this, wire, handle, raw, options) : false;
 
     const err = this.write(payload, raw, options, callback);
     if (err === 0) {
       this.handleQueue = [];
-      this.awaitingAck = { payload, raw, closeAfterAck: detach, options, retransmissions: 0 };
-    } else if (detach) {
+      this.awaitingAck = { payload, raw, closeAfterAck, options, retransmissions: 0 };
+    } else if (closeAfterAck) {
       closeRaw(raw);
     }
     return this.writeQueueSize() < WRITE_QUEUE_HIGH_WATER;
@@ -962,10 +1005,31 @@ class ChannelCore {
 
 // ------------------------------------------------------------------ openChannel
 
+// `_channel`: Node's deprecated alias of `channel` (DEP0129), still defined
+// on ChildProcess and process in Node 20-24: an own, non-enumerable accessor
+// that warns once. Setting it replaces `channel`, as in Node.
+const channelDeprecation = '_channel is deprecated. Use ChildProcess.channel instead.';
+const getChannelAlias = util.deprecate(function getChannel() {
+  return this.channel;
+}, channelDeprecation, 'DEP0129');
+const setChannelAlias = util.deprecate(function setChannel(value) {
+  Object.defineProperty(this, 'channel', { value, writable: true, configurable: true, enumerable: true });
+}, channelDeprecation, 'DEP0129');
+
+function defineChannelAlias(target) {
+  Object.defineProperty(target, '_channel', {
+    get: getChannelAlias,
+    set: setChannelAlias,
+    configurable: true,
+    enumerable: false,
+  });
+}
+
 class IPCChannel extends EventEmitter {
   constructor() {
     super();
     this[kCore] = null;
+    defineChannelAlias(this);
   }
 
   get connected() {
@@ -999,11 +1063,13 @@ class IPCChannel extends EventEmitter {
   }
 }
 
-function openChannel(fd, options = {}) {
-  if (!Number.isInteger(fd) || fd < 0) throw invalidArgType('fd', 'a non-negative integer', fd);
-  if (options === null || typeof options !== 'object') {
-    throw invalidArgType('options', 'of type object', options);
+function openChannel(fd, options) {
+  if (!Number.isInteger(fd) || fd < 0) throw codes.ERR_INVALID_ARG_TYPE('fd', 'a non-negative integer', fd);
+  if (options === undefined) options = {};
+  else if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw codes.ERR_INVALID_ARG_TYPE('options', 'object', options);
   }
+  options = { __proto__: null, ...options }; // nothing read through the prototype
   const mode = validateSerialization(options.serialization, 'options.serialization');
   const maxMessageSize = validateMaxMessageSize(options.maxMessageSize);
 
@@ -1037,6 +1103,7 @@ class ChildProcessIPC extends EventEmitter {
     super();
     this._cp = cp;
     this[kCore] = null;
+    defineChannelAlias(this);
   }
 
   get pid() { return this._cp.pid; }
@@ -1084,48 +1151,69 @@ class ChildProcessIPC extends EventEmitter {
   }
 }
 
+// options.stdio as Node's fork() reads it: a string names all three
+// streams ('ignore', 'pipe', 'overlapped', 'inherit'; anything else is
+// ERR_INVALID_ARG_VALUE), an array must hold exactly one 'ipc', and any
+// other value means the default ('inherit', or 'pipe' when silent).
 function buildStdio(options) {
   let stdio = options.stdio;
   if (typeof stdio === 'string') {
-    stdio = [stdio, stdio, stdio, 'ipc'];
-  } else if (stdio === undefined || stdio === null) {
-    const s = options.silent ? 'pipe' : 'inherit';
-    stdio = [s, s, s, 'ipc'];
-  } else if (Array.isArray(stdio)) {
-    stdio = [...stdio];
-    const count = stdio.filter((s) => s === 'ipc').length;
-    if (count === 0) {
-      throw codedError(Error, 'ERR_CHILD_PROCESS_IPC_REQUIRED',
-                       "Forked processes must have an IPC channel, missing value 'ipc' in options.stdio");
+    switch (stdio) {
+      case 'ignore': case 'pipe': case 'overlapped':
+        return [stdio, stdio, stdio, 'ipc'];
+      case 'inherit':
+        return [0, 1, 2, 'ipc'];
+      default:
+        throw codes.ERR_INVALID_ARG_VALUE('stdio', stdio);
     }
-    if (count > 1) throw codedError(Error, 'ERR_IPC_ONE_PIPE', 'Child process can have only one IPC pipe');
-  } else {
-    throw invalidArgValue('options.stdio', stdio, 'is invalid');
   }
+  if (!Array.isArray(stdio)) return options.silent ? ['pipe', 'pipe', 'pipe', 'ipc'] : [0, 1, 2, 'ipc'];
+  stdio = [...stdio];
+  const count = stdio.filter((s) => s === 'ipc').length;
+  if (count === 0) throw codes.ERR_CHILD_PROCESS_IPC_REQUIRED('options.stdio');
+  if (count > 1) throw codes.ERR_IPC_ONE_PIPE();
   return stdio;
 }
 
+// A path argument as Node's getValidatedPath takes it: a string, Buffer or
+// file: URL, without null bytes.
+function validatedPath(value, name) {
+  if (value instanceof URL) value = require('url').fileURLToPath(value);
+  else if (Buffer.isBuffer(value)) value = value.toString();
+  if (typeof value !== 'string') throw codes.ERR_INVALID_ARG_TYPE(name, ['string', 'Buffer', 'URL'], value);
+  if (value.includes('\u0000')) {
+    throw codes.ERR_INVALID_ARG_VALUE(name, value, 'must be a string, Uint8Array, or URL without null bytes');
+  }
+  return value;
+}
+
 function fork(modulePath, args, options) {
-  if (modulePath instanceof URL) modulePath = require('url').fileURLToPath(modulePath);
-  if (typeof modulePath !== 'string') throw invalidArgType('modulePath', 'of type string', modulePath);
+  modulePath = validatedPath(modulePath, 'modulePath');
   if (args == null) {
     args = [];
   } else if (typeof args === 'object' && !Array.isArray(args)) {
     options = args;
     args = [];
   } else if (!Array.isArray(args)) {
-    throw invalidArgType('args', 'an instance of Array', args);
+    throw codes.ERR_INVALID_ARG_TYPE('args', 'Array', args);
   }
-  if (options == null) options = {};
-  if (typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+  if (options != null && (typeof options !== 'object' || Array.isArray(options))) {
+    throw codes.ERR_INVALID_ARG_TYPE('options', 'object', options);
+  }
+  // Every option is read from the caller's own properties, never through
+  // the prototype chain (Object.prototype.execPath must not pick the binary).
+  options = { __proto__: null, ...options };
 
   const mode = validateSerialization(options.serialization, 'options.serialization');
   const maxMessageSize = validateMaxMessageSize(options.maxMessageSize);
   const stdio = buildStdio(options);
   const ipcIndex = stdio.indexOf('ipc');
   const execPath = options.execPath || process.execPath;
+  if (typeof execPath === 'string' && execPath.includes('\u0000')) {
+    throw codes.ERR_INVALID_ARG_VALUE('options.execPath', execPath, 'must be a string without null bytes');
+  }
   let execArgv = options.execArgv || process.execArgv;
-  if (!Array.isArray(execArgv)) throw invalidArgType('options.execArgv', 'an instance of Array', execArgv);
+  if (!Array.isArray(execArgv)) throw codes.ERR_INVALID_ARG_TYPE('options.execArgv', 'Array', execArgv);
   if (execArgv === process.execArgv && process._eval != null) {
     // Like Node: a parent run with -e/-p must not fork itself running its
     // own eval string again.
@@ -1135,7 +1223,7 @@ function fork(modulePath, args, options) {
 
   const { socketpair } = binding.native;
   if (typeof socketpair !== 'function') {
-    throw codedError(Error, 'ERR_PIPEWRAP_NO_SOCKETPAIR', 'The native binding has no socketpair()');
+    throw codes.ERR_PIPEWRAP_NO_SOCKETPAIR();
   }
   const [parentFd, childFd] = socketpair();
 
@@ -1149,11 +1237,15 @@ function fork(modulePath, args, options) {
   }
 
   stdio[ipcIndex] = childFd;
-  const env = { ...(options.env || process.env) };
+  // Copied as Node's spawn reads it: every enumerable key, inherited ones
+  // included (Node does so on purpose, e.g. for Object.create(process.env)).
+  const sourceEnv = options.env || process.env;
+  const env = {};
+  for (const key in sourceEnv) env[key] = sourceEnv[key];
   env.NODE_CHANNEL_FD = String(ipcIndex);
   env.NODE_CHANNEL_SERIALIZATION_MODE = mode;
 
-  const spawnOptions = { ...options, stdio, env, shell: false };
+  const spawnOptions = { __proto__: null, ...options, stdio, env, shell: false };
   delete spawnOptions.serialization;
   delete spawnOptions.silent;
   delete spawnOptions.execPath;

@@ -12,8 +12,10 @@ const EventEmitter = require('events');
 const fs = require('fs');
 const os = require('os');
 const stream = require('stream');
-const util = require('util');
 const binding = require('./binding');
+const errors = require('./errors');
+
+const { codes } = errors;
 
 const {
   Pipe,
@@ -57,88 +59,20 @@ const kDirectBytes = Symbol('pipewrap.directBytes');
 
 function noop() {}
 
-// ---------------------------------------------------------------------------
-// Errors, shaped like Node's internal/errors (reference section 2.9).
+// Errors, shaped like Node's internal/errors (lib/errors.js).
 
-function nodeError(Base, code, message) {
-  const err = new Base(message);
-  err.code = code;
-  return err;
-}
-
-function describe(value) {
-  if (value == null) return ` Received ${value}`;
-  if (typeof value === 'function') return ` Received function ${value.name || '<anonymous>'}`;
-  if (typeof value === 'object') {
-    if (value.constructor && value.constructor.name) {
-      return ` Received an instance of ${value.constructor.name}`;
-    }
-    return ` Received ${util.inspect(value, { depth: -1 })}`;
-  }
-  let shown = util.inspect(value, { colors: false });
-  if (shown.length > 28) shown = `${shown.slice(0, 25)}...`;
-  return ` Received type ${typeof value} (${shown})`;
-}
-
-function invalidArgType(name, expected, actual) {
-  const kind = name.includes('.') ? 'property' : 'argument';
-  return nodeError(TypeError, 'ERR_INVALID_ARG_TYPE',
-    `The "${name}" ${kind} must be ${expected}.${describe(actual)}`);
-}
-
-function invalidArgValue(name, value, reason = 'is invalid') {
-  let shown = util.inspect(value);
-  if (shown.length > 128) shown = `${shown.slice(0, 128)}...`;
-  const kind = name.includes('.') ? 'property' : 'argument';
-  return nodeError(TypeError, 'ERR_INVALID_ARG_VALUE', `The ${kind} '${name}' ${reason}. Received ${shown}`);
-}
-
-function errName(err) {
-  return util.getSystemErrorName(err);
-}
-
-let uvErrmap;
-function errMessage(err) {
-  // getSystemErrorMap() builds a fresh Map on every call: fetch it once.
-  if (uvErrmap === undefined) uvErrmap = util.getSystemErrorMap();
-  const entry = uvErrmap.get(err);
-  return entry ? entry[1] : 'unknown error';
-}
-
-// ErrnoException: "<syscall> <CODE>[ <original>]".
 function errnoException(err, syscall, original) {
-  const code = errName(err);
-  const ex = new Error(original ? `${syscall} ${code} ${original}` : `${syscall} ${code}`);
-  ex.errno = err;
-  ex.code = code;
-  ex.syscall = syscall;
-  return ex;
+  return errors.errnoException(err, syscall, original);
 }
 
-// ExceptionWithHostPort as used for pipe connects: "connect ENOENT /path",
-// with `address` and no `port`.
+// "connect ENOENT /path", with `address` and no `port`.
 function connectException(err, address, suffix = '') {
-  const code = errName(err);
-  const ex = new Error(`connect ${code} ${address}${suffix}`);
-  ex.errno = err;
-  ex.code = code;
-  ex.syscall = 'connect';
-  ex.address = address;
-  return ex;
+  return errors.exceptionWithHostPort(err, 'connect', address, suffix);
 }
 
-// UVExceptionWithHostPort as used for listen/bind: "listen EADDRINUSE:
-// address already in use /path", port -1 (truthy, so set, but not printed).
+// "listen EADDRINUSE: address already in use /path", port -1.
 function listenException(err, address, suffix = '') {
-  const code = errName(err);
-  const details = address ? ` ${address}` : '';
-  const ex = new Error(`listen ${code}: ${errMessage(err)}${details}${suffix}`);
-  ex.code = code;
-  ex.errno = err;
-  ex.syscall = 'listen';
-  ex.address = address;
-  ex.port = -1;
-  return ex;
+  return errors.uvExceptionWithHostPort(err, 'listen', address, suffix);
 }
 
 // ---------------------------------------------------------------------------
@@ -146,12 +80,12 @@ function listenException(err, address, suffix = '') {
 // over-long path is an ENAMETOOLONG error before anything is created.
 
 function validatePath(path, name) {
-  if (typeof path !== 'string') throw invalidArgType(name, 'of type string', path);
-  if (path.length === 0) throw invalidArgValue(name, path, 'must be a non-empty string');
+  if (typeof path !== 'string') throw codes.ERR_INVALID_ARG_TYPE(name, 'string', path);
+  if (path.length === 0) throw codes.ERR_INVALID_ARG_VALUE(name, path, 'must be a non-empty string');
   // A leading NUL selects the Linux abstract namespace; any other NUL would
   // be silently cut off by the kernel, so reject it (as newer libuv does).
   if (path.indexOf('\0', 1) !== -1) {
-    throw invalidArgValue(name, path, 'must not contain null bytes (except a leading one for abstract names)');
+    throw codes.ERR_INVALID_ARG_VALUE(name, path, 'must not contain null bytes (except a leading one for abstract names)');
   }
 }
 
@@ -383,11 +317,8 @@ function tryReadStart(socket) {
 }
 
 function createHandleFromFd(fd) {
-  if (!Number.isInteger(fd)) throw invalidArgType('options.fd', 'of type number', fd);
-  if (fd < 0 || fd > 0x7fffffff) {
-    throw nodeError(RangeError, 'ERR_OUT_OF_RANGE',
-      `The value of "options.fd" is out of range. It must be >= 0 && <= 2147483647. Received ${fd}`);
-  }
+  if (!Number.isInteger(fd)) throw codes.ERR_INVALID_ARG_TYPE('options.fd', 'number', fd);
+  if (fd < 0 || fd > 0x7fffffff) throw codes.ERR_OUT_OF_RANGE('options.fd', '>= 0 && <= 2147483647', fd);
   let st;
   try {
     st = fs.fstatSync(fd);
@@ -396,7 +327,7 @@ function createHandleFromFd(fd) {
   }
   if (!st.isSocket() && !st.isFIFO()) {
     const kind = st.isFile() ? 'FILE' : st.isCharacterDevice() ? 'TTY' : 'UNKNOWN';
-    throw nodeError(TypeError, 'ERR_INVALID_FD_TYPE', `Unsupported fd type: ${kind}`);
+    throw codes.ERR_INVALID_FD_TYPE(kind);
   }
   return new Pipe(PipeConstants.SOCKET);
 }
@@ -427,16 +358,15 @@ function initSocketHandle(self) {
 
 function enableFdPassing(handle) {
   if (typeof handle.setFdPassing !== 'function') {
-    throw nodeError(Error, 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', 'fdPassing needs the pipewrap native binding');
+    throw codes.ERR_FEATURE_UNAVAILABLE_ON_PLATFORM('fdPassing (it needs the pipewrap native binding)');
   }
   handle.setFdPassing(true);
 }
 
 function validateTimerDuration(msecs, name) {
-  if (typeof msecs !== 'number') throw invalidArgType(name, 'of type number', msecs);
+  if (typeof msecs !== 'number') throw codes.ERR_INVALID_ARG_TYPE(name, 'number', msecs);
   if (!(msecs >= 0) || !Number.isFinite(msecs)) {
-    throw nodeError(RangeError, 'ERR_OUT_OF_RANGE',
-      `The value of "${name}" is out of range. It must be a non-negative finite number. Received ${msecs}`);
+    throw codes.ERR_OUT_OF_RANGE(name, 'a non-negative finite number', msecs);
   }
   return msecs;
 }
@@ -445,12 +375,12 @@ class Socket extends stream.Duplex {
   constructor(options) {
     if (typeof options === 'number') options = { fd: options };
     else if (options == null) options = {};
-    else if (typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
-    else options = { ...options };
+    else if (typeof options !== 'object') throw codes.ERR_INVALID_ARG_TYPE('options', 'Object', options);
+    else options = { __proto__: null, ...options };
 
     if (options.objectMode || options.readableObjectMode || options.writableObjectMode) {
       const key = options.objectMode ? 'objectMode' : options.readableObjectMode ? 'readableObjectMode' : 'writableObjectMode';
-      throw invalidArgValue(`options.${key}`, options[key], 'is not supported');
+      throw codes.ERR_INVALID_ARG_VALUE(`options.${key}`, options[key], 'is not supported');
     }
 
     // Default to *not* allowing half-open sockets; 'close' is emitted by us
@@ -476,7 +406,7 @@ class Socket extends stream.Duplex {
     if (options.handle) {
       const { handle } = options;
       if (typeof handle !== 'object' || typeof handle.readStart !== 'function') {
-        throw invalidArgType('options.handle', 'a Pipe handle', handle);
+        throw codes.ERR_INVALID_ARG_TYPE('options.handle', 'Pipe', handle);
       }
       this._handle = handle;
     } else if (options.fd !== undefined) {
@@ -517,7 +447,7 @@ class Socket extends stream.Duplex {
     if (options.fdPassing !== undefined) this[kFdPassing] = Boolean(options.fdPassing);
 
     if (this.connecting) {
-      throw nodeError(Error, 'ERR_SOCKET_CONNECTING', 'Socket is already connecting');
+      throw codes.ERR_SOCKET_CONNECTING();
     }
     if (cb !== null) this.once('connect', cb);
     if (this.write !== Socket.prototype.write) this.write = Socket.prototype.write;
@@ -603,10 +533,10 @@ class Socket extends stream.Duplex {
   getPeerCredentials() {
     const handle = this._handle;
     if (!handle || this.connecting) {
-      throw nodeError(Error, 'ERR_SOCKET_CLOSED', 'Socket is not connected');
+      throw codes.ERR_SOCKET_CLOSED();
     }
     if (typeof handle.getPeerCredentials !== 'function') {
-      throw nodeError(Error, 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', 'getPeerCredentials needs the pipewrap native binding');
+      throw codes.ERR_FEATURE_UNAVAILABLE_ON_PLATFORM('getPeerCredentials (it needs the pipewrap native binding)');
     }
     const cred = handle.getPeerCredentials();
     if (typeof cred === 'number') throw errnoException(cred, 'getsockopt');
@@ -626,13 +556,13 @@ class Socket extends stream.Duplex {
       data = undefined;
     }
     if (!Array.isArray(fds) || fds.length === 0 || fds.length > 64 || !fds.every((fd) => Number.isInteger(fd) && fd >= 0)) {
-      throw invalidArgType('fds', 'an array of 1 to 64 file descriptors', fds);
+      throw codes.ERR_INVALID_ARG_TYPE('fds', 'an array of 1 to 64 file descriptors', fds);
     }
     let buf;
     if (data === undefined) buf = Buffer.alloc(1);
     else if (typeof data === 'string') buf = Buffer.from(data);
     else if (ArrayBuffer.isView(data)) buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-    else throw invalidArgType('data', 'of type string or an instance of Buffer or Uint8Array', data);
+    else throw codes.ERR_INVALID_ARG_TYPE('data', ['string', 'Buffer', 'Uint8Array'], data);
     if (buf.length === 0) buf = Buffer.alloc(1);
     else buf = Buffer.from(buf); // our own copy carries the fds marker
     buf[kFds] = fds.slice();
@@ -689,7 +619,7 @@ class Socket extends stream.Duplex {
     this.timeout = msecs;
     msecs = validateTimerDuration(msecs, 'msecs');
     if (callback !== undefined && typeof callback !== 'function') {
-      throw invalidArgType('callback', 'of type function', callback);
+      throw codes.ERR_INVALID_ARG_TYPE('callback', 'Function', callback);
     }
     clearTimeout(this[kTimeout]);
     if (msecs === 0) {
@@ -811,8 +741,7 @@ class Socket extends stream.Duplex {
       this._pendingData = data;
       this._pendingEncoding = encoding;
       const onClose = () => {
-        cb(nodeError(Error, 'ERR_SOCKET_CLOSED_BEFORE_CONNECTION',
-          'Socket closed before the connection was established'));
+        cb(codes.ERR_SOCKET_CLOSED_BEFORE_CONNECTION());
       };
       this.once('connect', function onConnect() {
         this.off('close', onClose);
@@ -826,7 +755,7 @@ class Socket extends stream.Duplex {
 
     const handle = this._handle;
     if (!handle) {
-      cb(nodeError(Error, 'ERR_SOCKET_CLOSED', 'Socket is closed'));
+      cb(codes.ERR_SOCKET_CLOSED());
       return;
     }
     this._unrefTimer();
@@ -936,23 +865,23 @@ function onSocketTimeout(socket) {
 // connect(path[, cb]) | connect(options[, cb]) → [options, cb]
 function normalizeConnectArgs(args) {
   if (args.length === 0) {
-    throw nodeError(TypeError, 'ERR_MISSING_ARGS', 'The "options" or "path" argument must be specified');
+    throw codes.ERR_MISSING_ARGS(['options', 'path']);
   }
   const arg0 = args[0];
   let options;
   if (typeof arg0 === 'string') {
     options = { path: arg0 };
   } else if (arg0 !== null && typeof arg0 === 'object') {
-    options = arg0;
+    options = { __proto__: null, ...arg0 };
     if (options.path == null) {
       if (options.port !== undefined) {
-        throw invalidArgValue('options.port', options.port,
+        throw codes.ERR_INVALID_ARG_VALUE('options.port', options.port,
           'is not supported: pipewrap connects Unix domain sockets only (use options.path)');
       }
-      throw nodeError(TypeError, 'ERR_MISSING_ARGS', 'The "options.path" property must be specified');
+      throw codes.ERR_MISSING_ARGS('options.path');
     }
   } else {
-    throw invalidArgType('path', 'of type string or an instance of Object', arg0);
+    throw codes.ERR_INVALID_ARG_TYPE('path', ['string', 'Object'], arg0);
   }
   const last = args[args.length - 1];
   const cb = args.length > 1 && typeof last === 'function' ? last : null;
@@ -1007,7 +936,7 @@ function emitListeningNT(self) {
 function validateMode(mode) {
   if (typeof mode === 'string' && /^[0-7]+$/.test(mode)) mode = parseInt(mode, 8);
   if (!Number.isInteger(mode) || mode < 0 || mode > 0o777) {
-    throw invalidArgValue('options.mode', mode, 'must be a permission mode between 0 and 0o777');
+    throw codes.ERR_INVALID_ARG_VALUE('options.mode', mode, 'must be a permission mode between 0 and 0o777');
   }
   return mode;
 }
@@ -1042,12 +971,13 @@ class Server extends EventEmitter {
     } else if (options == null) {
       options = {};
     } else if (typeof options !== 'object') {
-      throw invalidArgType('options', 'of type object', options);
+      throw codes.ERR_INVALID_ARG_TYPE('options', 'Object', options);
     }
+    options = { __proto__: null, ...options }; // nothing read through the prototype
     if (typeof connectionListener === 'function') this.on('connection', connectionListener);
 
     if (options.highWaterMark !== undefined && typeof options.highWaterMark !== 'number') {
-      throw invalidArgType('options.highWaterMark', 'of type number', options.highWaterMark);
+      throw codes.ERR_INVALID_ARG_TYPE('options.highWaterMark', 'number', options.highWaterMark);
     }
     this._connections = 0;
     this._handle = null;
@@ -1066,8 +996,7 @@ class Server extends EventEmitter {
 
   listen(...args) {
     if (this._handle) {
-      throw nodeError(Error, 'ERR_SERVER_ALREADY_LISTEN',
-        'Listen method has been called more than once without closing.');
+      throw codes.ERR_SERVER_ALREADY_LISTEN();
     }
     const last = args[args.length - 1];
     const cb = typeof last === 'function' ? last : null;
@@ -1076,13 +1005,17 @@ class Server extends EventEmitter {
 
     let arg0 = args[0];
     if (arg0 === undefined || arg0 === null) {
-      throw nodeError(TypeError, 'ERR_MISSING_ARGS', 'The "path" or "options" argument must be specified');
+      throw codes.ERR_MISSING_ARGS(['path', 'options']);
     }
     if (typeof arg0 === 'number') {
-      throw invalidArgValue('port', arg0, 'is not supported: pipewrap listens on Unix domain sockets only (pass a path)');
+      throw codes.ERR_INVALID_ARG_VALUE('port', arg0, 'is not supported: pipewrap listens on Unix domain sockets only (pass a path)');
     }
     if (typeof arg0 === 'string') arg0 = { path: arg0 };
-    if (typeof arg0 !== 'object') throw invalidArgType('options', 'of type string or an instance of Object', arg0);
+    if (typeof arg0 !== 'object') throw codes.ERR_INVALID_ARG_TYPE('options', ['string', 'Object'], arg0);
+    // An options bag is read from its own properties only; a handle, server
+    // or socket passed as such is used as it is.
+    const given = arg0;
+    if (!(arg0 instanceof Pipe) && !(arg0 instanceof EventEmitter)) arg0 = { __proto__: null, ...arg0 };
 
     // listen(handle) | listen({ handle }) | listen(serverOrSocket) | listen({ fd })
     let options = arg0;
@@ -1090,7 +1023,7 @@ class Server extends EventEmitter {
     if (handleLike) options = handleLike;
 
     const backlog = (arg0 instanceof Pipe ? undefined : arg0.backlog) || backlogArg || 511;
-    if (!Number.isInteger(backlog)) throw invalidArgType('backlog', 'an integer', backlog);
+    if (!Number.isInteger(backlog)) throw codes.ERR_INVALID_ARG_TYPE('backlog', 'an integer', backlog);
 
     // Validate everything that can throw before registering the callback.
     let kind;
@@ -1099,15 +1032,15 @@ class Server extends EventEmitter {
     } else if (handleLike || arg0.fd !== undefined) {
       const { fd } = options;
       if (!Number.isInteger(fd) || fd < 0) {
-        throw invalidArgType(handleLike ? 'handle' : 'options.fd', 'a Pipe handle or a non-negative integer fd', fd);
+        throw codes.ERR_INVALID_ARG_TYPE(handleLike ? 'handle' : 'options.fd', 'a Pipe handle or a non-negative integer fd', fd);
       }
       kind = 'fd';
     } else if (arg0.path === undefined) {
       if (arg0.port !== undefined) {
-        throw invalidArgValue('options.port', arg0.port,
+        throw codes.ERR_INVALID_ARG_VALUE('options.port', arg0.port,
           'is not supported: pipewrap listens on Unix domain sockets only (use options.path)');
       }
-      throw invalidArgValue('options', arg0, 'must have the property "path", "handle" or "fd"');
+      throw codes.ERR_INVALID_ARG_VALUE('options', given, 'must have the property "path", "handle" or "fd"');
     } else {
       kind = 'path';
     }
@@ -1115,7 +1048,7 @@ class Server extends EventEmitter {
     if (cb !== null) this.once('listening', cb);
     if (kind === 'handle') this._setupListenHandle(options, null, backlog);
     else if (kind === 'fd') this._listenFd(options.fd, backlog);
-    else this._listenPath(arg0, backlog, cb);
+    else this._listenPath(arg0, backlog, cb, given);
     return this;
   }
 
@@ -1139,30 +1072,31 @@ class Server extends EventEmitter {
     this._setupListenHandle(handle, null, backlog);
   }
 
-  _listenPath(options, backlog, cb) {
+  _listenPath(options, backlog, cb, given) {
     try {
-      this._listenPathChecked(options, backlog);
+      this._listenPathChecked(options, backlog, given);
     } catch (err) {
       if (cb !== null) this.removeListener('listening', cb);
       throw err;
     }
   }
 
-  _listenPathChecked(options, backlog) {
+  // `options` has no prototype; `given` is what the caller passed (for messages).
+  _listenPathChecked(options, backlog, given) {
     const { path, readableAll, writableAll } = options;
     validatePath(path, 'options.path');
     const abstract = path.charCodeAt(0) === 0;
     if (abstract && (readableAll || writableAll)) {
-      throw invalidArgValue('options', options,
+      throw codes.ERR_INVALID_ARG_VALUE('options', given,
         'can not set readableAll or writableAll to true when path is abstract unix socket');
     }
     let mode = null;
     if (options.mode !== undefined) {
       if (abstract) {
-        throw invalidArgValue('options', options, 'can not set mode when path is abstract unix socket');
+        throw codes.ERR_INVALID_ARG_VALUE('options', given, 'can not set mode when path is abstract unix socket');
       }
       if (readableAll || writableAll) {
-        throw invalidArgValue('options', options, 'can not combine mode with readableAll or writableAll');
+        throw codes.ERR_INVALID_ARG_VALUE('options', given, 'can not combine mode with readableAll or writableAll');
       }
       mode = validateMode(options.mode);
     }
@@ -1241,7 +1175,7 @@ class Server extends EventEmitter {
     if (typeof cb === 'function') {
       if (!this._handle) {
         this.once('close', function close() {
-          cb(nodeError(Error, 'ERR_SERVER_NOT_RUNNING', 'Server is not running.'));
+          cb(codes.ERR_SERVER_NOT_RUNNING());
         });
       } else {
         this.once('close', cb);
@@ -1288,9 +1222,9 @@ function createServer(options, connectionListener) {
  * Either end's `fd` can be handed to a child process as stdio.
  */
 function socketpair(options = {}) {
-  if (options === null || typeof options !== 'object') throw invalidArgType('options', 'of type object', options);
+  if (options === null || typeof options !== 'object') throw codes.ERR_INVALID_ARG_TYPE('options', 'Object', options);
   if (!binding.native || typeof binding.native.socketpair !== 'function') {
-    throw nodeError(Error, 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', 'socketpair needs the pipewrap native binding');
+    throw codes.ERR_FEATURE_UNAVAILABLE_ON_PLATFORM('socketpair (it needs the pipewrap native binding)');
   }
   const [a, b] = binding.native.socketpair();
   const make = (fd) => new Socket({ ...options, fd, readable: true, writable: true });
