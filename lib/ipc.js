@@ -293,6 +293,14 @@ const handleConversion = {
         if (!options.keepOpen && typeof server._connections === 'number') server._connections--;
       }
       if (options.keepOpen) return false;
+      const owner = socket._server;
+      if (wire.key === undefined && owner && typeof owner._connections === 'number') {
+        // Accepted by a pipewrap Server (no worker protocol): it no longer
+        // counts the socket, so close() does not wait for it.
+        owner._connections--;
+        socket._server = null;
+        if (typeof owner._emitCloseIfDrained === 'function') owner._emitCloseIfDrained();
+      }
       // Stop reading it here so the receiver gets every byte, and forget it.
       if (typeof raw.readStop === 'function') raw.readStop();
       raw.reading = false;
