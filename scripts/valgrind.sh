@@ -10,7 +10,7 @@ valgrind --error-exitcode=9 --undef-value-errors=no -q \
   node --jitless --no-deprecation __test__/fixtures/binding-scenarios.js > /dev/null
 echo "binding scenarios: memcheck clean"
 cargo test --release -p pipewrap-core --no-run 2> /dev/null
-for t in target/release/deps/pipewrap_core-* target/release/deps/uds_tokio-*; do
+for t in target/release/deps/pipewrap_core-* target/release/deps/uds_tokio-* target/release/deps/stream_core-* target/release/deps/stream_fds-*; do
   if [ -f "$t" ] && [ -x "$t" ]; then
     valgrind --error-exitcode=9 --leak-check=full --errors-for-leak-kinds=definite -q "$t" > /dev/null
     echo "$(basename "$t"): memcheck clean"
