@@ -52,3 +52,44 @@ test('the trace checks what it claims (pipewrap alone)', () => {
   assert.deepEqual(find('ipc onread'), ['ipc onread', '{"cmd":"NODE_HANDLE","type":"net.Native"}', 'pendingHandle', 'Pipe']);
   assert.deepEqual(find('all bytes arrived'), ['all bytes arrived', 8 * 1024 * 1024]);
 });
+
+test('the stream-core scenarios check what they claim (pipewrap alone)', () => {
+  const ours = trace('ours');
+  const find = (...prefix) => ours.find((e) => prefix.every((p, i) => e[i] === p));
+  const at = (...prefix) => ours.findIndex((e) => prefix.every((p, i) => e[i] === p));
+  // A write that went out at once (a handle write reports async) still
+  // completes, with 0, when close() follows in the same tick; before the close callback.
+  assert.deepEqual(find('handle write oncomplete'), ['handle write oncomplete', 0, true, 'undefined', true, 3]);
+  assert.ok(at('handle write oncomplete') < at('handle write close cb'));
+  // close() with queued writes: the completed one first (0), then every
+  // queued one once, ECANCELED, in order, then the close callback.
+  const pending = ours.filter(([label, what]) => /^pending /.test(label) && (what === 'oncomplete' || / (oncomplete|close cb)$/.test(label)));
+  assert.deepEqual(pending, [
+    ['pending handle write oncomplete', 0],
+    ['pending fill', 'oncomplete', -125],
+    ['pending q1 string', 'oncomplete', -125, true, true],
+    ['pending q2 buffer', 'oncomplete', -125, true, true],
+    ['pending q3 writev', 'oncomplete', -125, true, true],
+    ['pending q4 empty', 'oncomplete', -125, true, true],
+    ['pending close cb', 'queue', 0],
+  ]);
+  // Zero-length writes behind a queued one wait their turn; an empty chunk
+  // list completes synchronously (Node: count 0 after the try-write).
+  assert.deepEqual(find('no chunks'), ['no chunks', 0, 'bytes', 0, 'async', 0]);
+  assert.deepEqual(find('zero-length queue completions'), ['zero-length queue completions',
+    'big', 0, 'empty latin1', 0, 'empty utf8', 0, 'empty ucs2', 0, 'empty buffer', 0,
+    'empty writev pairs', 0, 'empty writev buffers', 0, 'tail', 0]);
+  // open(fd) of an fd another handle holds: EEXIST only while the loop
+  // watches it (listening, reading, writes queued).
+  assert.deepEqual(find('open fd in use'), ['open fd in use',
+    'bound, not listening', 0, 'bound socket', 0, 'listening', -17, 'open, not reading', 0,
+    'reading', -17, 'writes queued', -17, 'listening, next turn', -17, 'reading, next turn', -17,
+    'reading stopped', 0]);
+  // A connect issued from inside an I/O callback (onconnection, onread)
+  // completes only after the server in the same process accepted it.
+  for (const [n, label] of [[2, 'B'], [3, 'C']]) {
+    assert.notEqual(at('onconnection', n, 0), -1, `onconnection ${n}`);
+    assert.notEqual(at(label, 'connect oncomplete', 0), -1, `${label} connect`);
+    assert.ok(at('onconnection', n, 0) < at(label, 'connect oncomplete', 0), `${label}: onconnection first`);
+  }
+});

@@ -665,6 +665,15 @@ pipe_fn!(writev, 3, |env, s, a| {
       chunks.push(convert_chunk(env, element(i), enc)?);
     }
   }
+  let usable = {
+    let st = s.borrow();
+    st.core.has_fd() && !st.core.is_closing() && st.core.writable
+  };
+  if chunks.is_empty() && usable {
+    // Node's writev of no chunks finishes at once: no request, no callback.
+    buffers::set_state(env, [(K_BYTES_WRITTEN, 0), (K_LAST_WRITE_WAS_ASYNC, 0)]);
+    return int(env, 0);
+  }
   let slices: Vec<&[u8]> = chunks
     .iter()
     .map(|c| match c {
