@@ -500,12 +500,10 @@ class ChannelCore {
     this.onPipeClosed = null;  // hooks for the fork wrapper
     this.onDisconnectEmitted = null;
 
-    // Plain messages sent in one tick go out in one write (see queuePlain).
-    this.batch = null;         // payloads waiting for the end of the tick
+    // Plain messages sent while a write is pending go out in one write (see queuePlain).
+    this.batch = null;         // payloads waiting behind a pending write
     this.batchCallbacks = null;
     this.batchBytes = 0;
-    this.batchReportErrors = false;
-    this.flushBound = () => this.flushBatch();
     this.asyncWrites = 0;      // writes waiting in the native queue
 
     this.handleQueue = null;   // sends waiting for NODE_HANDLE_ACK
@@ -810,30 +808,33 @@ class ChannelCore {
     return this.writeQueueSize() + this.batchBytes < WRITE_QUEUE_HIGH_WATER;
   }
 
-  // Messages without a handle, sent within one tick, are coalesced into a
-  // single write at the end of the tick: one syscall and one write request
-  // for many messages, and the peer reads them in big chunks. Order is kept:
-  // anything that must not be overtaken (a handle send, a disconnect)
-  // flushes the batch first.
+  // A message without a handle is written at send(), as Node writes it, so
+  // what the user sees (callback results, 'error' events, what reaches a
+  // peer that is killed right after) is Node's. Only messages sent while an
+  // earlier write is still pending in the native queue are coalesced: Node
+  // would queue each of them behind that write too, and such queued writes
+  // always complete with callback(null) in Node. They go out in one write
+  // when the pending one completes (or earlier, before anything that must
+  // not overtake them: a handle send, a disconnect).
   queuePlain(payload, options, callback) {
     if (this.batch === null) {
+      if (this.asyncWrites === 0) {
+        this.write(payload, null, options, callback);
+        return;
+      }
       this.batch = [];
       this.batchCallbacks = [];
       this.batchBytes = 0;
-      this.batchReportErrors = false;
-      process.nextTick(this.flushBound);
     }
     this.batch.push(payload);
     this.batchBytes += payload.length;
     if (typeof callback === 'function') this.batchCallbacks.push(callback);
-    if (!options.swallowErrors) this.batchReportErrors = true;
   }
 
   flushBatch() {
     const batch = this.batch;
     if (batch === null) return;
     const callbacks = this.batchCallbacks;
-    const reportErrors = this.batchReportErrors;
     this.batch = null;
     this.batchCallbacks = null;
     this.batchBytes = 0;
@@ -842,10 +843,12 @@ class ChannelCore {
       return;
     }
     const payload = batch.length === 1 ? batch[0] : typeof batch[0] === 'string' ? batch.join('') : Buffer.concat(batch);
-    const done = callbacks.length === 0 ? undefined : (err) => {
-      for (const cb of callbacks) cb(err);
+    const done = callbacks.length === 0 ? undefined : () => {
+      for (const cb of callbacks) cb(null);
     };
-    this.write(payload, null, { swallowErrors: !reportErrors }, done);
+    // Queued messages, in Node's terms: no error is reported for them.
+    const err = this.write(payload, null, { swallowErrors: true }, done);
+    if (err !== 0 && done !== undefined) process.nextTick(done);
   }
 
   sendWithHandle(message, handle, type, options, callback) {
@@ -932,12 +935,14 @@ class ChannelCore {
         req.buffer = payload; // keep the bytes alive until written
         this.control.refCounted();
         this.asyncWrites++;
-        req.oncomplete = (status) => {
+        req.oncomplete = () => {
+          // As Node's channel: a write that went asynchronous completes
+          // with callback(null) whatever its status; a broken channel shows
+          // as 'disconnect'. Messages queued behind it go out now.
           this.asyncWrites--;
           this.control.unrefCounted();
-          if (typeof callback === 'function') {
-            callback(status < 0 ? errnoException(status, 'write', req.error) : null);
-          }
+          if (typeof callback === 'function') callback(null);
+          this.flushBatch();
         };
       } else if (typeof callback === 'function') {
         process.nextTick(callback, null);
