@@ -33,6 +33,11 @@ const workloads = [
   ['ipc-echo-floor', 'round trips/s', null],
   ['raw-pingpong', 'round trips/s', 1.0],
   ['raw-bulk', 'MB/s', 1.0],
+  // Two processes of the same implementation (bench/peer.js), the shape
+  // users run; CPU/op counts both processes.
+  ['xproc-pingpong', 'round trips/s', 1.5],
+  ['xproc-fanin', 'messages/s', null],
+  ['xproc-bulk', 'MB/s', null],
   ['idle', 'bytes/conn (lower is better)', null],
 ].filter(([w]) => !only || only.split(',').includes(w));
 
@@ -42,10 +47,62 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+// Limits for the event-loop-shaped workloads: the same shape as a Rust
+// epoll loop with nothing else to do (crates/core/examples/epoll_limit.rs),
+// run once per round next to the two implementations, so each fraction is
+// taken in the same stretch of machine noise.
+const limits = {
+  pingpong: { mode: 'single', count: 100000, label: 'epoll, both ends in one thread' },
+  'raw-pingpong': { mode: 'single', count: 100000, label: 'epoll, both ends in one thread' },
+  'xproc-pingpong': { mode: 'pair', count: 50000, label: 'epoll, two processes' },
+};
+
 function runOne(impl, workload) {
   const nodeArgs = ['--no-deprecation'];
   if (workload === 'idle') nodeArgs.push('--expose-gc');
-  const out = execFileSync(process.execPath, [...nodeArgs, path.join(__dirname, 'workload.js'), impl, workload, String(scale)], {
+  let file = process.execPath;
+  let argv = [...nodeArgs, path.join(__dirname, 'workload.js'), impl, workload, String(scale)];
+  // idle holds 10k sockets per process: raise the soft fd limit to the hard
+  // one first (Node cannot); the peer process inherits it.
+  if (workload === 'idle') {
+    argv = ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', file, ...argv];
+    file = 'sh';
+  }
+  const out = execFileSync(file, argv, {
+    timeout: 300000,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return JSON.parse(out.toString().trim().split('\n').pop());
+}
+
+// The built example binary, built with cargo when missing or older than its
+// source (never in --quick); { skip: reason } when it cannot be had.
+const binaries = {};
+function exampleBinary(name) {
+  if (binaries[name]) return binaries[name];
+  const root = path.join(__dirname, '..');
+  const bin = path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'), 'release', 'examples', name);
+  const src = path.join(root, 'crates', 'core', 'examples', `${name}.rs`);
+  const fresh = () => fs.existsSync(bin) && fs.statSync(bin).mtimeMs >= fs.statSync(src).mtimeMs;
+  let result;
+  if (fresh()) result = { bin };
+  else if (quick) result = { skip: `${name} not built (--quick never runs cargo; cargo build --release -p pipewrap-core --examples)` };
+  else {
+    try {
+      execFileSync('cargo', ['build', '--release', '-p', 'pipewrap-core', '--example', name], { cwd: root, timeout: 600000, stdio: ['ignore', 'inherit', 'inherit'] });
+      result = fresh() ? { bin } : { skip: `cargo build did not produce ${bin}` };
+    } catch (err) {
+      result = { skip: err.code === 'ENOENT' ? 'cargo not found' : `cargo build failed (${err.message.split('\n')[0]})` };
+    }
+  }
+  if (result.skip) console.log(`skipping the ${name} rows: ${result.skip}`);
+  return (binaries[name] = result);
+}
+
+function runLimit({ mode, count }) {
+  const ex = exampleBinary('epoll_limit');
+  if (ex.skip) return null;
+  const out = execFileSync(ex.bin, [mode, String(Math.max(100, Math.round(count * scale)))], {
     timeout: 300000,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
@@ -58,12 +115,24 @@ for (const [workload, unit, target] of workloads) {
   const nd = [];
   const pwCpu = [];
   const ndCpu = [];
+  const pwExtra = [];
+  const ndExtra = [];
+  const lim = [];
+  const limCpu = [];
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? ['pipewrap', 'node'] : ['node', 'pipewrap'];
     for (const impl of order) {
       const res = runOne(impl, workload);
       (impl === 'pipewrap' ? pw : nd).push(res.value);
+      (impl === 'pipewrap' ? pwExtra : ndExtra).push(res);
       if (res.cpuPerOp !== undefined) (impl === 'pipewrap' ? pwCpu : ndCpu).push(res.cpuPerOp);
+    }
+    if (limits[workload]) {
+      const res = runLimit(limits[workload]);
+      if (res) {
+        lim.push(res.value);
+        limCpu.push(res.cpuPerOp);
+      }
     }
   }
   // CPU per operation of the process under test (for ipc-*, the parent):
@@ -74,11 +143,48 @@ for (const [workload, unit, target] of workloads) {
   const paired = pw.map((v, i) => (lowerBetter ? nd[i] / v : v / nd[i]));
   const ratio = lowerBetter ? median(nd) / median(pw) : median(pw) / median(nd);
   const row = { workload, unit, pipewrap: median(pw), node: median(nd), ratio, min: Math.min(...paired), max: Math.max(...paired), target, cpu };
+  if (lim.length) {
+    // Fractions of the limit: of the medians, and min..max per round (each
+    // implementation against the limit run in the same round).
+    const per = (xs) => xs.map((v, i) => v / lim[i]);
+    row.limit = {
+      ...limits[workload],
+      value: median(lim),
+      cpuPerOp: median(limCpu),
+      pipewrap: median(pw) / median(lim),
+      node: median(nd) / median(lim),
+      pwRange: [Math.min(...per(pw)), Math.max(...per(pw))],
+      ndRange: [Math.min(...per(nd)), Math.max(...per(nd))],
+    };
+  }
+  if (workload === 'idle') {
+    const split = (xs, k) => median(xs.map((x) => x[k] ?? NaN));
+    row.idle = {
+      connections: pwExtra[0]?.connections,
+      pipewrap: { server: split(pwExtra, 'serverBytes'), client: split(pwExtra, 'clientBytes') },
+      node: { server: split(ndExtra, 'serverBytes'), client: split(ndExtra, 'clientBytes') },
+    };
+  }
   rows.push(row);
   console.log(
-    `${workload.padEnd(13)} pipewrap ${fmt(row.pipewrap).padStart(10)}  node ${fmt(row.node).padStart(10)}  ${unit.padEnd(28)} ratio ${row.ratio.toFixed(2)}x (${row.min.toFixed(2)}..${row.max.toFixed(2)})${target ? ` target ${target}x` : ''}` +
+    `${workload.padEnd(15)} pipewrap ${fmt(row.pipewrap).padStart(10)}  node ${fmt(row.node).padStart(10)}  ${unit.padEnd(28)} ratio ${row.ratio.toFixed(2)}x (${row.min.toFixed(2)}..${row.max.toFixed(2)})${target ? ` target ${target}x` : ''}` +
       (cpu ? `  cpu/op ${cpu.pipewrap.toFixed(2)} vs ${cpu.node.toFixed(2)} us (${cpu.ratio.toFixed(2)}x)` : ''),
   );
+  if (row.limit) console.log(`${''.padEnd(15)} ${limitText(row.limit)}`);
+  if (row.idle) console.log(`${''.padEnd(15)} ${idleText(row.idle)}`);
+}
+
+function pct(x) {
+  return `${(x * 100).toFixed(0)}%`;
+}
+
+function limitText(l) {
+  return `limit (${l.label}): ${fmt(l.value)} round trips/s, cpu/op ${l.cpuPerOp.toFixed(2)} us; pipewrap ${pct(l.pipewrap)} of it (${pct(l.pwRange[0])}..${pct(l.pwRange[1])}), node ${pct(l.node)} (${pct(l.ndRange[0])}..${pct(l.ndRange[1])})`;
+}
+
+function idleText(i) {
+  const side = (x) => `${fmt(x.server + x.client)} (server end ${fmt(x.server)} + client end ${fmt(x.client)})`;
+  return `at ${i.connections} connections, bytes RSS per connection: pipewrap ${side(i.pipewrap)}, node ${side(i.node)}`;
 }
 
 const limit = rustLimit();
@@ -128,6 +234,34 @@ function ipcEchoBound() {
   }
 }
 
+function limitLines() {
+  const lr = rows.filter((r) => r.limit);
+  if (!lr.length) return [];
+  return [
+    '## Limits',
+    '',
+    'What an event loop with nothing else to do reaches in the same shape: a Rust epoll loop (non-blocking Unix sockets, level-triggered epoll, one read per readable event, as libuv does; `crates/core/examples/epoll_limit.rs`), run once per round next to the two implementations. Fraction = median rate / median limit; min..max per round against the limit of the same round.',
+    '',
+    '| workload | limit | limit round trips/s | limit CPU µs/op | pipewrap fraction | paired min..max | Node fraction | paired min..max |',
+    '|---|---|---:|---:|---:|---|---:|---|',
+    ...lr.map((r) => {
+      const l = r.limit;
+      return `| ${r.workload} | ${l.label} (\`epoll_limit ${l.mode}\`) | ${fmt(l.value)} | ${l.cpuPerOp.toFixed(2)} | ${pct(l.pipewrap)} | ${pct(l.pwRange[0])}..${pct(l.pwRange[1])} | ${pct(l.node)} | ${pct(l.ndRange[0])}..${pct(l.ndRange[1])} |`;
+    }),
+    '',
+  ];
+}
+
+function idleLines() {
+  const r = rows.find((x) => x.idle);
+  if (!r) return [];
+  const i = r.idle;
+  return [
+    `Idle memory: ${i.connections} idle connections, the server ends in the measuring process and the client ends in a peer process of the same implementation, RSS growth of each after GC, per connection (medians): pipewrap ${fmt(i.pipewrap.server)} (server end) + ${fmt(i.pipewrap.client)} (client end) = ${fmt(i.pipewrap.server + i.pipewrap.client)} bytes; Node ${fmt(i.node.server)} + ${fmt(i.node.client)} = ${fmt(i.node.server + i.node.client)} bytes.`,
+    '',
+  ];
+}
+
 if (!noWrite) {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   const lines = [
@@ -140,14 +274,18 @@ if (!noWrite) {
     '|---|---|---:|---:|---:|---|---:|---:|---:|---:|',
     ...rows.map((r) => `| ${r.workload} | ${r.unit} | ${fmt(r.pipewrap)} | ${fmt(r.node)} | ${r.ratio.toFixed(2)}× | ${r.min.toFixed(2)}..${r.max.toFixed(2)} | ${r.target ? r.target + '×' : '–'} | ${r.cpu ? r.cpu.pipewrap.toFixed(2) : '–'} | ${r.cpu ? r.cpu.node.toFixed(2) : '–'} | ${r.cpu ? r.cpu.ratio.toFixed(2) + '×' : '–'} |`),
     '',
-    'CPU µs/op: user + system CPU time of the measuring process per operation (per MB for bulk) over the timed window, for ipc-* the parent only (the side under test). On a shared machine it is steadier than the rate, which also counts time spent waiting for neighbours; CPU ratio = Node / pipewrap, so > 1 means pipewrap spends less.',
+    'CPU µs/op: user + system CPU time of the measuring process per operation (per MB for bulk) over the timed window, for ipc-* the parent only (the side under test), for xproc-* both processes (both are the implementation under test). On a shared machine it is steadier than the rate, which also counts time spent waiting for neighbours; CPU ratio = Node / pipewrap, so > 1 means pipewrap spends less.',
     '',
+    'xproc-*: two processes of the same implementation (`bench/peer.js`; pipewrap\'s net layer for pipewrap, `node:net` for Node), the shape of examples/brother-process. xproc-pingpong: the client here, the echo server in the peer. xproc-fanin: the echo server here, 200 client connections in the peer, each 100 request/response round trips. xproc-bulk: 512 MiB in 64 KiB writes from here to a sink in the peer.',
+    '',
+    ...limitLines(),
+    ...idleLines(),
     limit ? `Physical reference (blocking Rust client/server threads, \`cargo run --release -p pipewrap-core --example limit\`): ${limit}` : '',
     ipcBound ? `\nipc-echo bound: the child is plain Node for both parents, so no parent can beat this. Best possible parent (blocking Rust speaking the json channel protocol to the same child, \`--example ipc_echo_limit\`): ${ipcBound}.` : '',
     '',
     'The `node` column is Node\'s built-in: `net` over a Unix socket, `child_process.fork`, and for raw-* the internal `process.binding(\'pipe_wrap\')` Pipe.',
     '',
   ];
-  fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), lines.join('\n'));
+  fs.writeFileSync(path.join(__dirname, 'RESULTS.md'), lines.join('\n').replace(/\n{3,}/g, '\n\n'));
   console.log('wrote bench/RESULTS.md');
 }

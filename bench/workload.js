@@ -33,6 +33,8 @@ function finish(value, unit, extra = {}) {
     const { user, system } = process.cpuUsage(window.cpu);
     extra = { cpuPerOp: (user + system) / (value * wall), ...extra };
   }
+  exiting = true;
+  for (const p of peers) p.child.kill();
   fs.rmSync(dir, { recursive: true, force: true });
   process.stdout.write(JSON.stringify({ value, unit, ...extra }) + '\n');
   process.exit(0);
@@ -45,6 +47,52 @@ function echoServer(cb) {
   });
   server.listen(sockPath, () => cb(server));
 }
+
+// The second process of the xproc-* and idle workloads: bench/peer.js, the
+// same implementation as this one, controlled over its stdio (one line per
+// message: `ready`, or JSON), never over the implementation under test.
+const peers = [];
+function spawnPeer(role, args, nodeArgs = []) {
+  const { spawn } = require('node:child_process');
+  const child = spawn(process.execPath, ['--no-deprecation', ...nodeArgs, path.join(__dirname, 'peer.js'), implName, role, sockPath, ...args.map(String)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const lines = [];
+  const waiting = [];
+  let partial = '';
+  child.stdout.setEncoding('utf8').on('data', (d) => {
+    const parts = (partial + d).split('\n');
+    partial = parts.pop();
+    for (const line of parts) {
+      const msg = line === 'ready' ? line : JSON.parse(line);
+      if (waiting.length) waiting.shift()(msg);
+      else lines.push(msg);
+    }
+  });
+  child.on('exit', (code, signal) => {
+    if (!exiting) {
+      console.error(`bench peer (${role}) exited early: ${code ?? signal}`);
+      process.exit(1);
+    }
+  });
+  const peer = {
+    child,
+    // The peer's next line: 'ready' or a parsed JSON object.
+    next: () => new Promise((resolve) => (lines.length ? resolve(lines.shift()) : waiting.push(resolve))),
+    send: (line) => child.stdin.write(line + '\n'),
+  };
+  peers.push(peer);
+  return peer;
+}
+let exiting = false;
+process.on('exit', () => {
+  exiting = true;
+});
+// This process's CPU time (µs) in the measured window so far.
+const windowCpu = () => {
+  const { user, system } = process.cpuUsage(window.cpu);
+  return user + system;
+};
 
 const workloads = {
   pingpong() {
@@ -276,38 +324,111 @@ const workloads = {
     });
   },
 
+  // Two processes, the shape users run (examples/brother-process): the
+  // client here, the echo server in a peer process of the same
+  // implementation. 64-byte round trips. CPU/op: both processes.
+  async 'xproc-pingpong'() {
+    const rounds = Math.round(30000 * scale);
+    const msg = Buffer.alloc(64, 97);
+    const peer = spawnPeer('echo', []);
+    if ((await peer.next()) !== 'ready') throw new Error('peer not ready');
+    const c = impl.connect(sockPath, () => {
+      let left = rounds;
+      let got = 0;
+      const t0 = start();
+      c.on('data', (d) => {
+        got += d.length;
+        if (got < 64) return;
+        got -= 64;
+        if (--left > 0) return c.write(msg);
+        const rate = rounds / seconds(t0);
+        const cpu = windowCpu();
+        c.destroy();
+        peer.next().then((p) => finish(rate, 'round trips/s', { cpuPerOp: (cpu + p.cpu) / rounds, cpuPeerPerOp: p.cpu / rounds }));
+      });
+      c.write(msg);
+    });
+  },
+
+  // Fan-in across processes: the echo server here; 200 client connections
+  // in a peer process each run 100 64-byte request/response round trips.
+  // CPU/op: both processes.
+  'xproc-fanin'() {
+    const clients = 200;
+    const perClient = Math.max(1, Math.round(100 * scale));
+    echoServer(async () => {
+      const peer = spawnPeer('clients', [clients, perClient]);
+      if ((await peer.next()) !== 'ready') throw new Error('peer not ready');
+      const t0 = start();
+      peer.send('go');
+      const p = await peer.next();
+      const total = clients * perClient;
+      const rate = total / seconds(t0);
+      finish(rate, 'messages/s', { cpuPerOp: (windowCpu() + p.cpu) / total, cpuPeerPerOp: p.cpu / total });
+    });
+  },
+
+  // Bulk across processes: 512 MiB in 64 KiB writes from here to a sink in a
+  // peer process, which answers 'K' at the end. CPU per MB: both processes.
+  async 'xproc-bulk'() {
+    const total = Math.round(512 * 1024 * 1024 * scale);
+    const chunk = Buffer.alloc(64 * 1024, 120);
+    const peer = spawnPeer('sink', [total]);
+    if ((await peer.next()) !== 'ready') throw new Error('peer not ready');
+    let t0;
+    const c = impl.connect(sockPath, () => {
+      t0 = start();
+      let sent = 0;
+      const pump = () => {
+        while (sent < total) {
+          sent += chunk.length;
+          if (!c.write(chunk)) return c.once('drain', pump);
+        }
+      };
+      pump();
+    });
+    c.on('data', async () => {
+      const rate = total / 1e6 / seconds(t0);
+      const cpu = windowCpu();
+      const p = await peer.next();
+      finish(rate, 'MB/s', { cpuPerOp: (cpu + p.cpu) / (total / 1e6), cpuPeerPerOp: p.cpu / (total / 1e6) });
+    });
+  },
+
   idle() {
-    // RSS per idle connection: 5k connections, client and server ends both
-    // in this process (10k sockets), measured after GC.
-    const count = Math.round(5000 * scale);
+    // RSS per idle connection at 10k connections (full scale): the server
+    // ends in this process, the client ends in a peer process of the same
+    // implementation (one process cannot hold 20k fds under a 20k limit),
+    // each measured after GC; reported as server end + client end.
+    const fdLimit = Number(require('node:child_process').execFileSync('sh', ['-c', 'ulimit -n']).toString().trim()) || Infinity;
+    const count = Math.min(Math.round(10000 * scale), fdLimit - 100);
     const gc = globalThis.gc || (() => {});
     const server = impl.createServer(() => {});
-    server.listen({ path: sockPath, backlog: 4096 }, () => {
+    const conns = [];
+    server.listen({ path: sockPath, backlog: 4096 }, async () => {
+      const peer = spawnPeer('idle-clients', [count], ['--expose-gc']);
+      if ((await peer.next()) !== 'ready') throw new Error('peer not ready');
       gc();
       const before = process.memoryUsage().rss;
-      const socks = [];
-      let ready = 0;
-      let accepted = 0;
-      server.on('connection', () => {
-        if (++accepted === count && ready === count) done();
-      });
+      let clientBytes = null;
       const done = () => {
+        if (clientBytes === null || conns.length < count) return;
         gc();
         setTimeout(() => {
           gc();
-          const after = process.memoryUsage().rss;
-          finish((after - before) / count, 'bytes RSS per connection (both ends)');
+          const serverBytes = (process.memoryUsage().rss - before) / count;
+          finish(serverBytes + clientBytes, 'bytes RSS per connection (both ends)', { serverBytes, clientBytes, connections: count });
         }, 100);
       };
-      const open = (i) => {
-        if (i === count) return;
-        const c = impl.connect(sockPath, () => {
-          if (++ready === count && accepted === count) done();
-        });
-        socks.push(c);
-        setImmediate(() => open(i + 1));
-      };
-      open(0);
+      server.on('connection', (s) => {
+        conns.push(s);
+        done();
+      });
+      peer.send('go');
+      peer.next().then((p) => {
+        clientBytes = p.bytes;
+        done();
+      });
     });
   },
 };
