@@ -31,6 +31,8 @@ struct Shared {
   /// The ArrayBuffer's backing store as last seen attached. An attached
   /// ArrayBuffer's store never moves, so one detach check revalidates it.
   state_data: *mut i32,
+  /// The state's memory cannot be detached (see FIXED_STATE_SOURCE).
+  state_fixed: bool,
   /// The pool's ArrayBuffer, handed out slice by slice and replaced when
   /// full (slices already given out keep the old one alive, like Buffer's
   /// own pool) or detached.
@@ -45,6 +47,7 @@ thread_local! {
       state: ptr::null_mut(),
       state_ab: ptr::null_mut(),
       state_data: ptr::null_mut(),
+      state_fixed: false,
       pool: ptr::null_mut(),
       pool_data: ptr::null_mut(),
       pool_used: 0,
@@ -58,31 +61,112 @@ fn is_detached(env: napi_env, ab: napi_value) -> bool {
   detached
 }
 
+/// An Int32Array(4) over memory JS cannot detach: the buffer of a
+/// one-page, non-growable `WebAssembly.Memory` (V8 never detaches those:
+/// a transfer copies instead). None where WebAssembly is off (--jitless).
+const FIXED_STATE_SOURCE: &str = "typeof WebAssembly === 'object' && \
+  typeof WebAssembly.Memory === 'function' ? \
+  new Int32Array(new WebAssembly.Memory({ initial: 1, maximum: 1 }).buffer, 0, 4) : null";
+
+/// The Int32Array's ArrayBuffer and data pointer.
+fn typed_array_store(env: napi_env, ta: napi_value) -> Option<(napi_value, *mut i32)> {
+  let mut ab = ptr::null_mut();
+  let mut len = 0;
+  let mut data = ptr::null_mut();
+  let mut kind = 0;
+  let mut offset = 0;
+  let status = napi_call!(napi_get_typedarray_info(
+    env,
+    ta,
+    &mut kind,
+    &mut len,
+    &mut data,
+    &mut ab,
+    &mut offset
+  ));
+  let ok = status == napi::sys::Status::napi_ok
+    && kind == napi::sys::TypedarrayType::int32_array
+    && len == 4
+    && !data.is_null();
+  ok.then_some((ab, data as *mut i32))
+}
+
+/// Whether JS can detach `ab`: a trial transfer (structuredClone) leaves a
+/// Wasm memory's buffer attached and detaches any other, so a replaced
+/// `WebAssembly` global cannot pass off a plain ArrayBuffer as fixed.
+fn is_wasm_memory_buffer(env: napi_env, ab: napi_value) -> bool {
+  let mut global = ptr::null_mut();
+  napi_call!(napi_get_global(env, &mut global));
+  let clone = js::get(env, global, c"structuredClone");
+  if !js::is_function(env, clone) {
+    return false;
+  }
+  let mut opts = ptr::null_mut();
+  napi_call!(napi_create_object(env, &mut opts));
+  let mut list = ptr::null_mut();
+  napi_call!(napi_create_array_with_length(env, 1, &mut list));
+  napi_call!(napi_set_element(env, list, 0, ab));
+  js::set(env, opts, c"transfer", list);
+  let mut out = ptr::null_mut();
+  let status = napi_call!(napi_call_function(
+    env,
+    global,
+    clone,
+    2,
+    [ab, opts].as_ptr(),
+    &mut out
+  ));
+  if status != napi::sys::Status::napi_ok {
+    let mut err = ptr::null_mut();
+    napi_call!(napi_get_and_clear_last_exception(env, &mut err));
+    return false;
+  }
+  !is_detached(env, ab)
+}
+
 /// The shared `streamBaseState` Int32Array (created on first use).
 pub fn stream_state(env: napi_env) -> napi_value {
   let existing = SHARED.with(|s| js::ref_value(env, s.borrow().state));
   if !existing.is_null() {
     return existing;
   }
-  let mut ab = ptr::null_mut();
-  let mut data = ptr::null_mut();
-  napi_call!(napi_create_arraybuffer(env, 16, &mut data, &mut ab));
-  let mut ta = ptr::null_mut();
-  napi_call!(napi_create_typedarray(
-    env,
-    napi::sys::TypedarrayType::int32_array,
-    4,
-    ab,
-    0,
-    &mut ta
-  ));
+  let mut fixed = ptr::null_mut();
+  let script = js::string(env, FIXED_STATE_SOURCE);
+  if napi_call!(napi_run_script(env, script, &mut fixed)) != napi::sys::Status::napi_ok {
+    let mut err = ptr::null_mut();
+    napi_call!(napi_get_and_clear_last_exception(env, &mut err));
+    fixed = ptr::null_mut();
+  }
+  let (ta, ab, data, attached_for_good) = match (!fixed.is_null())
+    .then(|| typed_array_store(env, fixed))
+    .flatten()
+    .filter(|(ab, _)| is_wasm_memory_buffer(env, *ab))
+  {
+    Some((ab, data)) => (fixed, ab, data, true),
+    None => {
+      let mut ab = ptr::null_mut();
+      let mut data = ptr::null_mut();
+      napi_call!(napi_create_arraybuffer(env, 16, &mut data, &mut ab));
+      let mut ta = ptr::null_mut();
+      napi_call!(napi_create_typedarray(
+        env,
+        napi::sys::TypedarrayType::int32_array,
+        4,
+        ab,
+        0,
+        &mut ta
+      ));
+      (ta, ab, data as *mut i32, false)
+    }
+  };
   let r = js::new_ref(env, ta, 1);
   let ab_ref = js::new_ref(env, ab, 1);
   SHARED.with(|s| {
     let mut s = s.borrow_mut();
     s.state = r;
     s.state_ab = ab_ref;
-    s.state_data = data as *mut i32;
+    s.state_data = data;
+    s.state_fixed = attached_for_good;
   });
   env::on_teardown(env, Box::new(teardown));
   ta
@@ -90,25 +174,26 @@ pub fn stream_state(env: napi_env) -> napi_value {
 
 /// Writes two slots of `streamBaseState` (one lookup for both).
 pub fn set_state(env: napi_env, slots: [(usize, i32); 2]) {
-  let (mut ab_ref, mut base) = SHARED.with(|s| {
+  let (mut ab_ref, mut base, mut fixed) = SHARED.with(|s| {
     let s = s.borrow();
-    (s.state_ab, s.state_data)
+    (s.state_ab, s.state_data, s.state_fixed)
   });
   if ab_ref.is_null() {
     stream_state(env);
-    (ab_ref, base) = SHARED.with(|s| {
+    (ab_ref, base, fixed) = SHARED.with(|s| {
       let s = s.borrow();
-      (s.state_ab, s.state_data)
+      (s.state_ab, s.state_data, s.state_fixed)
     });
   }
-  if base.is_null() || is_detached(env, js::ref_value(env, ab_ref)) {
+  // Memory JS cannot detach needs no check; any other is looked at again.
+  if base.is_null() || (!fixed && is_detached(env, js::ref_value(env, ab_ref))) {
     return;
   }
   for (index, value) in slots {
     debug_assert!(index < 4);
     // SAFETY: base is the backing store of this Int32Array(4)'s ArrayBuffer,
-    // which was just seen attached (so the store is the one cached) and no
-    // JS has run since; index < 4.
+    // which JS cannot detach (Wasm memory) or was just seen attached (so the
+    // store is the one cached) with no JS run since; index < 4.
     unsafe { *base.add(index) = value };
   }
 }
@@ -161,6 +246,7 @@ fn teardown(env: napi_env) {
     js::drop_ref(env, &mut s.state);
     js::drop_ref(env, &mut s.state_ab);
     s.state_data = ptr::null_mut();
+    s.state_fixed = false;
     js::drop_ref(env, &mut s.pool);
     s.pool_data = ptr::null_mut();
     s.pool_used = 0;

@@ -216,13 +216,16 @@ fn call_on_this(
   js::make_callback(env, ctx, this, func, args)
 }
 
-/// `onread` (the setter only accepts functions).
+/// `onread`: the setter only accepts functions, so no type check per read.
 fn call_onread(env: napi_env, rc: &StreamRef, args: &[napi_value]) -> napi_value {
-  let onread = js::ref_value(env, rc.borrow().js.onread);
-  if onread.is_null() {
+  let (onread, this, ctx) = {
+    let s = rc.borrow();
+    (js::ref_value(env, s.js.onread), s.this(), s.js.async_ctx)
+  };
+  if onread.is_null() || this.is_null() {
     return ptr::null_mut();
   }
-  call_on_this(env, rc, onread, args)
+  js::make_callback(env, ctx, this, onread, args)
 }
 
 /// Hands every finished request to JS, in order: `req.oncomplete(status,

@@ -233,7 +233,8 @@ fn int(env: napi_env, v: i32) -> JsResult {
 
 /// The JS side of a write, done before any bytes are looked at (it may run
 /// JS: a getter on `handle.fd`, a setter on `req.handle`): the fd of the
-/// handle to send, on IPC pipes only (ignored elsewhere, like Node).
+/// handle to send, on IPC pipes only (ignored elsewhere, like Node). When it
+/// returns `Ok(None)` it ran no JS.
 fn write_handle(
   env: napi_env,
   s: &StreamRef,
@@ -612,17 +613,22 @@ pipe_fn!(shutdown, 1, |env, s, a| {
 
 pipe_fn!(write_buffer, 3, |env, s, a| {
   let req = reqs::check(env, a.argv[0], ReqKind::Write)?;
-  if js::uint8_bytes(env, a.argv[1]).is_none() {
+  let Some((p, len)) = js::uint8_bytes(env, a.argv[1]) else {
     return Err(arg_error(env, "Second argument must be a buffer"));
-  }
+  };
   let fds = match write_handle(env, s, req, a.argv[2]) {
-    Ok(fd) => fd,
+    Ok(None) => {
+      // SAFETY: no JS ran since the lookup above (write_handle returns
+      // None before touching JS); the core copies what it queues.
+      let bytes = unsafe { std::slice::from_raw_parts(p, len) };
+      return int(env, native_write(env, s, req, &[bytes], &[]));
+    }
+    Ok(Some(fd)) => fd,
     Err(e) => return int(env, e),
   };
-  // Looked up after the JS above ran; the core copies what it queues.
+  // JS may have run (a getter on handle.fd): look the bytes up again.
   let bytes = view_bytes(env, a.argv[1]);
-  let fds: &[RawFd] = fds.as_slice();
-  int(env, native_write(env, s, req, &[bytes], fds))
+  int(env, native_write(env, s, req, &[bytes], &[fds]))
 });
 
 // `writev(req, chunks, allBuffers)`: chunks is a list of Uint8Arrays, or
