@@ -154,6 +154,18 @@ test('transferring streamBaseState.buffer (copy collected): no crash, no write i
   }
 });
 
+test('without WebAssembly (--jitless) streamBaseState is a plain ArrayBuffer: transferring it is still safe', { ...T, skip: pipewrapOnly }, () => {
+  // The Wasm-backed state cannot be detached at all; this covers the other
+  // path, where every write checks the buffer is still attached.
+  const kept = runChild(['transfer-state', 'keep'], ['--jitless']);
+  assert.equal(kept.transfer, 'transferred');
+  assert.equal(kept.copyUnchanged, true, 'the addon kept writing into the transferred ArrayBuffer');
+  assert.equal(kept.intact, true);
+  const dropped = runChild(['transfer-state', 'drop'], ['--jitless', '--expose-gc']);
+  assert.equal(dropped.sentinelsIntact, true, 'memory that reused the freed state buffer was overwritten');
+  assert.equal(dropped.intact, true);
+});
+
 // --- 2. JS re-entering the handle during a native call ---------------------
 
 // Each accepted request completes exactly once, with all completions before
