@@ -133,7 +133,7 @@ test('send: keepOpen is not read through the prototype', T, async (t) => {
   });
   assert.equal(socket._handle, null, 'the socket was handed over, not kept open');
   await sent;
-  child.disconnect();
+  child.kill(); // the socket it received would keep it alive
   await exited;
   client.destroy();
   socket.destroy();
