@@ -24,8 +24,18 @@ function loadNodeBinding() {
   };
 }
 
+function loadNative() {
+  try {
+    return require('../index.js');
+  } catch (err) {
+    // The generated loader's last attempt (a wasm fallback) hides the real
+    // story; say what is missing and what to do.
+    throw require('./native-error').nativeMissingError(err);
+  }
+}
+
 function loadOwnBinding() {
-  const native = require('../index.js');
+  const native = loadNative();
   // The addon makes the request classes (plain JS classes: a JS `new` is
   // far cheaper than a native constructor, and one is made per write) once
   // per env, so every load of this layer shares them.
@@ -57,5 +67,5 @@ module.exports = {
   constants,
   // pipewrap's own native module (extras such as socketpair, probeUnixSocket).
   // Always ours, even under PIPEWRAP_BINDING=node.
-  native: require('../index.js'),
+  native: loadNative(),
 };

@@ -1,0 +1,116 @@
+'use strict';
+// Installing pipewrap as a user does, from the two tarballs a release
+// publishes (scripts/pack.js), on a PATH with no Rust toolchain:
+// - with the platform package: require, an echo and ESM named imports work;
+// - without it, when install scripts run: the install fails with one
+//   readable paragraph saying what to do;
+// - without it and with scripts off (pnpm's default, --ignore-scripts):
+//   require fails with that paragraph and a Node-style code.
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const { execFileSync, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const ROOT = path.join(__dirname, '..');
+const BINARY = path.join(ROOT, 'pipewrap.linux-x64-gnu.node');
+const T = { timeout: 120000 };
+
+function commandPath(name) {
+  const r = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : null;
+}
+
+const npm = commandPath('npm');
+const skip = !npm ? 'npm is not on PATH' : !fs.existsSync(BINARY) ? 'the addon is not built' : false;
+
+// A bin dir holding only node and npm, so cargo cannot be found.
+function cargoFreePath(dir) {
+  const bin = path.join(dir, 'bin');
+  fs.mkdirSync(bin);
+  fs.symlinkSync(process.execPath, path.join(bin, 'node'));
+  fs.symlinkSync(fs.realpathSync(npm), path.join(bin, 'npm'));
+  const PATH = [bin, '/usr/bin', '/bin'].join(path.delimiter);
+  const cargo = spawnSync('cargo', ['--version'], { env: { ...process.env, PATH }, stdio: 'ignore' });
+  assert.notEqual(cargo.status, 0, 'cargo must not be reachable on the test PATH');
+  return { ...process.env, PATH, npm_config_audit: 'false', npm_config_fund: 'false', npm_config_update_notifier: 'false' };
+}
+
+function project(dir, name, extra = {}) {
+  const p = path.join(dir, name);
+  fs.mkdirSync(p);
+  fs.writeFileSync(path.join(p, 'package.json'), JSON.stringify({ name, version: '1.0.0', private: true, ...extra }));
+  return p;
+}
+
+const ECHO = `
+const fs = require('fs'), os = require('os'), path = require('path');
+const pw = require('pipewrap');
+const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pwi-'));
+const sock = path.join(dir, 's.sock');
+const server = pw.createServer((c) => c.pipe(c));
+server.listen(sock, () => {
+  const c = pw.connect(sock);
+  let got = '';
+  c.on('data', (d) => (got += d));
+  c.on('end', () => { console.log(got); server.close(); fs.rmSync(dir, { recursive: true }); });
+  c.end('echo through the prebuilt binary');
+});
+`;
+
+test('install without Rust: prebuilt platform package, missing package, scripts off', { ...T, skip }, (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-install-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const out = path.join(dir, 'packs');
+  const packed = JSON.parse(
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'pack.js'), '--out', out], { encoding: 'utf8' })
+      .trim()
+      .split('\n')
+      .pop(),
+  );
+  const env = cargoFreePath(dir);
+
+  // 1. Both tarballs: no build, nothing Rust-sized left behind.
+  const withBinary = project(dir, 'with-binary');
+  execFileSync(npm, ['install', packed.platform, packed.main], { cwd: withBinary, env, stdio: 'pipe' });
+  fs.writeFileSync(path.join(withBinary, 'echo.js'), ECHO);
+  const echoed = execFileSync(process.execPath, ['echo.js'], { cwd: withBinary, env, encoding: 'utf8', timeout: 20000 });
+  assert.equal(echoed.trim(), 'echo through the prebuilt binary');
+  fs.writeFileSync(
+    path.join(withBinary, 'named.mjs'),
+    "import { createServer, connect } from 'pipewrap';\nimport pw from 'pipewrap';\nconsole.log(typeof createServer, typeof connect, typeof pw.fork);\n",
+  );
+  const named = execFileSync(process.execPath, ['named.mjs'], { cwd: withBinary, env, encoding: 'utf8' });
+  assert.equal(named.trim(), 'function function function');
+  const installed = path.join(withBinary, 'node_modules', 'pipewrap');
+  assert.equal(fs.existsSync(path.join(installed, 'target')), false, 'no cargo target dir inside node_modules');
+  assert.equal(fs.existsSync(path.join(installed, 'rustfmt.toml')), false, 'rustfmt.toml is not shipped');
+  assert.equal(fs.existsSync(path.join(installed, 'LICENSE')), true, 'LICENSE is shipped');
+
+  // 2. No platform package, install scripts allowed, no cargo: the install
+  // fails and says why in one paragraph.
+  const scripted = project(dir, 'no-binary', { allowScripts: { pipewrap: true } });
+  const failed = spawnSync(npm, ['install', '--foreground-scripts', packed.main], { cwd: scripted, env, encoding: 'utf8' });
+  assert.notEqual(failed.status, 0, 'the install must fail without a binary and without cargo');
+  const said = `${failed.stdout}${failed.stderr}`;
+  const paragraph = said.split('\n').find((l) => l.startsWith('pipewrap could not load its native binary'));
+  assert.ok(paragraph, said);
+  assert.match(paragraph, /pipewrap-linux-x64-gnu/);
+  assert.match(paragraph, /install Rust/);
+  assert.doesNotMatch(said, /spawnSync cargo ENOENT/);
+
+  // 3. Scripts off: installs, and require says what is missing.
+  const quiet = project(dir, 'scripts-off');
+  execFileSync(npm, ['install', '--ignore-scripts', packed.main], { cwd: quiet, env, stdio: 'pipe' });
+  const loaded = spawnSync(
+    process.execPath,
+    ['-e', "try { require('pipewrap') } catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })) }"],
+    { cwd: quiet, env, encoding: 'utf8' },
+  );
+  const err = JSON.parse(loaded.stdout.trim());
+  assert.equal(err.code, 'ERR_PIPEWRAP_NATIVE_MISSING');
+  assert.match(err.message, /pipewrap-linux-x64-gnu/);
+  assert.doesNotMatch(err.message, /wasm32-wasi/);
+});

@@ -1,0 +1,80 @@
+'use strict';
+// `npm install` hook. In order:
+// 1. A development checkout (the napi CLI, a dev dependency, is present):
+//    build the addon with it, which also regenerates index.js/index.d.ts.
+// 2. An installed copy with a loadable binary (the optional platform package
+//    pipewrap-linux-x64-gnu, or a binary built earlier): nothing to do, no
+//    Rust needed.
+// 3. Asked to build from source (`npm install --build-from-source`, or
+//    PIPEWRAP_BUILD_FROM_SOURCE=1), or no binary at all: build with cargo
+//    into a target dir under the OS temp dir (never inside node_modules),
+//    and copy the library next to index.js.
+// Without a binary and without cargo, one readable paragraph says what to do.
+const { execFileSync, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+
+const root = path.join(__dirname, '..');
+const { nativeMissingMessage } = require('../lib/native-error');
+
+function napiCli() {
+  try {
+    return require.resolve('@napi-rs/cli/package.json', { paths: [root] });
+  } catch {
+    return null;
+  }
+}
+
+function wantsSource() {
+  const flag = String(process.env.npm_config_build_from_source || '').toLowerCase();
+  return flag === 'true' || flag === 'pipewrap' || process.env.PIPEWRAP_BUILD_FROM_SOURCE === '1';
+}
+
+function binaryLoads() {
+  // In a child process: a failed dlopen must not poison this one, and a
+  // stale require cache must not answer for a fresh build.
+  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(root, 'index.js'))})`], {
+    stdio: 'ignore',
+  });
+  return r.status === 0;
+}
+
+function hasCargo() {
+  return spawnSync('cargo', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+function buildWithCargo() {
+  const { version } = require('../package.json');
+  const target = process.env.CARGO_TARGET_DIR || path.join(os.tmpdir(), `pipewrap-target-${version}`);
+  execFileSync('cargo', ['build', '--release', '-p', 'pipewrap'], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, CARGO_TARGET_DIR: target },
+  });
+  const built = path.join(target, 'release', 'libpipewrap.so');
+  const dest = path.join(root, `pipewrap.${process.platform}-${process.arch}-gnu.node`);
+  // Write next to the old file and rename: a running process may have it mapped.
+  fs.copyFileSync(built, `${dest}.tmp`);
+  fs.renameSync(`${dest}.tmp`, dest);
+}
+
+function main() {
+  const cli = napiCli();
+  if (cli) {
+    execFileSync(process.execPath, [path.join(path.dirname(cli), 'dist', 'cli.js'), 'build', '--platform', '--release'], {
+      cwd: root,
+      stdio: 'inherit',
+    });
+    return 0;
+  }
+  if (!wantsSource() && binaryLoads()) return 0;
+  if (!hasCargo()) {
+    process.stderr.write(`\n${nativeMissingMessage()}\n\n`);
+    return 1;
+  }
+  buildWithCargo();
+  return 0;
+}
+
+process.exitCode = main();
