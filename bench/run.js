@@ -36,6 +36,7 @@ const workloads = [
   // Two processes of the same implementation (bench/peer.js), the shape
   // users run; CPU/op counts both processes.
   ['xproc-pingpong', 'round trips/s', 1.5],
+  ['xproc-pingpong-2cpu', 'round trips/s', null],
   ['xproc-fanin', 'messages/s', null],
   ['xproc-bulk', 'MB/s', null],
   ['idle', 'bytes/conn (lower is better)', null],
@@ -54,8 +55,57 @@ const median = (xs) => {
 const limits = {
   pingpong: { mode: 'single', count: 100000, label: 'epoll, both ends in one thread' },
   'raw-pingpong': { mode: 'single', count: 100000, label: 'epoll, both ends in one thread' },
-  'xproc-pingpong': { mode: 'pair', count: 50000, label: 'epoll, two processes' },
+  'xproc-pingpong': { mode: 'pair', count: 50000, label: 'epoll, two processes on one CPU' },
+  'xproc-pingpong-2cpu': { mode: 'pair', count: 10000, label: 'epoll, two processes on two CPUs' },
 };
+
+// Cross-process ping-pong is bimodal when the scheduler places the two
+// processes: on one CPU each hop is a context switch, on two it is a
+// cross-CPU wake-up (in a VM, an IPI and an exit from idle), several times
+// dearer. So both placements are pinned (taskset; the peer inherits the CPU,
+// or gets PWB_PEER_CPU) and reported as separate rows, and their limits are
+// pinned the same way.
+const allowedCpus = (() => {
+  try {
+    const list = fs.readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s*(.+)$/m)[1];
+    return list.split(',').flatMap((r) => {
+      const [a, b = a] = r.split('-').map(Number);
+      return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+    });
+  } catch {
+    return [];
+  }
+})();
+const hasTaskset = (() => {
+  try {
+    execFileSync('taskset', ['-c', String(allowedCpus[0] ?? 0), 'true'], { stdio: 'ignore' });
+    return allowedCpus.length > 0;
+  } catch {
+    return false;
+  }
+})();
+const placements = {
+  'xproc-pingpong': { cpu: allowedCpus[0] },
+  'xproc-pingpong-2cpu': { cpu: allowedCpus[0], peerCpu: allowedCpus[1] },
+};
+// [file, argv, env] for a command under a workload's placement.
+function placed(workload, file, argv) {
+  const p = placements[workload];
+  if (!p || !hasTaskset) return [file, argv, process.env];
+  const env = { ...process.env };
+  if (p.peerCpu !== undefined) env.PWB_PEER_CPU = String(p.peerCpu);
+  else delete env.PWB_PEER_CPU;
+  return ['taskset', ['-c', String(p.cpu), file, ...argv], env];
+}
+const placementSkip = (workload) => {
+  const p = placements[workload];
+  if (!p) return null;
+  if (!hasTaskset) return workload.endsWith('-2cpu') ? 'taskset not available' : null;
+  if (p.peerCpu === undefined && p.cpu === undefined) return 'no CPU list';
+  if ('peerCpu' in p && p.peerCpu === undefined) return 'fewer than 2 CPUs';
+  return null;
+};
+const unpinned = (workload) => placements[workload] && !hasTaskset;
 
 function runOne(impl, workload) {
   const nodeArgs = ['--no-deprecation'];
@@ -68,8 +118,10 @@ function runOne(impl, workload) {
     argv = ['-c', 'ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@"', file, ...argv];
     file = 'sh';
   }
-  const out = execFileSync(file, argv, {
+  const [f, a, env] = placed(workload, file, argv);
+  const out = execFileSync(f, a, {
     timeout: 300000,
+    env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return JSON.parse(out.toString().trim().split('\n').pop());
@@ -99,11 +151,13 @@ function exampleBinary(name) {
   return (binaries[name] = result);
 }
 
-function runLimit({ mode, count }) {
+function runLimit(workload, { mode, count }) {
   const ex = exampleBinary('epoll_limit');
   if (ex.skip) return null;
-  const out = execFileSync(ex.bin, [mode, String(Math.max(100, Math.round(count * scale)))], {
+  const [f, a, env] = placed(workload, ex.bin, [mode, String(Math.max(100, Math.round(count * scale)))]);
+  const out = execFileSync(f, a, {
     timeout: 300000,
+    env,
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   return JSON.parse(out.toString().trim().split('\n').pop());
@@ -111,6 +165,12 @@ function runLimit({ mode, count }) {
 
 const rows = [];
 for (const [workload, unit, target] of workloads) {
+  const skip = placementSkip(workload);
+  if (skip) {
+    console.log(`${workload.padEnd(19)} skipped: ${skip}`);
+    continue;
+  }
+  if (unpinned(workload)) console.log(`${workload}: taskset not available, running unpinned (the rate is bimodal)`);
   const pw = [];
   const nd = [];
   const pwCpu = [];
@@ -128,7 +188,7 @@ for (const [workload, unit, target] of workloads) {
       if (res.cpuPerOp !== undefined) (impl === 'pipewrap' ? pwCpu : ndCpu).push(res.cpuPerOp);
     }
     if (limits[workload]) {
-      const res = runLimit(limits[workload]);
+      const res = runLimit(workload, limits[workload]);
       if (res) {
         lim.push(res.value);
         limCpu.push(res.cpuPerOp);
@@ -167,11 +227,11 @@ for (const [workload, unit, target] of workloads) {
   }
   rows.push(row);
   console.log(
-    `${workload.padEnd(15)} pipewrap ${fmt(row.pipewrap).padStart(10)}  node ${fmt(row.node).padStart(10)}  ${unit.padEnd(28)} ratio ${row.ratio.toFixed(2)}x (${row.min.toFixed(2)}..${row.max.toFixed(2)})${target ? ` target ${target}x` : ''}` +
+    `${workload.padEnd(19)} pipewrap ${fmt(row.pipewrap).padStart(10)}  node ${fmt(row.node).padStart(10)}  ${unit.padEnd(28)} ratio ${row.ratio.toFixed(2)}x (${row.min.toFixed(2)}..${row.max.toFixed(2)})${target ? ` target ${target}x` : ''}` +
       (cpu ? `  cpu/op ${cpu.pipewrap.toFixed(2)} vs ${cpu.node.toFixed(2)} us (${cpu.ratio.toFixed(2)}x)` : ''),
   );
-  if (row.limit) console.log(`${''.padEnd(15)} ${limitText(row.limit)}`);
-  if (row.idle) console.log(`${''.padEnd(15)} ${idleText(row.idle)}`);
+  if (row.limit) console.log(`${''.padEnd(19)} ${limitText(row.limit)}`);
+  if (row.idle) console.log(`${''.padEnd(19)} ${idleText(row.idle)}`);
 }
 
 function pct(x) {
@@ -276,7 +336,7 @@ if (!noWrite) {
     '',
     'CPU µs/op: user + system CPU time of the measuring process per operation (per MB for bulk) over the timed window, for ipc-* the parent only (the side under test), for xproc-* both processes (both are the implementation under test). On a shared machine it is steadier than the rate, which also counts time spent waiting for neighbours; CPU ratio = Node / pipewrap, so > 1 means pipewrap spends less.',
     '',
-    'xproc-*: two processes of the same implementation (`bench/peer.js`; pipewrap\'s net layer for pipewrap, `node:net` for Node), the shape of examples/brother-process. xproc-pingpong: the client here, the echo server in the peer. xproc-fanin: the echo server here, 200 client connections in the peer, each 100 request/response round trips. xproc-bulk: 512 MiB in 64 KiB writes from here to a sink in the peer.',
+    `xproc-*: two processes of the same implementation (\`bench/peer.js\`; pipewrap's net layer for pipewrap, \`node:net\` for Node), the shape of examples/brother-process. xproc-pingpong: the client here, the echo server in the peer, ${hasTaskset ? `both pinned to CPU ${allowedCpus[0]}` : 'unpinned (taskset not available)'}; xproc-pingpong-2cpu: the same with the peer pinned to CPU ${allowedCpus[1]} (every hop a cross-CPU wake-up). Left to the scheduler a run lands in one placement or the other, so unpinned rates are bimodal; fanin and bulk are not, and run unpinned. xproc-fanin: the echo server here, 200 client connections in the peer, each 100 request/response round trips. xproc-bulk: 512 MiB in 64 KiB writes from here to a sink in the peer.`,
     '',
     ...limitLines(),
     ...idleLines(),

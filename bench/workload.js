@@ -54,7 +54,15 @@ function echoServer(cb) {
 const peers = [];
 function spawnPeer(role, args, nodeArgs = []) {
   const { spawn } = require('node:child_process');
-  const child = spawn(process.execPath, ['--no-deprecation', ...nodeArgs, path.join(__dirname, 'peer.js'), implName, role, sockPath, ...args.map(String)], {
+  let file = process.execPath;
+  let argv = ['--no-deprecation', ...nodeArgs, path.join(__dirname, 'peer.js'), implName, role, sockPath, ...args.map(String)];
+  // PWB_PEER_CPU: pin the peer to that CPU (bench/run.js pins this process
+  // with taskset, and the peer inherits it unless this is set).
+  if (process.env.PWB_PEER_CPU) {
+    argv = ['-c', process.env.PWB_PEER_CPU, file, ...argv];
+    file = 'taskset';
+  }
+  const child = spawn(file, argv, {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const lines = [];
@@ -327,8 +335,12 @@ const workloads = {
   // Two processes, the shape users run (examples/brother-process): the
   // client here, the echo server in a peer process of the same
   // implementation. 64-byte round trips. CPU/op: both processes.
+  // bench/run.js runs it with both processes pinned to one CPU
+  // (xproc-pingpong) and to two (xproc-pingpong-2cpu, PWB_PEER_CPU): left to
+  // the scheduler, a run lands on one or the other and the rate is bimodal.
   async 'xproc-pingpong'() {
-    const rounds = Math.round(30000 * scale);
+    // Cross-CPU hops are several times slower: fewer of them.
+    const rounds = Math.round((workload.endsWith('-2cpu') ? 15000 : 30000) * scale);
     const msg = Buffer.alloc(64, 97);
     const peer = spawnPeer('echo', []);
     if ((await peer.next()) !== 'ready') throw new Error('peer not ready');
@@ -348,6 +360,10 @@ const workloads = {
       });
       c.write(msg);
     });
+  },
+
+  'xproc-pingpong-2cpu'() {
+    return workloads['xproc-pingpong']();
   },
 
   // Fan-in across processes: the echo server here; 200 client connections

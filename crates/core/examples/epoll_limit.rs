@@ -10,7 +10,8 @@
 //!   cargo run --release -p pipewrap-core --example epoll_limit -- pair [round trips]
 //!     this process pings, a second process of this binary (spawned with
 //!     `echo <path>`) echoes, each in its own epoll loop: the limit of
-//!     `xproc-pingpong`.
+//!     `xproc-pingpong`. Run it under `taskset -c 0` to pin both to one CPU;
+//!     with PWB_PEER_CPU=1 as well, the echo side moves to CPU 1.
 //!
 //! Prints one JSON line: { "value": round trips/s, "unit": "round trips/s",
 //! "cpuPerOp": µs of CPU per round trip (both processes for `pair`) }.
@@ -149,9 +150,28 @@ fn single(rounds: usize) -> (f64, f64) {
   (rounds as f64 / secs, cpu / rounds as f64)
 }
 
+/// Pins this process to `cpu`.
+fn pin(cpu: usize) {
+  // SAFETY: set is a valid cpu_set_t, zeroed then filled by CPU_SET.
+  unsafe {
+    let mut set: libc::cpu_set_t = std::mem::zeroed();
+    libc::CPU_SET(cpu, &mut set);
+    let rc = libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set);
+    assert!(
+      rc == 0,
+      "sched_setaffinity({cpu}): {}",
+      std::io::Error::last_os_error()
+    );
+  }
+}
+
 /// The echo side of `pair`, in the second process: connect, then echo in an
-/// epoll loop until the peer closes.
+/// epoll loop until the peer closes. Pinned to PWB_PEER_CPU if set (as
+/// bench/workload.js pins its peer); else it inherits the parent's affinity.
 fn echo(path: &str) {
+  if let Some(cpu) = std::env::var("PWB_PEER_CPU").ok().filter(|c| !c.is_empty()) {
+    pin(cpu.parse().expect("PWB_PEER_CPU"));
+  }
   let mut s = UnixStream::connect(path).expect("connect");
   s.set_nonblocking(true).unwrap();
   let ep = Epoll::new();
