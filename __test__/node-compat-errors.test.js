@@ -102,3 +102,19 @@ test('errors emitted asynchronously (channel closed, disconnected) have the same
   assertNodeShape(again, 'disconnect twice');
   assert.equal(again.message, 'IPC channel is already disconnected');
 });
+
+test('system errors start where the binding called back, as Node\'s (no error-builder frames)', async () => {
+  const c = pw.connect('/nonexistent-pipewrap-dir/x.sock');
+  const [err] = await new Promise((resolve) => c.once('error', (...a) => resolve(a)));
+  assert.equal(err.message, 'connect ENOENT /nonexistent-pipewrap-dir/x.sock');
+  const ref = await new Promise((resolve) => net.connect('/nonexistent-pipewrap-dir/x.sock').once('error', resolve));
+  assert.equal(err.message, ref.message);
+  const firstFrame = err.stack.split('\n')[1];
+  assert.match(firstFrame, /afterConnect/, err.stack);
+  assert.equal(ref.stack.split('\n')[1].includes('afterConnect'), true, 'Node\'s starts there too');
+
+  const server = pw.createServer();
+  server.listen({ fd: 987654 });
+  const [lerr] = await new Promise((resolve) => server.once('error', (...a) => resolve(a)));
+  assert.ok(!/errors\.js|listenException/.test(lerr.stack.split('\n')[1]), lerr.stack);
+});

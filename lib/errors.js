@@ -175,10 +175,17 @@ function systemErrorMessage(errno) {
   return entry ? entry[1] : 'unknown error';
 }
 
+// The stack of a system error starts at the caller of `hideFrom` (default:
+// the builder itself), as Node's start where its binding called back.
+function hideFrames(err, hideFrom) {
+  if (typeof Error.captureStackTrace === 'function') Error.captureStackTrace(err, hideFrom);
+}
+
 // Node's ErrnoException: "<syscall> <CODE>[ <original>]".
-function errnoException(errno, syscall, original) {
+function errnoException(errno, syscall, original, hideFrom = errnoException) {
   const code = systemErrorName(errno);
   const err = new Error(original ? `${syscall} ${code} ${original}` : `${syscall} ${code}`);
+  hideFrames(err, hideFrom);
   err.errno = errno;
   err.code = code;
   err.syscall = syscall;
@@ -187,9 +194,10 @@ function errnoException(errno, syscall, original) {
 
 // Node's ExceptionWithHostPort for a pipe ("connect ENOENT /path"; no port).
 // `suffix`: pipewrap's explanation appended to the message, if any.
-function exceptionWithHostPort(errno, syscall, address, suffix = '') {
+function exceptionWithHostPort(errno, syscall, address, suffix = '', hideFrom = exceptionWithHostPort) {
   const code = systemErrorName(errno);
   const err = new Error(`${syscall} ${code}${address ? ` ${address}` : ''}${suffix}`);
+  hideFrames(err, hideFrom);
   err.errno = errno;
   err.code = code;
   err.syscall = syscall;
@@ -199,9 +207,10 @@ function exceptionWithHostPort(errno, syscall, address, suffix = '') {
 
 // Node's UVExceptionWithHostPort as net uses it for pipes: "listen
 // EADDRINUSE: address already in use /path", port -1 (set, not printed).
-function uvExceptionWithHostPort(errno, syscall, address, suffix = '') {
+function uvExceptionWithHostPort(errno, syscall, address, suffix = '', hideFrom = uvExceptionWithHostPort) {
   const code = systemErrorName(errno);
   const err = new Error(`${syscall} ${code}: ${systemErrorMessage(errno)}${address ? ` ${address}` : ''}${suffix}`);
+  hideFrames(err, hideFrom);
   err.code = code;
   err.errno = errno;
   err.syscall = syscall;

@@ -62,17 +62,17 @@ function noop() {}
 // Errors, shaped like Node's internal/errors (lib/errors.js).
 
 function errnoException(err, syscall, original) {
-  return errors.errnoException(err, syscall, original);
+  return errors.errnoException(err, syscall, original, errnoException);
 }
 
 // "connect ENOENT /path", with `address` and no `port`.
 function connectException(err, address, suffix = '') {
-  return errors.exceptionWithHostPort(err, 'connect', address, suffix);
+  return errors.exceptionWithHostPort(err, 'connect', address, suffix, connectException);
 }
 
 // "listen EADDRINUSE: address already in use /path", port -1.
 function listenException(err, address, suffix = '') {
-  return errors.uvExceptionWithHostPort(err, 'listen', address, suffix);
+  return errors.uvExceptionWithHostPort(err, 'listen', address, suffix, listenException);
 }
 
 // ---------------------------------------------------------------------------
