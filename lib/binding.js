@@ -54,6 +54,13 @@ function loadOwnBinding() {
 
 const loaded = process.env.PIPEWRAP_BINDING === 'node' ? loadNodeBinding() : loadOwnBinding();
 
+// A brand on pipewrap's Pipe class that another copy of this layer (or of
+// the addon) recognises when a raw handle is sent.
+const kPipeBrand = Symbol.for('pipewrap.Pipe');
+if (process.env.PIPEWRAP_BINDING !== 'node' && !Object.hasOwn(loaded.Pipe.prototype, kPipeBrand)) {
+  Object.defineProperty(loaded.Pipe.prototype, kPipeBrand, { value: true });
+}
+
 module.exports = {
   Pipe: loaded.Pipe,
   PipeConnectWrap: loaded.PipeConnectWrap,

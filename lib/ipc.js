@@ -106,7 +106,7 @@ function getNodeWraps() {
 
 function isRawHandle(h) {
   if (h === null || typeof h !== 'object') return false;
-  if (h instanceof Pipe) return true;
+  if (h instanceof Pipe || h[Symbol.for('pipewrap.Pipe')] === true) return true;
   const w = getNodeWraps();
   return Boolean((w.TCP && h instanceof w.TCP) || (w.Pipe && h instanceof w.Pipe));
 }
@@ -125,8 +125,11 @@ function isNodeUDP(h) {
 // tests them; null: this handle type cannot be sent.
 function handleTypeOf(handle) {
   const pw = getPipewrapNet();
-  if (handle instanceof net.Socket || (pw && pw.Socket && handle instanceof pw.Socket)) return 'net.Socket';
-  if (handle instanceof net.Server || (pw && pw.Server && handle instanceof pw.Server)) return 'net.Server';
+  const branded = handle !== null && typeof handle === 'object';
+  if (handle instanceof net.Socket || (pw && pw.Socket && handle instanceof pw.Socket) ||
+      (branded && handle[Symbol.for('pipewrap.net.Socket')] === true)) return 'net.Socket';
+  if (handle instanceof net.Server || (pw && pw.Server && handle instanceof pw.Server) ||
+      (branded && handle[Symbol.for('pipewrap.net.Server')] === true)) return 'net.Server';
   if (isRawHandle(handle)) return 'net.Native';
   if (handle instanceof dgram.Socket) return 'dgram.Socket';
   if (isNodeUDP(handle)) return 'dgram.Native';

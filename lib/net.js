@@ -1239,6 +1239,14 @@ function socketpair(options = {}) {
   return [first, make(b)];
 }
 
+// Brands that survive a second copy of this module (jest.resetModules(), two
+// installed copies): the IPC layer recognises pipewrap sockets and servers
+// by these, not only by `instanceof` its own copy's classes.
+const kSocketBrand = Symbol.for('pipewrap.net.Socket');
+const kServerBrand = Symbol.for('pipewrap.net.Server');
+Object.defineProperty(Socket.prototype, kSocketBrand, { value: true });
+Object.defineProperty(Server.prototype, kServerBrand, { value: true });
+
 module.exports = {
   socketpair,
   Server,
