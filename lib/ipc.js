@@ -27,7 +27,6 @@
 
 const EventEmitter = require('events');
 const childProcess = require('child_process');
-const fs = require('fs');
 const util = require('util');
 const net = require('net');
 const dgram = require('dgram');
@@ -175,8 +174,9 @@ function closeRaw(h) {
     if (typeof h.close === 'function') {
       h.close();
     } else if (typeof h.fd === 'number' && h.fd >= 0) {
-      // A plain { type, fd } descriptor from our binding: we own the fd.
-      fs.closeSync(h.fd);
+      // A plain { type, fd } descriptor from our binding: we own the fd
+      // (closed natively: fs warns about fds it did not open in workers).
+      binding.native.closeFd(h.fd);
       h.fd = -1;
     }
   } catch {
@@ -1247,8 +1247,8 @@ function fork(modulePath, args, options) {
   let err = pipe.open(parentFd);
   if (err) {
     pipe.close();
-    try { fs.closeSync(parentFd); } catch { /* not adopted */ }
-    fs.closeSync(childFd);
+    binding.native.closeFd(parentFd); // not adopted: EBADF at worst
+    binding.native.closeFd(childFd);
     throw errnoException(err, 'open');
   }
 
@@ -1273,12 +1273,13 @@ function fork(modulePath, args, options) {
     cp = childProcess.spawn(execPath, [...execArgv, modulePath, ...args], spawnOptions);
   } catch (e) {
     pipe.close();
-    fs.closeSync(childFd);
+    binding.native.closeFd(childFd);
     throw e;
   } finally {
     // The child has its own copy now (or failed to start). Ours must go so
     // the parent sees EOF when the child dies.
-    if (cp) fs.closeSync(childFd);
+    // (Closed natively: fs warns about fds it did not open in workers.)
+    if (cp) binding.native.closeFd(childFd);
   }
 
   const child = new ChildProcessIPC(cp);

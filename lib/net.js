@@ -127,7 +127,7 @@ function onStreamRead(arrayBuffer) {
       this.pendingFds = undefined;
       if (socket.destroyed || socket.listenerCount('fds') === 0) {
         // Nobody can take ownership: close them rather than leak them.
-        for (const fd of fds) fs.close(fd, noop);
+        for (const fd of fds) binding.native.closeFd(fd);
         if (socket.destroyed) return;
       } else {
         socket.emit('fds', fds);
@@ -1232,8 +1232,8 @@ function socketpair(options = {}) {
   try {
     first = make(a);
   } catch (err) {
-    fs.closeSync(a);
-    fs.closeSync(b);
+    binding.native.closeFd(a);
+    binding.native.closeFd(b);
     throw err;
   }
   return [first, make(b)];
