@@ -168,6 +168,13 @@ export interface NetConnectOpts extends SocketCommonOptions, SocketConnectOpts {
 export interface SocketpairOptions extends Omit<SocketCommonOptions, 'readable' | 'writable'> {
   pauseOnCreate?: boolean | undefined;
   manualStart?: boolean | undefined;
+  /** `'fd'`: leave the second end unwrapped, a blocking fd for a child's stdio. Default `'socket'`. */
+  peer?: 'socket' | undefined;
+}
+
+/** `socketpair({ peer: 'fd' })` options. */
+export interface SocketpairFdOptions extends Omit<SocketpairOptions, 'peer'> {
+  peer: 'fd';
 }
 
 export type SocketReadyState = 'opening' | 'open' | 'readOnly' | 'writeOnly' | 'closed';
@@ -453,6 +460,15 @@ export declare function createConnection(options: NetConnectOpts, connectListene
  * `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM` without the native binding.
  */
 export declare function socketpair(options?: SocketpairOptions): [Socket, Socket];
+/** The second end as a plain blocking fd (close-on-exec) to hand to a child's stdio. */
+export declare function socketpair(options: SocketpairFdOptions): [Socket, number];
+
+/**
+ * pipewrap extension: closes an fd pipewrap handed out (a `socketpair({ peer:
+ * 'fd' })` end, an fd from the `'fds'` event) without `fs`, which warns about
+ * fds it did not open inside worker threads. 0 or a negative errno.
+ */
+export declare function closeFd(fd: number): number;
 
 // ---------------------------------------------------------------------------
 // IPC

@@ -9,6 +9,7 @@ import pipewrap from './index.js';
 export default pipewrap;
 export const {
   socketpair,
+  closeFd,
   Server,
   Socket,
   createServer,

@@ -1219,15 +1219,24 @@ function createServer(options, connectionListener) {
 
 /**
  * pipewrap extension: a connected pair of Sockets (AF_UNIX socketpair).
- * Either end's `fd` can be handed to a child process as stdio.
+ * With `{ peer: 'fd' }` the second end is not wrapped: it comes back as a
+ * plain, blocking, close-on-exec fd, ready for a child's stdio (spawn dups
+ * it into the child); close the parent's copy with `closeFd(fd)` once the
+ * child has it.
  */
 function socketpair(options = {}) {
   if (options === null || typeof options !== 'object') throw codes.ERR_INVALID_ARG_TYPE('options', 'Object', options);
+  const opts = { __proto__: null, ...options };
+  const peer = opts.peer;
+  delete opts.peer;
+  if (peer !== undefined && peer !== 'socket' && peer !== 'fd') {
+    throw codes.ERR_INVALID_ARG_VALUE('options.peer', peer, "must be 'socket' or 'fd'");
+  }
   if (!binding.native || typeof binding.native.socketpair !== 'function') {
     throw codes.ERR_FEATURE_UNAVAILABLE_ON_PLATFORM('socketpair (it needs the pipewrap native binding)');
   }
   const [a, b] = binding.native.socketpair();
-  const make = (fd) => new Socket({ ...options, fd, readable: true, writable: true });
+  const make = (fd) => new Socket({ ...opts, fd, readable: true, writable: true });
   let first;
   try {
     first = make(a);
@@ -1236,7 +1245,19 @@ function socketpair(options = {}) {
     binding.native.closeFd(b);
     throw err;
   }
+  if (peer === 'fd') return [first, b];
   return [first, make(b)];
+}
+
+/**
+ * pipewrap extension: closes an fd pipewrap handed out (a socketpair end,
+ * an fd from the 'fds' event) without going through `fs`, which warns
+ * about fds it did not open inside worker threads. Returns 0 or a negative
+ * errno, like the binding.
+ */
+function closeFd(fd) {
+  if (!Number.isInteger(fd)) throw codes.ERR_INVALID_ARG_TYPE('fd', 'integer', fd);
+  return binding.native.closeFd(fd);
 }
 
 // Brands that survive a second copy of this module (jest.resetModules(), two
@@ -1249,6 +1270,7 @@ Object.defineProperty(Server.prototype, kServerBrand, { value: true });
 
 module.exports = {
   socketpair,
+  closeFd,
   Server,
   Socket,
   createServer,
