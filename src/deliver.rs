@@ -190,7 +190,9 @@ unsafe extern "C" fn on_poll(handle: *mut uv::uv_poll_t, status: i32, events: i3
       read_ready(env, &rc);
     }
   }
-  if events & uv::UV_WRITABLE != 0 {
+  // A read callback may have closed the handle: as in libuv, the rest of
+  // this event is dropped and what was queued completes in the close phase.
+  if events & uv::UV_WRITABLE != 0 && !rc.borrow().core.is_closing() {
     write_ready(env, &rc);
   }
 }
