@@ -26,6 +26,10 @@ const workloads = [
   ['connect', 'connections/s', 1.2],
   ['fanin', 'messages/s', 1.2],
   ['ipc-oneway', 'messages/s', 2],
+  ['ipc-oneway-small', 'messages/s', 2.5],
+  ['ipc-oneway-nested', 'messages/s', 2.5],
+  ['ipc-oneway-4k', 'messages/s', 2.5],
+  ['ipc-oneway-buffer-adv', 'messages/s', 2.5],
   ['ipc-echo', 'round trips/s', 1.3],
   // Reference, not a target: the thinnest parent a Node process can run
   // (raw Pipe + JSON lines, no framework) with the same child; `node` uses

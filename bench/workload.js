@@ -20,6 +20,7 @@ const seconds = (t0) => Number(now() - t0) / 1e9;
 // (user + system; for ipc-* that is the parent, the side under test).
 let window = null;
 function start() {
+  profStart();
   window = { t0: now(), cpu: process.cpuUsage() };
   return window.t0;
 }
@@ -33,6 +34,7 @@ function finish(value, unit, extra = {}) {
     const { user, system } = process.cpuUsage(window.cpu);
     extra = { cpuPerOp: (user + system) / (value * wall), ...extra };
   }
+  profStop();
   exiting = true;
   for (const p of peers) p.child.kill();
   fs.rmSync(dir, { recursive: true, force: true });
@@ -215,6 +217,34 @@ const workloads = {
         for (let i = 0; i < count; i++) child.send({ i, kind: 'tick', payload: 'abcdefgh' });
       }
     });
+  },
+
+  // The same one-way measure over several message shapes (each until the
+  // plain Node child has received them all): a small object with a string
+  // field, a nested object, a 4 KiB string, and a 1 KiB Buffer in advanced
+  // serialization (a Buffer in json mode is its toJSON() form, not a shape
+  // users send).
+  'ipc-oneway-small'() {
+    oneway(50000, (i) => ({ id: i, name: 'small' }));
+  },
+
+  'ipc-oneway-nested'() {
+    oneway(30000, (i) => ({
+      id: i,
+      user: { name: 'Ada Lovelace', email: 'ada@example.com', roles: ['admin', 'dev'], prefs: { theme: 'dark', tz: 'UTC' } },
+      items: [{ sku: 'A-1', qty: 2, price: 9.5 }, { sku: 'B-22', qty: 1, price: 120 }],
+      ok: true,
+    }));
+  },
+
+  'ipc-oneway-4k'() {
+    const s = 'x'.repeat(4096);
+    oneway(20000, () => s);
+  },
+
+  'ipc-oneway-buffer-adv'() {
+    const b = Buffer.alloc(1024, 7);
+    oneway(30000, () => b, { serialization: 'advanced' });
   },
 
   'ipc-echo'() {
@@ -448,6 +478,59 @@ const workloads = {
     });
   },
 };
+
+// A process's CPU time (user + system, µs) from /proc, or null.
+function procCpu(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return null;
+  }
+}
+
+// PWB_CPU_PROF=file: a V8 CPU profile of this process over the measured
+// window (the child is not profiled), written when the workload finishes.
+let profSession = null;
+if (process.env.PWB_CPU_PROF) {
+  const inspector = require('node:inspector');
+  profSession = new inspector.Session();
+  profSession.connect();
+  profSession.post('Profiler.enable');
+  profSession.post('Profiler.setSamplingInterval', { interval: 100 });
+}
+function profStart() {
+  if (profSession) profSession.post('Profiler.start');
+}
+function profStop() {
+  if (!profSession) return;
+  profSession.post('Profiler.stop', (err, { profile }) => {
+    fs.writeFileSync(process.env.PWB_CPU_PROF, JSON.stringify(profile));
+  });
+}
+
+// count messages made by make(i) to a plain Node child, timed until the
+// child has received them all (it answers 'done').
+function oneway(fullCount, make, options = {}) {
+  const count = Math.max(10, Math.round(fullCount * scale));
+  const child = forkImpl(path.join(__dirname, 'ipc-child.js'), ['oneway', String(count)], options);
+  child.on('message', (m) => {
+    if (m === 'ready') {
+      const msgs = Array.from({ length: count }, (_, i) => make(i));
+      const c0 = procCpu(child.pid);
+      const t0 = start();
+      child.once('message', (m2) => {
+        if (m2 !== 'done') throw new Error('bad reply');
+        const s = seconds(t0);
+        const c1 = procCpu(child.pid);
+        child.kill();
+        finish(count / s, 'messages/s', c0 === null || c1 === null ? {} : { childCpuPerOp: (c1 - c0) / count });
+      });
+      for (let i = 0; i < count; i++) child.send(msgs[i]);
+    }
+  });
+}
 
 function rawPair(cb) {
   const b = implName === 'pipewrap' ? require('../lib/binding') : null;

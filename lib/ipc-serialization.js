@@ -16,7 +16,7 @@
 const { Buffer } = require('buffer');
 const { StringDecoder } = require('string_decoder');
 const v8 = require('v8');
-const { isArrayBufferView } = require('util').types;
+const { isArrayBufferView, isUint8Array } = require('util').types;
 const { codes } = require('./errors');
 
 // Item kinds passed to a parser's sink (see JSONParser#feed).
@@ -170,7 +170,55 @@ function* itemsOf(parser, chunk) {
   yield* items;
 }
 
+// JSON.stringify of a long string costs a few ns per character (V8 checks
+// each one for escaping). A string message of plain ASCII with nothing to
+// escape (no '"', '\\', control characters) stringifies to itself in
+// quotes; a word-at-a-time scan finds that out several times faster. Any
+// doubt (non-ASCII, a byte flagged) falls back to JSON.stringify, so the
+// text is always exactly JSON.stringify's.
+const PLAIN_STRING_MIN = 512;
+let scratch = null;
+let scratchWords = null;
+
+function isPlainASCII(str) {
+  const len = str.length;
+  if (scratch === null || scratch.length < len + 4) {
+    scratch = Buffer.allocUnsafeSlow(Math.max(64 * 1024, len + 4));
+    scratchWords = new Uint32Array(scratch.buffer, scratch.byteOffset, scratch.length >>> 2);
+  }
+  if (scratch.utf8Write(str, 0) !== len) return false; // some character is not ASCII
+  scratch.writeUInt32LE(0x41414141, len); // pad the last word with 'A'
+  const words = (len + 3) >>> 2;
+  const w32 = scratchWords;
+  let flagged = 0;
+  for (let i = 0; i < words; i++) {
+    const w = w32[i];
+    const q = w ^ 0x22222222; // '"' bytes become zero
+    const b = w ^ 0x5c5c5c5c; // '\\' bytes become zero
+    flagged |= ((w - 0x20202020) & ~w) | ((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b);
+  }
+  return (flagged & 0x80808080) === 0;
+}
+
 function encodeJSON(message) {
+  return JSON.stringify(message) + '\n';
+}
+
+// encodeJSON's bytes, as a string or (a long plain string) a Buffer: what
+// the channel writes.
+function encodeJSONPayload(message) {
+  if (typeof message === 'string' && message.length >= PLAIN_STRING_MIN && isPlainASCII(message)) {
+    // The bytes are in scratch already: quote them into a Buffer (a
+    // concatenated string would be a rope, slow for V8 to encode again).
+    // ASCII, so its length is the string's, as the callers count it.
+    const len = message.length;
+    const out = Buffer.allocUnsafe(len + 3);
+    out[0] = 0x22;
+    scratch.copy(out, 1, 0, len);
+    out[len + 1] = 0x22;
+    out[len + 2] = NEWLINE;
+    return out;
+  }
   return JSON.stringify(message) + '\n';
 }
 
@@ -256,14 +304,158 @@ class AdvancedParser {
   }
 }
 
-function encodeAdvanced(message) {
+const ZERO_LENGTH = Buffer.alloc(4); // copied by writeRawBytes, never written
+
+function serializeFrame(message) {
   const ser = new ChannelSerializer();
-  ser.writeRawBytes(Buffer.alloc(4)); // room for the length
+  ser.writeRawBytes(ZERO_LENGTH); // room for the length
   ser.writeHeader();
   ser.writeValue(message);
   const frame = ser.releaseBuffer();
   frame.writeUInt32BE(frame.length - 4, 0);
   return frame;
+}
+
+// A message that is itself a Buffer (the common way to send bytes) has a
+// fixed encoding: length, V8 header, kHostObject ('\\'), then what
+// ChannelSerializer#_writeHostObject writes (varint tag 0, varint type
+// index of Buffer, varint byte length, the bytes). Built directly, it costs
+// no v8.Serializer (a native object per message, and an external buffer for
+// the GC to track). Checked against the serializer at load; any difference
+// (another V8 or Node) turns it off. Only plain Buffers (prototype
+// Buffer.prototype, no own 'constructor': nothing user-defined runs when
+// the serializer looks at it), non-empty (a detached view has length 0).
+let v8Header = null;     // the bytes writeHeader() writes
+const kBufferTypeIndex = 10; // FastBuffer in Node's DefaultSerializer
+const kHostObject = 0x5c;
+
+function varintLength(n) {
+  let k = 1;
+  while (n >= 0x80) {
+    n = Math.floor(n / 128);
+    k++;
+  }
+  return k;
+}
+
+function writeVarint(buf, off, n) {
+  while (n >= 0x80) {
+    buf[off++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
+  }
+  buf[off++] = n;
+  return off;
+}
+
+function isPlainBuffer(message) {
+  // isUint8Array first: false for a Proxy, so no trap runs here.
+  return isUint8Array(message) && Object.getPrototypeOf(message) === Buffer.prototype &&
+    message.length !== 0 &&
+    !Object.hasOwn(message, 'constructor');
+}
+
+function bufferFrame(message) {
+  const n = message.length;
+  const body = v8Header.length + 2 + varintLength(kBufferTypeIndex) + varintLength(n) + n;
+  const frame = Buffer.allocUnsafe(4 + body);
+  frame.writeUInt32BE(body, 0);
+  let off = 4 + v8Header.copy(frame, 4);
+  frame[off++] = kHostObject;
+  frame[off++] = 0; // kArrayBufferViewTag
+  off = writeVarint(frame, off, kBufferTypeIndex);
+  off = writeVarint(frame, off, n);
+  message.copy(frame, off);
+  return frame;
+}
+
+let fastBuffers = false;
+try {
+  const ser = new v8.Serializer();
+  ser.writeHeader();
+  v8Header = ser.releaseBuffer();
+  fastBuffers = Buffer.prototype.constructor === Buffer;
+  const pool = Buffer.allocUnsafe(64); // a pooled slice: byteOffset != 0
+  pool.fill(0x33);
+  for (const b of [Buffer.from([1]), pool.subarray(3, 40), Buffer.alloc(127, 1), Buffer.alloc(128, 2), Buffer.alloc(20000, 3), Buffer.alloc(70000, 4)]) {
+    if (!fastBuffers) break;
+    fastBuffers = bufferFrame(b).equals(serializeFrame(b));
+  }
+} catch {
+  fastBuffers = false;
+}
+
+function encodeAdvanced(message) {
+  if (fastBuffers && isPlainBuffer(message) && Buffer.prototype.constructor === Buffer) return bufferFrame(message);
+  return serializeFrame(message);
+}
+
+// ---------------------------------------------------------------- batches
+
+// Encoded messages waiting behind a pending write, held as bytes off the JS
+// heap: short texts are gathered briefly and encoded (UTF-8) a group at a
+// time, longer texts and frames go straight in, so a long batch neither
+// keeps thousands of strings alive through GCs nor needs one huge join.
+// take() returns the bytes in order as one Buffer or a list for writev.
+const BATCH_FIRST_CHUNK = 64 * 1024;
+const BATCH_MAX_CHUNK = 1024 * 1024;
+const BATCH_GROUP_CHARS = 16 * 1024;
+const BATCH_SHORT_TEXT = 1024;
+
+class Batch {
+  constructor() {
+    this.chunks = [];  // full chunks
+    this.buf = null;   // the chunk being filled
+    this.off = 0;
+    this.texts = [];   // short texts not encoded yet
+    this.chars = 0;
+  }
+
+  add(payload) {
+    if (typeof payload === 'string') {
+      if (payload.length < BATCH_SHORT_TEXT) {
+        this.texts.push(payload);
+        this.chars += payload.length;
+        if (this.chars >= BATCH_GROUP_CHARS) this.encodeTexts();
+        return;
+      }
+      this.encodeTexts();
+      this.room(payload.length * 3);
+      this.off += this.buf.utf8Write(payload, this.off);
+      return;
+    }
+    this.encodeTexts();
+    this.room(payload.length);
+    this.off += payload.copy(this.buf, this.off);
+  }
+
+  encodeTexts() {
+    const n = this.texts.length;
+    if (n === 0) return;
+    const text = n === 1 ? this.texts[0] : this.texts.join('');
+    this.texts = [];
+    this.chars = 0;
+    this.room(text.length * 3); // UTF-8 needs at most 3 bytes per UTF-16 unit
+    this.off += this.buf.utf8Write(text, this.off);
+  }
+
+  room(n) {
+    const buf = this.buf;
+    if (buf !== null && buf.length - this.off >= n) return;
+    if (buf !== null && this.off !== 0) this.chunks.push(buf.subarray(0, this.off));
+    const next = buf === null ? BATCH_FIRST_CHUNK : Math.min(BATCH_MAX_CHUNK, buf.length * 2);
+    this.buf = Buffer.allocUnsafeSlow(Math.max(n, next));
+    this.off = 0;
+  }
+
+  take() {
+    this.encodeTexts();
+    const chunks = this.chunks;
+    if (this.buf !== null && this.off !== 0) chunks.push(this.buf.subarray(0, this.off));
+    this.chunks = [];
+    this.buf = null;
+    this.off = 0;
+    return chunks.length === 1 ? chunks[0] : chunks;
+  }
 }
 
 // The generator form of feed(), for callers that iterate.
@@ -273,8 +465,8 @@ JSONParser.prototype.push = function push(chunk) {
 AdvancedParser.prototype.push = JSONParser.prototype.push;
 
 const modes = {
-  json: { Parser: JSONParser, encode: encodeJSON },
-  advanced: { Parser: AdvancedParser, encode: encodeAdvanced },
+  json: { Parser: JSONParser, encode: encodeJSON, payload: encodeJSONPayload },
+  advanced: { Parser: AdvancedParser, encode: encodeAdvanced, payload: encodeAdvanced },
 };
 
 function createParser(mode, maxMessageSize = DEFAULT_MAX_MESSAGE_SIZE) {
@@ -285,13 +477,21 @@ function encode(mode, message) {
   return modes[mode].encode(message);
 }
 
+// The same bytes as encode(), as a string or a Buffer, whichever is cheaper
+// to make and write.
+function encodePayload(mode, message) {
+  return modes[mode].payload(message);
+}
+
 module.exports = {
   MESSAGE,
   BAD,
   FATAL,
   createParser,
   encode,
+  encodePayload,
   DEFAULT_MAX_MESSAGE_SIZE,
   ChannelSerializer,
   ChannelDeserializer,
+  Batch,
 };

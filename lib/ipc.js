@@ -31,7 +31,7 @@ const util = require('util');
 const net = require('net');
 const dgram = require('dgram');
 const binding = require('./binding');
-const { createParser, encode, DEFAULT_MAX_MESSAGE_SIZE, MESSAGE, BAD } = require('./ipc-serialization');
+const { createParser, encodePayload: encode, DEFAULT_MAX_MESSAGE_SIZE, MESSAGE, BAD, Batch } = require('./ipc-serialization');
 
 const {
   Pipe,
@@ -48,6 +48,8 @@ const WRITE_QUEUE_HIGH_WATER = 65536 * 2;
 const INTERNAL_PREFIX = 'NODE_';
 const kCore = Symbol('pipewrap.ipc.core');
 const noop = () => {};
+// send()'s options when none are given (never written to).
+const DEFAULT_SEND_OPTIONS = Object.freeze({ __proto__: null, swallowErrors: false });
 
 // ------------------------------------------------------------------ errors
 
@@ -504,10 +506,17 @@ class ChannelCore {
     this.onDisconnectEmitted = null;
 
     // Plain messages sent while a write is pending go out in one write (see queuePlain).
-    this.batch = null;         // payloads waiting behind a pending write
+    this.batch = null;         // payloads waiting behind a pending write (a Batch)
     this.batchCallbacks = null;
     this.batchBytes = 0;
     this.asyncWrites = 0;      // writes waiting in the native queue
+    // The native queue's size while a batch grows, read once per run of JS:
+    // nothing is written natively then, and the queue drains only in the
+    // event loop's poll phase, never before the microtask that clears it.
+    this.nativeQueued = -1;
+    this.clearNativeQueued = () => {
+      this.nativeQueued = -1;
+    };
 
     this.handleQueue = null;   // sends waiting for NODE_HANDLE_ACK
     this.awaitingAck = null;   // the handle send in flight
@@ -765,7 +774,7 @@ class ChannelCore {
       throw codes.ERR_INVALID_ARG_TYPE('callback', 'function', callback);
     }
     // Own properties only: keepOpen is never read through the prototype.
-    options = { __proto__: null, swallowErrors: false, ...options };
+    options = options === undefined ? DEFAULT_SEND_OPTIONS : { __proto__: null, swallowErrors: false, ...options };
 
     if (this.connected) return this._send(message, handle, options, callback);
 
@@ -808,7 +817,16 @@ class ChannelCore {
     }
 
     this.queuePlain(payload, options, callback);
-    return this.writeQueueSize() + this.batchBytes < WRITE_QUEUE_HIGH_WATER;
+    return this.queuedBytes() + this.batchBytes < WRITE_QUEUE_HIGH_WATER;
+  }
+
+  queuedBytes() {
+    if (this.batch === null) return this.writeQueueSize();
+    if (this.nativeQueued < 0) {
+      this.nativeQueued = this.writeQueueSize();
+      queueMicrotask(this.clearNativeQueued);
+    }
+    return this.nativeQueued;
   }
 
   // A message without a handle is written at send(), as Node writes it, so
@@ -825,11 +843,11 @@ class ChannelCore {
         this.write(payload, null, options, callback);
         return;
       }
-      this.batch = [];
+      this.batch = new Batch();
       this.batchCallbacks = [];
       this.batchBytes = 0;
     }
-    this.batch.push(payload);
+    this.batch.add(payload);
     this.batchBytes += payload.length;
     if (typeof callback === 'function') this.batchCallbacks.push(callback);
   }
@@ -845,7 +863,7 @@ class ChannelCore {
       for (const cb of callbacks) process.nextTick(cb, errors.channelClosed());
       return;
     }
-    const payload = batch.length === 1 ? batch[0] : typeof batch[0] === 'string' ? batch.join('') : Buffer.concat(batch);
+    const payload = batch.take(); // one Buffer, or a list of them for writev
     const done = callbacks.length === 0 ? undefined : () => {
       for (const cb of callbacks) cb(null);
     };
@@ -925,10 +943,13 @@ class ChannelCore {
 
   write(payload, raw, options, callback) {
     const pipe = this.pipe;
+    this.nativeQueued = -1;
     const req = new WriteWrap();
     let err;
     if (typeof payload === 'string') {
       err = raw ? pipe.writeUtf8String(req, payload, raw) : pipe.writeUtf8String(req, payload);
+    } else if (Array.isArray(payload)) {
+      err = pipe.writev(req, payload, true); // a batch: never with a handle
     } else {
       err = raw ? pipe.writeBuffer(req, payload, raw) : pipe.writeBuffer(req, payload);
     }
