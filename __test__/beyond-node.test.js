@@ -1,7 +1,7 @@
 'use strict';
 // pipewrap's extensions over Node's net, each against a real foreign peer
 // where one exists (Python's socket module, a child process, cat).
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -14,7 +14,7 @@ const { tmpdir: tmp, hasPython, listen, closeServer } = require('./net-helpers')
 function childProcess(t, args, opts = {}) {
   const child = spawn(args[0], args.slice(1), { stdio: ['ignore', 'pipe', 'inherit'], ...opts });
   const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
-  t.after(() => {
+  t.teardown(() => {
     clearTimeout(timer);
     child.kill('SIGKILL');
   });
@@ -107,7 +107,7 @@ test('sendFds validates its arguments', () => {
   b.destroy();
 });
 
-test('fd passing interoperates with Python (socket.send_fds / recv_fds) both ways', { skip: !hasPython && 'python3 not installed' }, async (t) => {
+(!hasPython && 'python3 not installed' ? test.skip : test)('fd passing interoperates with Python (socket.send_fds / recv_fds) both ways', async (t) => {
   const dir = tmp(t);
   const p = path.join(dir, 'py.sock');
   const file = path.join(dir, 'from-python.txt');
@@ -145,7 +145,7 @@ print(msg.decode(), len(fds), os.pread(fds[0], 64, 0).decode())
   await closeServer(server);
 });
 
-test('abstract names use their exact length: we connect to a Python listener', { skip: !hasPython && 'python3 not installed' }, async (t) => {
+(!hasPython && 'python3 not installed' ? test.skip : test)('abstract names use their exact length: we connect to a Python listener', async (t) => {
   const name = `pipewrap-py-${process.pid}-${Date.now()}`;
   const { child, exited } = childProcess(t, ['python3', '-c', `
 import socket, sys
@@ -181,7 +181,7 @@ test('socketpair: connected Sockets; one end serves as a child process stdio', a
   b._handle.setBlocking(true); // children expect blocking stdio
   const { exited } = childProcess(t, ['cat'], { stdio: [b.fd, b.fd, 'inherit'] });
   b.destroy(); // the child holds its own copy
-  t.after(() => a.destroy());
+  t.teardown(() => a.destroy());
   let back = '';
   a.setEncoding('utf8');
   a.on('data', (d) => (back += d));
@@ -192,7 +192,10 @@ test('socketpair: connected Sockets; one end serves as a child process stdio', a
   assert.equal((await exited).code, 0);
 });
 
-test('listen({ path, mode }): the socket file has exactly that mode, whatever the umask', async (t) => {
+// Serial: process.umask(0) would change the mode of files other tests of this
+// file create meanwhile (and umask(mask) needs the process of its own, see
+// ava.process.config.mjs).
+test.serial('listen({ path, mode }): the socket file has exactly that mode, whatever the umask', async (t) => {
   const p = path.join(tmp(t), 'mode.sock');
   const old = process.umask(0o000);
   let server;

@@ -2,7 +2,7 @@
 // The same binding-level scenarios against Node's own pipe_wrap (the
 // reference oracle, process.binding on Node 20+) and against pipewrap: every
 // return code, callback argument and ordering must match.
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
 const path = require('node:path');
@@ -35,7 +35,7 @@ function normalizeVersionDifferences(nodeTrace) {
   return nodeTrace.map((e) => (autobinds && e[0] === 'bind empty' ? ['bind empty', -22] : e));
 }
 
-test('pipewrap matches process.binding("pipe_wrap") scenario by scenario', { skip: !hasNodeBinding && 'no process.binding in this Node' }, () => {
+(!hasNodeBinding && 'no process.binding in this Node' ? test.skip : test)('pipewrap matches process.binding("pipe_wrap") scenario by scenario', () => {
   const ours = trace('ours');
   const node = normalizeVersionDifferences(trace('node'));
   assert.deepEqual(ours, node);

@@ -1,7 +1,7 @@
 'use strict';
 // Where Node's binding aborts the process (CHECK failures), pipewrap throws a
 // TypeError/RangeError with a Node-style code, or returns a negative errno.
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -55,32 +55,38 @@ test('methods on a foreign receiver throw instead of crashing', () => {
   assert.throws(() => Object.getOwnPropertyDescriptor(Pipe.prototype, 'fd').get.call({}));
 });
 
-test('after close: nothing binds, listens, connects or writes', (t, done) => {
+// node:test's done callback became a promise resolved where done() was called
+// (an assertion failing inside the close callback rejects it).
+test('after close: nothing binds, listens, connects or writes', () => new Promise((done, fail) => {
   const dir = tmp();
   const p = new Pipe(constants.SERVER);
   p.close(() => {
-    const sock = path.join(dir, 'after-close.sock');
-    assert.equal(p.bind(sock), -22);
-    assert.equal(p.listen(16), -22);
-    assert.equal(fs.existsSync(sock), false);
-    assert.equal(p.readStart(), -22);
-    assert.equal(p.readStop(), 0);
-    const r = new PipeConnectWrap();
-    r.oncomplete = () => assert.fail('no connect after close');
-    assert.equal(p.connect(r, sock), -22);
-    assert.ok(p.writeBuffer(new WriteWrap(), Buffer.from('x')) < 0);
-    assert.ok(p.writeUtf8String(new WriteWrap(), 'x') < 0);
-    assert.equal(p.shutdown(new ShutdownWrap()), -107);
-    assert.equal(p.fd, -22);
-    assert.equal(p.open(0), -22);
-    p.ref();
-    p.unref();
-    assert.equal(p.hasRef(), false);
-    p.close(() => assert.fail('second close is a no-op'));
-    fs.rmSync(dir, { recursive: true, force: true });
-    setImmediate(done);
+    try {
+      const sock = path.join(dir, 'after-close.sock');
+      assert.equal(p.bind(sock), -22);
+      assert.equal(p.listen(16), -22);
+      assert.equal(fs.existsSync(sock), false);
+      assert.equal(p.readStart(), -22);
+      assert.equal(p.readStop(), 0);
+      const r = new PipeConnectWrap();
+      r.oncomplete = () => assert.fail('no connect after close');
+      assert.equal(p.connect(r, sock), -22);
+      assert.ok(p.writeBuffer(new WriteWrap(), Buffer.from('x')) < 0);
+      assert.ok(p.writeUtf8String(new WriteWrap(), 'x') < 0);
+      assert.equal(p.shutdown(new ShutdownWrap()), -107);
+      assert.equal(p.fd, -22);
+      assert.equal(p.open(0), -22);
+      p.ref();
+      p.unref();
+      assert.equal(p.hasRef(), false);
+      p.close(() => assert.fail('second close is a no-op'));
+      fs.rmSync(dir, { recursive: true, force: true });
+      setImmediate(done);
+    } catch (err) {
+      fail(err);
+    }
   });
-});
+}));
 
 test('open() on a bad fd and an fd the loop already watches', () => {
   const dir = tmp();
@@ -96,7 +102,9 @@ test('open() on a bad fd and an fd the loop already watches', () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-test('fchmod only adds bits and rejects bad modes', () => {
+// Serial: process.umask(0o077) applies to the whole process (this file runs in
+// a child process of its own, see ava.process.config.mjs).
+test.serial('fchmod only adds bits and rejects bad modes', () => {
   const dir = tmp();
   const sock = path.join(dir, 'c.sock');
   const oldMask = process.umask(0o077);

@@ -3,7 +3,7 @@
 // order, coalesced into few writev(2) calls, each request completed once and
 // in order; a write carrying fds (sendFds) keeps them on its own first byte.
 
-const test = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 
@@ -68,7 +68,10 @@ function fill(a, chunks) {
   }
 }
 
-test('queued writes drain in order through few writev calls, each completed once', async () => {
+// Serial: /proc/self/io counts the write syscalls of the whole process, so no
+// other test may write meanwhile (nor another test file: this one runs in a
+// child process of its own, see ava.process.config.mjs).
+test.serial('queued writes drain in order through few writev calls, each completed once', async () => {
   const { a, r } = pair();
   const expected = [];
   fill(a, expected);

@@ -1,7 +1,7 @@
 'use strict';
 // Every example in examples/ runs here, so none can rot: each is a real
 // process, checked for its exit code and what it prints.
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');
@@ -18,7 +18,7 @@ test('examples/echo-server', () => {
   assert.match(r.stdout, /echoed: hello over a Unix socket/);
 });
 
-test('examples/python-peer: Python socket client, path and exact-length abstract name', { skip: !hasPython && 'python3 not installed' }, () => {
+(!hasPython && 'python3 not installed' ? test.skip : test)('examples/python-peer: Python socket client, path and exact-length abstract name', () => {
   const r = run('python-peer/server.js');
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /path: pipewrap got "hello from python"/);

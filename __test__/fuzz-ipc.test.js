@@ -18,11 +18,11 @@
 //   PIPEWRAP_FUZZ_ITERATIONS=<int>  iterations per property (default 1000)
 //
 // A long session (hours; each test's timeout scales with the count):
-//   PIPEWRAP_FUZZ_ITERATIONS=1000000 node --test __test__/fuzz-ipc.test.js
+//   PIPEWRAP_FUZZ_ITERATIONS=1000000 npx ava __test__/fuzz-ipc.test.js
 // With another seed, to explore new inputs:
-//   PIPEWRAP_FUZZ_SEED=$RANDOM PIPEWRAP_FUZZ_ITERATIONS=100000 node --test __test__/fuzz-ipc.test.js
+//   PIPEWRAP_FUZZ_SEED=$RANDOM PIPEWRAP_FUZZ_ITERATIONS=100000 npx ava __test__/fuzz-ipc.test.js
 // Replay one failure: PIPEWRAP_FUZZ_SEED=<seed printed> PIPEWRAP_FUZZ_ITERATIONS=1 ...
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const { createParser, encode } = require('../lib/ipc-serialization');
 const { prng } = require('./fixtures/hostile-harness');
@@ -193,7 +193,8 @@ function retained(parser) {
 
 // ------------------------------------------------------------------ (a) round trips
 
-test('(a) json: random messages, random chunking -> the same messages, in order', T, () => {
+test('(a) json: random messages, random chunking -> the same messages, in order', (t) => {
+  t.timeout(T.timeout);
   forAll('json round trip', (rnd) => {
     const msgs = Array.from({ length: 1 + rnd.int(8) }, () => jsonMessage(rnd));
     const expected = msgs.map((m) => JSON.parse(JSON.stringify(m)));
@@ -204,7 +205,8 @@ test('(a) json: random messages, random chunking -> the same messages, in order'
   });
 });
 
-test('(a) advanced: random structured values, random chunking -> the same values, in order', T, () => {
+test('(a) advanced: random structured values, random chunking -> the same values, in order', (t) => {
+  t.timeout(T.timeout);
   forAll('advanced round trip', (rnd) => {
     const msgs = Array.from({ length: 1 + rnd.int(6) }, () => advancedValue(rnd));
     const parser = createParser('advanced');
@@ -215,7 +217,8 @@ test('(a) advanced: random structured values, random chunking -> the same values
   });
 });
 
-test('(a) both modes: a message of exactly maxMessageSize bytes passes, one more byte is fatal', T, () => {
+test('(a) both modes: a message of exactly maxMessageSize bytes passes, one more byte is fatal', (t) => {
+  t.timeout(T.timeout);
   forAll('size boundary', (rnd) => {
     const max = 16 + rnd.int(3000);
     // json: the line without its newline counts.
@@ -271,7 +274,8 @@ function mutate(rnd, bytes) {
 }
 
 for (const mode of ['json', 'advanced']) {
-  test(`(b) ${mode}: random garbage never throws out of the parser; every item has a code`, T, () => {
+  test(`(b) ${mode}: random garbage never throws out of the parser; every item has a code`, (t) => {
+    t.timeout(T.timeout);
     forAll(`${mode} garbage`, (rnd) => {
       const max = rnd.next() < 0.5 ? 1 + rnd.int(256) : 1 << 20;
       const parser = createParser(mode, max);
@@ -280,7 +284,8 @@ for (const mode of ['json', 'advanced']) {
     });
   });
 
-  test(`(b) ${mode}: mutated valid streams never throw; the parser stays usable`, T, () => {
+  test(`(b) ${mode}: mutated valid streams never throw; the parser stays usable`, (t) => {
+    t.timeout(T.timeout);
     forAll(`${mode} mutation`, (rnd) => {
       const msgs = Array.from({ length: 1 + rnd.int(5) },
                               () => (mode === 'json' ? jsonMessage(rnd) : advancedValue(rnd)));
@@ -298,7 +303,8 @@ for (const mode of ['json', 'advanced']) {
   });
 }
 
-test('(b) json: garbage lines between valid lines are each reported once, the valid ones all arrive', T, () => {
+test('(b) json: garbage lines between valid lines are each reported once, the valid ones all arrive', (t) => {
+  t.timeout(T.timeout);
   forAll('json interleaved garbage', (rnd) => {
     const expected = [];
     const parts = [];
@@ -321,7 +327,8 @@ test('(b) json: garbage lines between valid lines are each reported once, the va
 
 // ------------------------------------------------------------------ (c) memory
 
-test('(c) json: a stream with no newline is cut off exactly when it passes maxMessageSize, holding at most that', T, () => {
+test('(c) json: a stream with no newline is cut off exactly when it passes maxMessageSize, holding at most that', (t) => {
+  t.timeout(T.timeout);
   forAll('json no newline', (rnd) => {
     const max = 1 + rnd.int(rnd.next() < 0.5 ? 100 : 20000);
     const parser = createParser('json', max);
@@ -344,7 +351,8 @@ test('(c) json: a stream with no newline is cut off exactly when it passes maxMe
   });
 });
 
-test('(c) advanced: a frame never completed holds at most 4 + maxMessageSize; an oversized length is refused at once', T, () => {
+test('(c) advanced: a frame never completed holds at most 4 + maxMessageSize; an oversized length is refused at once', (t) => {
+  t.timeout(T.timeout);
   forAll('advanced bounded', (rnd) => {
     const max = 1 + rnd.int(rnd.next() < 0.5 ? 100 : 20000);
     const declared = rnd.next() < 0.5 ? 1 + rnd.int(max) : max + 1 + rnd.int(1e9);
@@ -380,9 +388,8 @@ test('(c) advanced: a frame never completed holds at most 4 + maxMessageSize; an
   });
 });
 
-test('(c) json: after a fatal the parser holds nothing', {
-  ...T,
-}, () => {
+test('(c) json: after a fatal the parser holds nothing', (t) => {
+  t.timeout(T.timeout);
   forAll('json dead parser memory', (rnd) => {
     const max = 1 + rnd.int(1000);
     const parser = createParser('json', max);

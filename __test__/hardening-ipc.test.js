@@ -13,7 +13,7 @@
 //
 // Attacks whose failure mode is a crash of the whole process (no 'error'
 // listener, fd-table exhaustion) run in a child process with a timeout.
-const nodeTest = require('node:test');
+const ava = require('ava');
 const assert = require('node:assert/strict');
 const fs = require('fs');
 const os = require('os');
@@ -31,14 +31,18 @@ const OUR_BINDING = process.env.PIPEWRAP_BINDING !== 'node';
 // The raw peer needs pipewrap's binding extras (setFdPassing/sendFds).
 const SKIP_ALL = !OUR_BINDING && 'PIPEWRAP_BINDING=node: the raw peer needs pipewrap\'s own binding';
 const SKIP_FDS = SKIP_ALL;
-const test = (name, options, fn) => nodeTest.test(name, { ...options, skip: options.skip || SKIP_ALL }, fn);
-const before = (fn) => nodeTest.before(async () => { if (!SKIP_ALL) await fn(); });
+// Every test is serial: each compares the process fd table before and after
+// (that is also why this file runs in a child process of its own, see
+// ava.process.config.mjs). All of them are skipped when SKIP_ALL.
+const test = (name, fn) => (SKIP_ALL ? ava.serial.skip : ava.serial)(name, fn);
+test.skip = (name, fn) => ava.serial.skip(name, fn);
+const before = (fn) => ava.before(async () => { if (!SKIP_ALL) await fn(); });
 const LIMIT = 64 * 1024;
 const T = { timeout: 20000 };
 
 function tmpdir(t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-hostile-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -121,7 +125,8 @@ before(async () => {
 
 // ------------------------------------------------------------------ json garbage
 
-test('garbage bytes: random binary without a newline, then a newline -> ERR_IPC_BAD_MESSAGE; channel continues', T, async () => {
+test('garbage bytes: random binary without a newline, then a newline -> ERR_IPC_BAD_MESSAGE; channel continues', async (t) => {
+  t.timeout(T.timeout);
   const fds = fdSnapshot();
   const { ch, peer, seen, errors, message, close } = pair();
   const rnd = prng(0x5eed);
@@ -149,7 +154,8 @@ test('garbage bytes: random binary without a newline, then a newline -> ERR_IPC_
   assertNoFdLeak(fds);
 });
 
-test('invalid UTF-8: inside a JSON string -> U+FFFD; as JSON structure -> ERR_IPC_BAD_MESSAGE; split across writes', T, async () => {
+test('invalid UTF-8: inside a JSON string -> U+FFFD; as JSON structure -> ERR_IPC_BAD_MESSAGE; split across writes', async (t) => {
+  t.timeout(T.timeout);
   const fds = fdSnapshot();
   const { ch, peer, seen, message, close } = pair();
   const b = (...parts) => Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p) : Buffer.from(p))));
@@ -180,7 +186,8 @@ test('invalid UTF-8: inside a JSON string -> U+FFFD; as JSON structure -> ERR_IP
   assertNoFdLeak(fds);
 });
 
-test('an endless line past maxMessageSize (64 KiB): ERR_IPC_MESSAGE_TOO_LARGE, then a clean disconnect', T, async () => {
+test('an endless line past maxMessageSize (64 KiB): ERR_IPC_MESSAGE_TOO_LARGE, then a clean disconnect', async (t) => {
+  t.timeout(T.timeout);
   const fds = fdSnapshot();
   const { ch, peer, seen, errors, message, disconnected, close } = pair();
   await peer.send('before');
@@ -207,7 +214,8 @@ test('an endless line past maxMessageSize (64 KiB): ERR_IPC_MESSAGE_TOO_LARGE, t
   assertNoFdLeak(fds);
 });
 
-test('a line of exactly maxMessageSize bytes is delivered; one byte more is not', T, async () => {
+test('a line of exactly maxMessageSize bytes is delivered; one byte more is not', async (t) => {
+  t.timeout(T.timeout);
   for (const extra of [0, 1]) {
     const fds = fdSnapshot();
     const { peer, seen, message, disconnected, close } = pair();
@@ -230,7 +238,8 @@ test('a line of exactly maxMessageSize bytes is delivered; one byte more is not'
 
 // ------------------------------------------------------------------ fds
 
-test('NODE_HANDLE carrying a regular file, a FIFO or /dev/null -> NACK + ERR_IPC_BAD_HANDLE, fd closed; channel continues', { ...T, skip: SKIP_FDS }, async (t) => {
+(SKIP_FDS ? test.skip : test)('NODE_HANDLE carrying a regular file, a FIFO or /dev/null -> NACK + ERR_IPC_BAD_HANDLE, fd closed; channel continues', async (t) => {
+  t.timeout(T.timeout);
   const dir = tmpdir(t);
   const fifo = path.join(dir, 'fifo');
   childProcess.execFileSync('mkfifo', [fifo]);
@@ -262,7 +271,8 @@ test('NODE_HANDLE carrying a regular file, a FIFO or /dev/null -> NACK + ERR_IPC
   assertNoFdLeak(fds);
 });
 
-test('NODE_HANDLE carrying a child_process stdio pipe: a working socket arrives, nothing leaks', { ...T, skip: SKIP_FDS }, async () => {
+(SKIP_FDS ? test.skip : test)('NODE_HANDLE carrying a child_process stdio pipe: a working socket arrives, nothing leaks', async (t) => {
+  t.timeout(T.timeout);
   const fds = fdSnapshot();
   const cat = childProcess.spawn('cat', { stdio: ['pipe', 'pipe', 'inherit'] });
   const catExit = guard(cat, 10000);
@@ -289,7 +299,8 @@ test('NODE_HANDLE carrying a child_process stdio pipe: a working socket arrives,
   assertNoFdLeak(fds);
 });
 
-test('fds attached to messages that are not NODE_HANDLE are closed, not delivered', { ...T, skip: SKIP_FDS }, async () => {
+(SKIP_FDS ? test.skip : test)('fds attached to messages that are not NODE_HANDLE are closed, not delivered', async (t) => {
+  t.timeout(T.timeout);
   const fds = fdSnapshot();
   const { ch, peer, seen, messages, message, close } = pair();
   const [s1, s2] = binding.native.socketpair();
@@ -317,7 +328,8 @@ test('fds attached to messages that are not NODE_HANDLE are closed, not delivere
   assertNoFdLeak(fds);
 });
 
-test('fd flood: 500 messages carrying 3 fds each, then 64 fds in one NODE_HANDLE; order kept, nothing leaks', { ...T, skip: SKIP_FDS }, async () => {
+(SKIP_FDS ? test.skip : test)('fd flood: 500 messages carrying 3 fds each, then 64 fds in one NODE_HANDLE; order kept, nothing leaks', async (t) => {
+  t.timeout(T.timeout);
   const fds = fdSnapshot();
   const { ch, peer, messages, errors, message, close } = pair();
   const N = 500;
@@ -360,10 +372,8 @@ test('fd flood: 500 messages carrying 3 fds each, then 64 fds in one NODE_HANDLE
   assertNoFdLeak(fds);
 });
 
-test('fds sent with plain messages are released while the channel is still open (no hoarding)', {
-  ...T,
-  skip: SKIP_FDS,
-}, async () => {
+(SKIP_FDS ? test.skip : test)('fds sent with plain messages are released while the channel is still open (no hoarding)', async (t) => {
+  t.timeout(T.timeout);
   const fds = fdSnapshot();
   const { peer, message, close } = pair();
   const withChannel = fdSnapshot(); // the channel's own two sockets are not hoarding
@@ -386,10 +396,8 @@ test('fds sent with plain messages are released while the channel is still open 
   assertNoFdLeak(fds);
 });
 
-test('a NODE_HANDLE gets the fd sent with it, even after a message that carried extra fds', {
-  ...T,
-  skip: SKIP_FDS,
-}, async () => {
+(SKIP_FDS ? test.skip : test)('a NODE_HANDLE gets the fd sent with it, even after a message that carried extra fds', async (t) => {
+  t.timeout(T.timeout);
   const fds = fdSnapshot();
   const { peer, message, close } = pair();
   const extra = [...binding.native.socketpair(), ...binding.native.socketpair()];
@@ -410,10 +418,8 @@ test('a NODE_HANDLE gets the fd sent with it, even after a message that carried 
   assertNoFdLeak(fds);
 });
 
-test('a UDP fd labelled net.Socket/net.Server/unknown is refused or arrives as a closable handle', {
-  ...T,
-  skip: SKIP_FDS,
-}, async () => {
+(SKIP_FDS ? test.skip : test)('a UDP fd labelled net.Socket/net.Server/unknown is refused or arrives as a closable handle', async (t) => {
+  t.timeout(T.timeout);
   const fds = fdSnapshot();
   const udp = await udpSocket(); // closed below, before the leak check
   const { peer, messages, errors, message, close } = pair();
@@ -436,7 +442,8 @@ test('a UDP fd labelled net.Socket/net.Server/unknown is refused or arrives as a
   assertNoFdLeak(fds);
 });
 
-test('fd table exhaustion by a peer (RLIMIT_NOFILE 128) does not kill the receiver, which keeps delivering', { ...T, skip: SKIP_FDS }, async (t) => {
+(SKIP_FDS ? test.skip : test)('fd table exhaustion by a peer (RLIMIT_NOFILE 128) does not kill the receiver, which keeps delivering', async (t) => {
+  t.timeout(T.timeout);
   const fds = fdSnapshot();
   const [ours, theirs] = binding.native.socketpair();
   const victim = childProcess.spawn('/bin/sh', [
@@ -466,15 +473,13 @@ test('fd table exhaustion by a peer (RLIMIT_NOFILE 128) does not kill the receiv
   assert.deepStrictEqual(report.messages, [...Array.from({ length: N }, (_, i) => ({ i })), 'after']);
   assert.strictEqual(report.disconnected, true);
   // Not asserted (it depends on the hoarding todo above): how full the table got.
-  t.diagnostic(`victim: ${report.fdsOpen} fds open at "after", open(/dev/null): ${report.canOpen}`);
+  t.log(`victim: ${report.fdsOpen} fds open at "after", open(/dev/null): ${report.canOpen}`);
   await settle();
   assertNoFdLeak(fds);
 });
 
-test('more fds in one sendmsg than we take per read (200, from a Python peer): truncated, none leaks', {
-  ...T,
-  skip: SKIP_FDS || (childProcess.spawnSync('python3', ['-c', 'import socket; socket.send_fds']).status !== 0 && 'no python3 with socket.send_fds'),
-}, async () => {
+(SKIP_FDS || (childProcess.spawnSync('python3', ['-c', 'import socket; socket.send_fds']).status !== 0 && 'no python3 with socket.send_fds') ? test.skip : test)('more fds in one sendmsg than we take per read (200, from a Python peer): truncated, none leaks', async (t) => {
+  t.timeout(T.timeout);
   const fds = fdSnapshot();
   const [ours, theirs] = binding.native.socketpair();
   const { ch, messages, seen } = (() => {
@@ -518,7 +523,8 @@ test('more fds in one sendmsg than we take per read (200, from a Python peer): t
   assertNoFdLeak(fds);
 });
 
-test('NODE_HANDLE whose type does not match its socket (unix/TCP/UDP x every type): no crash, nothing leaks', { ...T, skip: SKIP_FDS }, async () => {
+(SKIP_FDS ? test.skip : test)('NODE_HANDLE whose type does not match its socket (unix/TCP/UDP x every type): no crash, nothing leaks', async (t) => {
+  t.timeout(T.timeout);
   const server = net.createServer((s) => s.destroy()).listen(0, '127.0.0.1');
   await events(server, 'listening');
   const udp = await udpSocket();
@@ -558,10 +564,8 @@ test('NODE_HANDLE whose type does not match its socket (unix/TCP/UDP x every typ
   udp.socket.close();
 });
 
-test('a NODE_HANDLE that fails to convert does not close an unrelated fd (double close)', {
-  ...T,
-  skip: SKIP_FDS,
-}, async () => {
+(SKIP_FDS ? test.skip : test)('a NODE_HANDLE that fails to convert does not close an unrelated fd (double close)', async (t) => {
+  t.timeout(T.timeout);
   const server = net.createServer((s) => s.destroy()).listen(0, '127.0.0.1');
   await events(server, 'listening');
   const client = net.connect(server.address().port, '127.0.0.1');
@@ -598,7 +602,8 @@ test('a NODE_HANDLE that fails to convert does not close an unrelated fd (double
 
 // ------------------------------------------------------------------ advanced mode
 
-test('advanced: bad V8 header, unknown host tag, empty and truncated payloads -> ERR_IPC_BAD_MESSAGE; channel continues', T, async () => {
+test('advanced: bad V8 header, unknown host tag, empty and truncated payloads -> ERR_IPC_BAD_MESSAGE; channel continues', async (t) => {
+  t.timeout(T.timeout);
   const fds = fdSnapshot();
   const { ch, peer, seen, message, close } = pair({ serialization: 'advanced' });
   const rnd = prng(0xad);
@@ -624,7 +629,8 @@ test('advanced: bad V8 header, unknown host tag, empty and truncated payloads ->
   assertNoFdLeak(fds);
 });
 
-test('advanced: a declared length over maxMessageSize disconnects at once, without waiting for the bytes', T, async () => {
+test('advanced: a declared length over maxMessageSize disconnects at once, without waiting for the bytes', async (t) => {
+  t.timeout(T.timeout);
   const fds = fdSnapshot();
   const { ch, peer, seen, errors, disconnected, close } = pair({ serialization: 'advanced' });
   await peer.send('before');
@@ -640,7 +646,8 @@ test('advanced: a declared length over maxMessageSize disconnects at once, witho
 
 // ------------------------------------------------------------------ no listener / fork
 
-test("no 'error' listener: peer faults become process warnings and the process lives on", T, async () => {
+test("no 'error' listener: peer faults become process warnings and the process lives on", async (t) => {
+  t.timeout(T.timeout);
   const child = childProcess.spawn(process.execPath, [fixture('hostile-victim.js'), 'no-listener'], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -678,7 +685,8 @@ function record(child) {
   return seen;
 }
 
-test('fork(): a raw hostile child (garbage, bad UTF-8, a file as a handle, fds on a plain message)', { ...T, skip: SKIP_FDS }, async () => {
+(SKIP_FDS ? test.skip : test)('fork(): a raw hostile child (garbage, bad UTF-8, a file as a handle, fds on a plain message)', async (t) => {
+  t.timeout(T.timeout);
   const fds = fdSnapshot();
   const child = hostileChild('mixed');
   const exited = guard(child, 15000);
@@ -700,7 +708,8 @@ test('fork(): a raw hostile child (garbage, bad UTF-8, a file as a handle, fds o
   assertNoFdLeak(fds);
 });
 
-test('fork(): a child writing an endless line is cut off at maxMessageSize', T, async () => {
+test('fork(): a child writing an endless line is cut off at maxMessageSize', async (t) => {
+  t.timeout(T.timeout);
   const fds = fdSnapshot();
   const child = hostileChild('endless');
   const exited = guard(child, 15000);
@@ -715,7 +724,8 @@ test('fork(): a child writing an endless line is cut off at maxMessageSize', T, 
   assertNoFdLeak(fds);
 });
 
-test('fork() advanced: garbage frames, then a length over the limit', T, async () => {
+test('fork() advanced: garbage frames, then a length over the limit', async (t) => {
+  t.timeout(T.timeout);
   const fds = fdSnapshot();
   const child = hostileChild('advanced', { serialization: 'advanced' });
   const exited = guard(child, 15000);

@@ -3,7 +3,7 @@
 // terminated mid-stream, and process.exit() with open handles and queued
 // writes. Each scenario runs in a child process with a hard timeout and must
 // end with the exit code it asked for (no SIGSEGV/SIGABRT).
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
 const path = require('node:path');

@@ -3,7 +3,7 @@
 // connection churn, and hash-checked bidirectional transfers with random
 // chunking and random pause/resume. Heavy scenarios run in child processes
 // with a timeout.
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -15,7 +15,7 @@ const pw = require('..');
 const root = path.join(__dirname, '..');
 const tmp = (t) => {
   const d = fs.mkdtempSync(path.join(os.tmpdir(), 'pwr-'));
-  t.after(() => fs.rmSync(d, { recursive: true, force: true }));
+  t.teardown(() => fs.rmSync(d, { recursive: true, force: true }));
   return d;
 };
 

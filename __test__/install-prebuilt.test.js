@@ -7,7 +7,7 @@
 // - without it and with scripts off (pnpm's default, --ignore-scripts):
 //   require fails with that paragraph and a Node-style code.
 
-const test = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -60,9 +60,10 @@ server.listen(sock, () => {
 });
 `;
 
-test('install without Rust: prebuilt platform package, missing package, scripts off', { ...T, skip }, (t) => {
+(skip ? test.skip : test)('install without Rust: prebuilt platform package, missing package, scripts off', (t) => {
+  t.timeout(T.timeout);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-install-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const out = path.join(dir, 'packs');
   const packed = JSON.parse(
     execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'pack.js'), '--out', out], { encoding: 'utf8' })

@@ -1,13 +1,14 @@
 'use strict';
 // examples/worker-pool runs to completion and every request is answered by
 // a worker (and reported back over IPC).
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert');
 const path = require('path');
 const { spawn } = require('child_process');
 const { guard } = require('./fixtures/ipc-helpers');
 
-test('examples/worker-pool', { timeout: 60000 }, async () => {
+test('examples/worker-pool', async (t) => {
+  t.timeout(60000);
   const child = spawn(process.execPath, [path.join(__dirname, '..', 'examples', 'worker-pool', 'pool.js'), '3', '24'],
                       { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';

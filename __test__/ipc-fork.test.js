@@ -1,6 +1,6 @@
 'use strict';
 // pipewrap fork() as the parent, a plain Node child using process.send().
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert');
 const os = require('os');
 const fs = require('fs');
@@ -12,7 +12,8 @@ const NODE_CHILD = fixture('ipc-node-child.js');
 const T = { timeout: 60000 };
 
 for (const mode of ['json', 'advanced']) {
-  test(`fork (${mode}): plain Node child, echo both ways, internal commands, order`, T, async () => {
+  test(`fork (${mode}): plain Node child, echo both ways, internal commands, order`, async (t) => {
+    t.timeout(T.timeout);
     const child = fork(NODE_CHILD, ['a1', 'a2'], { serialization: mode });
     const exited = guard(child);
     const spawned = events(child, 'spawn');
@@ -60,7 +61,8 @@ for (const mode of ['json', 'advanced']) {
     assert.strictEqual((await exited).timedOut, false);
   });
 
-  test(`fork (${mode}): multi-megabyte multibyte message both ways`, T, async () => {
+  test(`fork (${mode}): multi-megabyte multibyte message both ways`, async (t) => {
+    t.timeout(T.timeout);
     const child = fork(NODE_CHILD, { serialization: mode });
     const exited = guard(child, 60000);
     await message(child, opIs('ready'));
@@ -76,7 +78,8 @@ for (const mode of ['json', 'advanced']) {
   });
 }
 
-test('fork (advanced): Buffer, Uint8Array, Map, Set, BigInt, Date round-trip', T, async () => {
+test('fork (advanced): Buffer, Uint8Array, Map, Set, BigInt, Date round-trip', async (t) => {
+  t.timeout(T.timeout);
   const child = fork(NODE_CHILD, { serialization: 'advanced' });
   const exited = guard(child);
   await message(child, opIs('ready'));
@@ -108,7 +111,8 @@ test('fork (advanced): Buffer, Uint8Array, Map, Set, BigInt, Date round-trip', T
   assert.strictEqual((await exited).code, 0);
 });
 
-test('fork: options cwd, env, execArgv, silent, stdio', T, async () => {
+test('fork: options cwd, env, execArgv, silent, stdio', async (t) => {
+  t.timeout(T.timeout);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-ipc-'));
   try {
     const child = fork(NODE_CHILD, ['x'], {
@@ -153,7 +157,8 @@ test('fork: argument validation', () => {
   assert.throws(() => fork(123), { code: 'ERR_INVALID_ARG_TYPE' });
 });
 
-test('fork: send() argument errors, send after disconnect -> ERR_IPC_CHANNEL_CLOSED', T, async () => {
+test('fork: send() argument errors, send after disconnect -> ERR_IPC_CHANNEL_CLOSED', async (t) => {
+  t.timeout(T.timeout);
   const child = fork(NODE_CHILD);
   const exited = guard(child);
   await message(child, opIs('ready'));
@@ -187,7 +192,8 @@ test('fork: send() argument errors, send after disconnect -> ERR_IPC_CHANNEL_CLO
   assert.strictEqual((await exited).code, 0);
 });
 
-test('fork: peer SIGKILL -> disconnect, then exit, then close', T, async () => {
+test('fork: peer SIGKILL -> disconnect, then exit, then close', async (t) => {
+  t.timeout(T.timeout);
   for (let round = 0; round < 5; round++) {
     const child = fork(NODE_CHILD);
     const exited = guard(child);
@@ -207,7 +213,8 @@ test('fork: peer SIGKILL -> disconnect, then exit, then close', T, async () => {
   }
 });
 
-test('fork: child exit -> disconnect, exit(code), close; kill()', T, async () => {
+test('fork: child exit -> disconnect, exit(code), close; kill()', async (t) => {
+  t.timeout(T.timeout);
   const child = fork(NODE_CHILD);
   await message(child, opIs('ready'));
   const order = [];
@@ -224,7 +231,8 @@ test('fork: child exit -> disconnect, exit(code), close; kill()', T, async () =>
   assert.deepStrictEqual([code, signal, c2.killed], [null, 'SIGTERM', true]);
 });
 
-test('fork: malformed line from a raw peer -> error, later messages still arrive', T, async () => {
+test('fork: malformed line from a raw peer -> error, later messages still arrive', async (t) => {
+  t.timeout(T.timeout);
   const child = fork(fixture('ipc-raw-peer.js'), ['3', 'malformed']);
   const exited = guard(child);
   const seen = [];
@@ -242,7 +250,8 @@ test('fork: malformed line from a raw peer -> error, later messages still arrive
   assert.strictEqual((await exited).code, 0);
 });
 
-test('fork (advanced): undecodable frame -> error, next frame still arrives', T, async () => {
+test('fork (advanced): undecodable frame -> error, next frame still arrives', async (t) => {
+  t.timeout(T.timeout);
   const child = fork(fixture('ipc-raw-peer.js'), ['3', 'advanced-junk'], { serialization: 'advanced' });
   const exited = guard(child);
   const seen = [];
@@ -254,7 +263,8 @@ test('fork (advanced): undecodable frame -> error, next frame still arrives', T,
   assert.strictEqual((await exited).code, 0);
 });
 
-test('fork: maxMessageSize exceeded -> ERR_IPC_MESSAGE_TOO_LARGE, then disconnect', T, async () => {
+test('fork: maxMessageSize exceeded -> ERR_IPC_MESSAGE_TOO_LARGE, then disconnect', async (t) => {
+  t.timeout(T.timeout);
   for (const [mode, how] of [['json', 'big'], ['advanced', 'big'], ['json', 'raw']]) {
     const child = how === 'raw' ?
       fork(fixture('ipc-raw-peer.js'), ['3', 'huge-json'], { maxMessageSize: 100000 }) :
@@ -276,7 +286,8 @@ test('fork: maxMessageSize exceeded -> ERR_IPC_MESSAGE_TOO_LARGE, then disconnec
   assert.throws(() => fork(NODE_CHILD, { maxMessageSize: 0 }), { code: 'ERR_INVALID_ARG_VALUE' });
 });
 
-test('fork: send() returns false under backpressure, nothing is lost', T, async () => {
+test('fork: send() returns false under backpressure, nothing is lost', async (t) => {
+  t.timeout(T.timeout);
   const child = fork(NODE_CHILD);
   const exited = guard(child);
   await message(child, opIs('ready'));
@@ -291,7 +302,8 @@ test('fork: send() returns false under backpressure, nothing is lost', T, async 
   assert.strictEqual((await exited).code, 0);
 });
 
-test('fork: messages are buffered until a message listener exists', T, async () => {
+test('fork: messages are buffered until a message listener exists', async (t) => {
+  t.timeout(T.timeout);
   const child = fork(NODE_CHILD);
   const exited = guard(child);
   const spawned = events(child, 'spawn');
@@ -306,12 +318,16 @@ test('fork: messages are buffered until a message listener exists', T, async () 
   assert.strictEqual((await exited).code, 0);
 });
 
-test('fork: child.unref() + child.channel.unref() let the parent exit', T, async () => {
+test('fork: child.unref() + child.channel.unref() let the parent exit', async (t) => {
+  t.timeout(T.timeout);
   const { spawn } = require('child_process');
   const parent = spawn(process.execPath, [fixture('ipc-unref-parent.js')], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   parent.stdout.setEncoding('utf8').on('data', (d) => { out += d; });
-  const r = await guard(parent, 15000);
+  // The pid may arrive after 'exit' (guard() resolves on 'exit'), so wait for
+  // it too; 'end' never comes while the orphaned child holds the pipe.
+  const printed = new Promise((resolve) => parent.stdout.once('data', resolve));
+  const [r] = await Promise.all([guard(parent, 15000), printed]);
   const pid = Number(out);
   assert.ok(pid > 0);
   let alive = true;
@@ -323,7 +339,8 @@ test('fork: child.unref() + child.channel.unref() let the parent exit', T, async
   assert.deepStrictEqual([r.code, r.timedOut, alive], [0, false, true]);
 });
 
-test("fork: 'exit' is held back until 'disconnect' when EOF lags behind the exit", T, async () => {
+test("fork: 'exit' is held back until 'disconnect' when EOF lags behind the exit", async (t) => {
+  t.timeout(T.timeout);
   const child = fork(fixture('ipc-grandchild-holder.js'));
   const exited = guard(child);
   assert.strictEqual(await message(child), 'ready');

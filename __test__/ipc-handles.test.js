@@ -1,7 +1,7 @@
 'use strict';
 // Handle passing over the channel: servers and sockets each way, between
 // pipewrap (fork/openChannel + lib/net.js) and plain Node processes.
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert');
 const net = require('net');
 const os = require('os');
@@ -45,7 +45,8 @@ async function startChild(mode = 'json') {
 }
 
 for (const mode of ['json', 'advanced']) {
-  test(`fork (${mode}): pipewrap Server -> Node child serves it`, T, async () => {
+  test(`fork (${mode}): pipewrap Server -> Node child serves it`, async (t) => {
+    t.timeout(T.timeout);
     const { child, exited } = await startChild(mode);
     const name = abstractName();
     const server = new pw.Server((s) => s.end('parent'));
@@ -62,7 +63,8 @@ for (const mode of ['json', 'advanced']) {
   });
 }
 
-test('fork: Node net.Server on TCP 127.0.0.1:0 -> Node child serves it', T, async () => {
+test('fork: Node net.Server on TCP 127.0.0.1:0 -> Node child serves it', async (t) => {
+  t.timeout(T.timeout);
   const { child, exited } = await startChild();
   const server = net.createServer((s) => s.end('parent'));
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -75,7 +77,8 @@ test('fork: Node net.Server on TCP 127.0.0.1:0 -> Node child serves it', T, asyn
   await exited;
 });
 
-test('fork: Node child -> parent TCP net.Server (received as a Node net.Server)', T, async () => {
+test('fork: Node child -> parent TCP net.Server (received as a Node net.Server)', async (t) => {
+  t.timeout(T.timeout);
   const { child, exited } = await startChild();
   child.send({ op: 'give-tcp-server', tag: 'child' });
   const [[msg, server]] = await events(child, 'message', 1, opIs('tcp-server'));
@@ -90,7 +93,8 @@ test('fork: Node child -> parent TCP net.Server (received as a Node net.Server)'
   assert.strictEqual((await exited).code, 0);
 });
 
-test('fork: accepted pipewrap Socket -> Node child; detached here, closed after ACK', T, async () => {
+test('fork: accepted pipewrap Socket -> Node child; detached here, closed after ACK', async (t) => {
+  t.timeout(T.timeout);
   const { child, exited } = await startChild();
   const name = abstractName();
   let sent;
@@ -114,7 +118,8 @@ test('fork: accepted pipewrap Socket -> Node child; detached here, closed after 
   assert.strictEqual((await exited).code, 0);
 });
 
-test('fork: send(socket, { keepOpen: true }) leaves the parent socket usable', T, async () => {
+test('fork: send(socket, { keepOpen: true }) leaves the parent socket usable', async (t) => {
+  t.timeout(T.timeout);
   const { child, exited } = await startChild();
   const name = abstractName();
   const server = new pw.Server((socket) => {
@@ -131,7 +136,8 @@ test('fork: send(socket, { keepOpen: true }) leaves the parent socket usable', T
   assert.strictEqual((await exited).code, 0);
 });
 
-test('fork: Node child -> parent accepted unix socket (pipewrap Socket), getConnections across', T, async () => {
+test('fork: Node child -> parent accepted unix socket (pipewrap Socket), getConnections across', async (t) => {
+  t.timeout(T.timeout);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-ipc-'));
   const { child, exited } = await startChild();
   try {
@@ -159,7 +165,8 @@ test('fork: Node child -> parent accepted unix socket (pipewrap Socket), getConn
   }
 });
 
-test("fork: raw binding Pipe as 'net.Native'", T, async () => {
+test("fork: raw binding Pipe as 'net.Native'", async (t) => {
+  t.timeout(T.timeout);
   const { child, exited } = await startChild();
   const [fd0, fd1] = binding.native.socketpair();
   const raw = new binding.Pipe(binding.constants.SOCKET);
@@ -175,7 +182,8 @@ test("fork: raw binding Pipe as 'net.Native'", T, async () => {
   assert.strictEqual((await exited).code, 0);
 });
 
-test('fork: sends queue behind an unacknowledged handle; send() return values', T, async () => {
+test('fork: sends queue behind an unacknowledged handle; send() return values', async (t) => {
+  t.timeout(T.timeout);
   const { child, exited } = await startChild();
   const name = abstractName();
   const server = new pw.Server();
@@ -200,7 +208,10 @@ const rawPeer = (mode) => fork(fixture('ipc-fd-peer.js'), ['3', mode], {
   execPath: '/usr/bin/env', execArgv: ['-u', 'NODE_CHANNEL_FD', process.execPath],
 });
 
-test('fork: NACKed handle is retransmitted 3 times, then later sends go out', T, async () => {
+// Serial: process.once('warning') takes the first warning of this thread,
+// whichever test emitted it.
+test.serial('fork: NACKed handle is retransmitted 3 times, then later sends go out', async (t) => {
+  t.timeout(T.timeout);
   const peer = rawPeer('nack-all');
   const exited = guard(peer);
   const warned = new Promise((resolve) => process.once('warning', resolve));
@@ -223,7 +234,8 @@ test('fork: NACKed handle is retransmitted 3 times, then later sends go out', T,
   await exited;
 });
 
-test('fork: NODE_HANDLE without an fd -> NACK, no message; channel continues', T, async () => {
+test('fork: NODE_HANDLE without an fd -> NACK, no message; channel continues', async (t) => {
+  t.timeout(T.timeout);
   const peer = rawPeer('no-fd');
   const exited = guard(peer);
   const seen = [];
@@ -236,7 +248,8 @@ test('fork: NODE_HANDLE without an fd -> NACK, no message; channel continues', T
   await exited;
 });
 
-test('fork: peer sends a non-socket fd -> NACK + ERR_IPC_BAD_HANDLE; channel continues', { ...T, skip: !OUR_BINDING && "Node's binding aborts the process on a non-socket fd" }, async () => {
+(!OUR_BINDING && "Node's binding aborts the process on a non-socket fd" ? test.skip : test)('fork: peer sends a non-socket fd -> NACK + ERR_IPC_BAD_HANDLE; channel continues', async (t) => {
+  t.timeout(T.timeout);
   const peer = rawPeer('bad-fd');
   const exited = guard(peer);
   const seen = [];
@@ -259,7 +272,8 @@ async function startOpenChild(mode = 'json') {
   return { child, exited };
 }
 
-test('Node parent: net.Server (unix) -> openChannel child gets a pipewrap Server', T, async () => {
+test('Node parent: net.Server (unix) -> openChannel child gets a pipewrap Server', async (t) => {
+  t.timeout(T.timeout);
   const { child, exited } = await startOpenChild();
   const name = abstractName(); // bound by Node: Node clients (padding differs)
   const server = net.createServer((s) => s.end('parent'));
@@ -274,7 +288,8 @@ test('Node parent: net.Server (unix) -> openChannel child gets a pipewrap Server
   await exited;
 });
 
-test('Node parent: accepted net.Socket (unix) -> openChannel child gets a pipewrap Socket', T, async () => {
+test('Node parent: accepted net.Socket (unix) -> openChannel child gets a pipewrap Socket', async (t) => {
+  t.timeout(T.timeout);
   const { child, exited } = await startOpenChild('advanced');
   const name = abstractName();
   const server = net.createServer((socket) => {
@@ -289,7 +304,8 @@ test('Node parent: accepted net.Socket (unix) -> openChannel child gets a pipewr
   assert.strictEqual((await exited).code, 0);
 });
 
-test('Node parent: TCP net.Server -> openChannel child gets a Node net.Server', T, async () => {
+test('Node parent: TCP net.Server -> openChannel child gets a Node net.Server', async (t) => {
+  t.timeout(T.timeout);
   const { child, exited } = await startOpenChild();
   const server = net.createServer((s) => s.end('parent'));
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -303,7 +319,8 @@ test('Node parent: TCP net.Server -> openChannel child gets a Node net.Server', 
   await exited;
 });
 
-test('openChannel child -> Node parent: pipewrap Server arrives as net.Server', T, async () => {
+test('openChannel child -> Node parent: pipewrap Server arrives as net.Server', async (t) => {
+  t.timeout(T.timeout);
   const { child, exited } = await startOpenChild();
   const name = abstractName(); // bound by pipewrap: pipewrap clients
   child.send({ op: 'give-pw-server', name });
@@ -318,7 +335,8 @@ test('openChannel child -> Node parent: pipewrap Server arrives as net.Server', 
   assert.strictEqual((await exited).code, 0);
 });
 
-test('fork: Node child -> parent accepted TCP socket arrives as a Node net.Socket', T, async () => {
+test('fork: Node child -> parent accepted TCP socket arrives as a Node net.Socket', async (t) => {
+  t.timeout(T.timeout);
   const { child, exited } = await startChild('advanced');
   child.send({ op: 'give-socket', tcp: true });
   const [[, socket]] = await events(child, 'message', 1, opIs('socket-for-you'));
@@ -336,7 +354,8 @@ test('fork: Node child -> parent accepted TCP socket arrives as a Node net.Socke
   await exited;
 });
 
-test("fork: Node net.Server's socket -> Node child; server.getConnections()/close() ask the child", T, async () => {
+test("fork: Node net.Server's socket -> Node child; server.getConnections()/close() ask the child", async (t) => {
+  t.timeout(T.timeout);
   const { child, exited } = await startChild();
   const server = net.createServer((socket) => {
     child.send({ op: 'hold-socket' }, socket);
@@ -361,7 +380,8 @@ test("fork: Node net.Server's socket -> Node child; server.getConnections()/clos
   assert.strictEqual((await exited).code, 0);
 });
 
-test("fork: raw TCP handle ('net.Native') from a Node child -> a Node TCP handle here", T, async () => {
+test("fork: raw TCP handle ('net.Native') from a Node child -> a Node TCP handle here", async (t) => {
+  t.timeout(T.timeout);
   const { child, exited } = await startChild();
   child.send({ op: 'give-tcp-native' });
   const [[msg, handle]] = await events(child, 'message', 1, opIs('tcp-native'));
@@ -377,7 +397,8 @@ test("fork: raw TCP handle ('net.Native') from a Node child -> a Node TCP handle
   assert.strictEqual((await exited).code, 0);
 });
 
-test('fork: disconnect() while a handle awaits its ACK flushes the queue first', T, async () => {
+test('fork: disconnect() while a handle awaits its ACK flushes the queue first', async (t) => {
+  t.timeout(T.timeout);
   const child = fork(NODE_CHILD, { silent: true });
   const exited = guard(child);
   let out = '';

@@ -1,7 +1,7 @@
 'use strict';
 // A real Node parent (child_process.spawn with an 'ipc' stdio entry) talking
 // to a child that opened the channel with pipewrap's openChannel().
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert');
 const { fixture, guard, events, message, opIs, spawnNodeParentChannel } =
   require('./fixtures/ipc-helpers');
@@ -10,7 +10,8 @@ const OPEN_CHILD = fixture('ipc-open-child.js');
 const T = { timeout: 60000 };
 
 for (const mode of ['json', 'advanced']) {
-  test(`Node parent <-> openChannel child (${mode}): echo, internal commands, order`, T, async () => {
+  test(`Node parent <-> openChannel child (${mode}): echo, internal commands, order`, async (t) => {
+    t.timeout(T.timeout);
     const child = spawnNodeParentChannel(OPEN_CHILD, { mode });
     const exited = guard(child);
     const ready = await message(child, opIs('ready'));
@@ -40,7 +41,8 @@ for (const mode of ['json', 'advanced']) {
     assert.deepStrictEqual({ code, signal, timedOut }, { code: 0, signal: null, timedOut: false });
   });
 
-  test(`Node parent <-> openChannel child (${mode}): multi-megabyte multibyte message both ways`, T, async () => {
+  test(`Node parent <-> openChannel child (${mode}): multi-megabyte multibyte message both ways`, async (t) => {
+    t.timeout(T.timeout);
     const child = spawnNodeParentChannel(OPEN_CHILD, { mode });
     const exited = guard(child, 60000);
     await message(child, opIs('ready'));
@@ -60,7 +62,8 @@ for (const mode of ['json', 'advanced']) {
   });
 }
 
-test('Node parent <-> openChannel child (advanced): structured clone types', T, async () => {
+test('Node parent <-> openChannel child (advanced): structured clone types', async (t) => {
+  t.timeout(T.timeout);
   const child = spawnNodeParentChannel(OPEN_CHILD, { mode: 'advanced' });
   const exited = guard(child);
   await message(child, opIs('ready'));
@@ -97,7 +100,8 @@ test('Node parent <-> openChannel child (advanced): structured clone types', T, 
   assert.strictEqual((await exited).code, 0);
 });
 
-test('openChannel child: maxMessageSize exceeded -> ERR_IPC_MESSAGE_TOO_LARGE and disconnect', T, async () => {
+test('openChannel child: maxMessageSize exceeded -> ERR_IPC_MESSAGE_TOO_LARGE and disconnect', async (t) => {
+  t.timeout(T.timeout);
   for (const mode of ['json', 'advanced']) {
     const child = spawnNodeParentChannel(OPEN_CHILD, { mode, env: { PIPEWRAP_IPC_MAX: '1000' }, stderr: 'pipe' });
     let err = '';
@@ -116,7 +120,8 @@ test('openChannel child: maxMessageSize exceeded -> ERR_IPC_MESSAGE_TOO_LARGE an
   }
 });
 
-test('openChannel child: unreferenced without listeners, referenced with them', T, async () => {
+test('openChannel child: unreferenced without listeners, referenced with them', async (t) => {
+  t.timeout(T.timeout);
   // No 'message' listener: the child exits although the parent keeps the
   // channel open.
   const a = spawnNodeParentChannel(fixture('ipc-open-oneshot.js'));
@@ -137,7 +142,8 @@ test('openChannel child: unreferenced without listeners, referenced with them', 
   assert.deepStrictEqual([rb.code, rb.timedOut], [42, false]);
 });
 
-test('openChannel child: send after disconnect -> ERR_IPC_CHANNEL_CLOSED', T, async () => {
+test('openChannel child: send after disconnect -> ERR_IPC_CHANNEL_CLOSED', async (t) => {
+  t.timeout(T.timeout);
   const child = spawnNodeParentChannel(fixture('ipc-open-oneshot.js'),
                                        { args: ['closed-send'], stdout: 'pipe' });
   const exited = guard(child, 10000);

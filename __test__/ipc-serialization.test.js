@@ -1,7 +1,7 @@
 'use strict';
 // Unit tests for the wire-format parsers: no processes, byte-exact input,
 // chunk boundaries placed deliberately.
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert');
 const v8 = require('v8');
 const { createParser, encode } = require('../lib/ipc-serialization');

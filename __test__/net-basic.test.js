@@ -1,7 +1,7 @@
 'use strict';
 // Client/server basics of lib/net.js over real Unix sockets.
 
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const path = require('node:path');
@@ -24,7 +24,8 @@ function until(pred) {
   });
 }
 
-test('connect(path, cb), connect({ path }), createConnection, new Socket().connect', T, async (t) => {
+test('connect(path, cb), connect({ path }), createConnection, new Socket().connect', async (t) => {
+  t.timeout(T.timeout);
   const calls = callCounter(t);
   const p = path.join(tmpdir(t), 's');
   const server = await listen(echoServer(), p);
@@ -65,7 +66,8 @@ test('connect(path, cb), connect({ path }), createConnection, new Socket().conne
   await closeServer(server);
 });
 
-test('echo round trip; events end/finish/close(hadError=false); bytes counters survive destroy', T, async (t) => {
+test('echo round trip; events end/finish/close(hadError=false); bytes counters survive destroy', async (t) => {
+  t.timeout(T.timeout);
   const calls = callCounter(t);
   const p = path.join(tmpdir(t), 's');
   let serverSide;
@@ -95,7 +97,8 @@ test('echo round trip; events end/finish/close(hadError=false); bytes counters s
   await closeServer(server);
 });
 
-test('writes issued while connecting are held until connected', T, async (t) => {
+test('writes issued while connecting are held until connected', async (t) => {
+  t.timeout(T.timeout);
   const p = path.join(tmpdir(t), 's');
   let received;
   const server = await listen(net.createServer((s) => { received = collect(s); s.resume(); }), p);
@@ -114,7 +117,8 @@ test('writes issued while connecting are held until connected', T, async (t) => 
   await closeServer(server);
 });
 
-test('corked writes go through _writev (buffers-only and mixed encodings)', T, async (t) => {
+test('corked writes go through _writev (buffers-only and mixed encodings)', async (t) => {
+  t.timeout(T.timeout);
   const calls = callCounter(t);
   const p = path.join(tmpdir(t), 's');
   let received;
@@ -163,7 +167,8 @@ test('corked writes go through _writev (buffers-only and mixed encodings)', T, a
   await closeServer(server);
 });
 
-test('large transfer (8 MiB each way) with backpressure: write() false, drain, hash match', T, async (t) => {
+test('large transfer (8 MiB each way) with backpressure: write() false, drain, hash match', async (t) => {
+  t.timeout(T.timeout);
   const p = path.join(tmpdir(t), 's');
   const SIZE = 8 * 1024 * 1024;
   const CHUNK = 64 * 1024;
@@ -213,7 +218,8 @@ test('large transfer (8 MiB each way) with backpressure: write() false, drain, h
   await closeServer(server);
 });
 
-test('kernel backpressure: a write the paused peer cannot take stays queued', T, async (t) => {
+test('kernel backpressure: a write the paused peer cannot take stays queued', async (t) => {
+  t.timeout(T.timeout);
   const p = path.join(tmpdir(t), 's');
   const SIZE = 4 * 1024 * 1024; // well above a Unix socket's kernel buffers
   let serverSide;
@@ -239,7 +245,8 @@ test('kernel backpressure: a write the paused peer cannot take stays queued', T,
   await closeServer(server);
 });
 
-test('allowHalfOpen: false ends our side on EOF; true keeps writing after the peer ends', T, async (t) => {
+test('allowHalfOpen: false ends our side on EOF; true keeps writing after the peer ends', async (t) => {
+  t.timeout(T.timeout);
   const calls = callCounter(t);
   const dir = tmpdir(t);
 
@@ -295,7 +302,8 @@ test('allowHalfOpen: false ends our side on EOF; true keeps writing after the pe
   await closeServer(s3);
 });
 
-test('setEncoding decodes multibyte characters split across reads', T, async (t) => {
+test('setEncoding decodes multibyte characters split across reads', async (t) => {
+  t.timeout(T.timeout);
   const p = path.join(tmpdir(t), 's');
   const text = 'a€b😀c';
   const bytes = Buffer.from(text);
@@ -333,7 +341,8 @@ test('setEncoding decodes multibyte characters split across reads', T, async (t)
   await closeServer(server);
 });
 
-test('pause() holds data (and stops reading past highWaterMark); resume() delivers everything', T, async (t) => {
+test('pause() holds data (and stops reading past highWaterMark); resume() delivers everything', async (t) => {
+  t.timeout(T.timeout);
   const calls = callCounter(t);
   const p = path.join(tmpdir(t), 's');
   const SIZE = 2 * 1024 * 1024;
@@ -369,7 +378,8 @@ test('pause() holds data (and stops reading past highWaterMark); resume() delive
   await closeServer(server);
 });
 
-test('setTimeout fires on idleness, keeps the socket open, and 0 disables it', T, async (t) => {
+test('setTimeout fires on idleness, keeps the socket open, and 0 disables it', async (t) => {
+  t.timeout(T.timeout);
   const calls = callCounter(t);
   const p = path.join(tmpdir(t), 's');
   const server = await listen(echoServer(), p);
@@ -400,7 +410,8 @@ test('setTimeout fires on idleness, keeps the socket open, and 0 disables it', T
   await closeServer(server);
 });
 
-test('destroy() before connect: close, no connect; destroySoon ends then destroys', T, async (t) => {
+test('destroy() before connect: close, no connect; destroySoon ends then destroys', async (t) => {
+  t.timeout(T.timeout);
   const calls = callCounter(t);
   const p = path.join(tmpdir(t), 's');
   const server = await listen(echoServer(), p);
@@ -420,7 +431,8 @@ test('destroy() before connect: close, no connect; destroySoon ends then destroy
   await closeServer(server);
 });
 
-test('socket.unref() lets the process exit; ref() keeps it alive', T, async (t) => {
+test('socket.unref() lets the process exit; ref() keeps it alive', async (t) => {
+  t.timeout(T.timeout);
   const code = `
     const path = require('path');
     const dir = process.env.PW_DIR; // made (and removed) by the test

@@ -2,7 +2,7 @@
 // Error behaviour of lib/net.js: Node-shaped connect/listen/read/write
 // errors, pipewrap's no-truncation policy, and argument validation.
 
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -27,7 +27,8 @@ function pathOfLength(dir, bytes) {
   return base + 'x'.repeat(pad);
 }
 
-test('connect to a missing path: ENOENT shaped like Node, then close(hadError=true)', T, async (t) => {
+test('connect to a missing path: ENOENT shaped like Node, then close(hadError=true)', async (t) => {
+  t.timeout(T.timeout);
   const calls = callCounter(t);
   const p = path.join(tmpdir(t), 'missing');
   const c = net.connect(p, calls.never('connect'));
@@ -43,13 +44,14 @@ test('connect to a missing path: ENOENT shaped like Node, then close(hadError=tr
   assert.equal(c.destroyed, true);
 });
 
-test('connect to a socket nobody listens on, or to a regular file: ECONNREFUSED', T, async (t) => {
+test('connect to a socket nobody listens on, or to a regular file: ECONNREFUSED', async (t) => {
+  t.timeout(T.timeout);
   const dir = tmpdir(t);
   // Bound but not listening: the kernel refuses.
   const p = path.join(dir, 'bound');
   const handle = new binding.Pipe(binding.constants.SERVER);
   assert.equal(handle.bind(p), 0);
-  t.after(() => handle.close());
+  t.teardown(() => handle.close());
   const err = await expectError(net.connect(p), 'connect');
   assert.equal(err.code, 'ECONNREFUSED');
   assert.equal(err.message, `connect ECONNREFUSED ${p}`);
@@ -62,7 +64,8 @@ test('connect to a socket nobody listens on, or to a regular file: ECONNREFUSED'
   assert.equal(err2.address, f);
 });
 
-test('listen on a path in use: EADDRINUSE shaped like Node (syscall listen, port -1)', T, async (t) => {
+test('listen on a path in use: EADDRINUSE shaped like Node (syscall listen, port -1)', async (t) => {
+  t.timeout(T.timeout);
   const calls = callCounter(t);
   const p = path.join(tmpdir(t), 's');
   const first = await listen(echoServer(), p);
@@ -83,7 +86,8 @@ test('listen on a path in use: EADDRINUSE shaped like Node (syscall listen, port
   await closeServer(first);
 });
 
-test('listen in a missing directory: EACCES (libuv maps bind ENOENT to EACCES)', T, async (t) => {
+test('listen in a missing directory: EACCES (libuv maps bind ENOENT to EACCES)', async (t) => {
+  t.timeout(T.timeout);
   const p = path.join(tmpdir(t), 'no', 'such', 'dir', 's');
   const server = net.createServer();
   server.listen(p);
@@ -93,7 +97,8 @@ test('listen in a missing directory: EACCES (libuv maps bind ENOENT to EACCES)',
   assert.equal(err.message, `listen EACCES: permission denied ${p}`);
 });
 
-test('paths: 107 bytes work; 108+ bytes fail with ENAMETOOLONG and create nothing', T, async (t) => {
+test('paths: 107 bytes work; 108+ bytes fail with ENAMETOOLONG and create nothing', async (t) => {
+  t.timeout(T.timeout);
   const dir = tmpdir(t);
   const ok = pathOfLength(dir, 107);
   const server = await listen(echoServer(), ok);
@@ -129,7 +134,8 @@ test('paths: 107 bytes work; 108+ bytes fail with ENAMETOOLONG and create nothin
   }
 });
 
-test('abstract names: up to 108 bytes including the leading NUL', T, async () => {
+test('abstract names: up to 108 bytes including the leading NUL', async (t) => {
+  t.timeout(T.timeout);
   const base = `\0pw-${process.pid}-`;
   const ok = base + 'a'.repeat(108 - base.length);
   assert.equal(Buffer.byteLength(ok), 108);
@@ -146,7 +152,8 @@ test('abstract names: up to 108 bytes including the leading NUL', T, async () =>
   assert.equal((await expectError(net.connect(long), 'connect')).code, 'ENAMETOOLONG');
 });
 
-test('argument validation throws Node-style errors synchronously', T, async (t) => {
+test('argument validation throws Node-style errors synchronously', async (t) => {
+  t.timeout(T.timeout);
   const dir = tmpdir(t);
   for (const bad of [42, true, {}, Buffer.from('/tmp/x')]) {
     assert.throws(() => net.connect({ path: bad }), { name: 'TypeError', code: 'ERR_INVALID_ARG_TYPE' });
@@ -181,7 +188,8 @@ test('argument validation throws Node-style errors synchronously', T, async (t) 
   assert.deepEqual(fs.readdirSync(dir), ['f'], 'nothing else created');
 });
 
-test('peer closing with our bytes unread: read ECONNRESET error shape', T, async (t) => {
+test('peer closing with our bytes unread: read ECONNRESET error shape', async (t) => {
+  t.timeout(T.timeout);
   const calls = callCounter(t);
   const p = path.join(tmpdir(t), 's');
   let serverSide;
@@ -200,7 +208,8 @@ test('peer closing with our bytes unread: read ECONNRESET error shape', T, async
   await closeServer(server);
 });
 
-test('writing to a SIGKILLed peer: write EPIPE/ECONNRESET error, the process survives', T, async (t) => {
+test('writing to a SIGKILLed peer: write EPIPE/ECONNRESET error, the process survives', async (t) => {
+  t.timeout(T.timeout);
   // Run in a child so a stray SIGPIPE or hang cannot take the runner down.
   const r = await runScript(`
     const { spawn } = require('child_process');

@@ -1,7 +1,7 @@
 'use strict';
 // The brother-process example: two real processes over a Unix socket.
 
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 
@@ -9,7 +9,8 @@ const { ROOT, tmpdir, runNode, spawnReady } = require('./net-helpers');
 
 const EXAMPLE = path.join(ROOT, 'examples', 'brother-process');
 
-test('examples/brother-process/run.js prints the exchange and exits 0', { timeout: 30000 }, async () => {
+test('examples/brother-process/run.js prints the exchange and exits 0', async (t) => {
+  t.timeout(30000);
   const r = await runNode([path.join(EXAMPLE, 'run.js')], { timeout: 20000 });
   assert.equal(r.timedOut, false, r.stderr);
   assert.equal(r.code, 0, r.stderr);
@@ -21,11 +22,12 @@ test('examples/brother-process/run.js prints the exchange and exits 0', { timeou
   ]);
 });
 
-test('UnixDomainClient.send() against server.js: replies, bad JSON error, clean shutdown', { timeout: 30000 }, async (t) => {
+test('UnixDomainClient.send() against server.js: replies, bad JSON error, clean shutdown', async (t) => {
+  t.timeout(30000);
   const { UnixDomainClient } = require(path.join(EXAMPLE, 'client.js'));
   const p = path.join(tmpdir(t), 'b.sock');
   const { child, ready } = spawnReady([path.join(EXAMPLE, 'server.js'), p], { readyLine: 'ready' });
-  t.after(() => child.kill('SIGKILL'));
+  t.teardown(() => child.kill('SIGKILL'));
   await ready;
 
   const client = new UnixDomainClient(p);

@@ -15,7 +15,7 @@ const NET = path.join(ROOT, 'lib', 'net.js');
 // 108 bytes.
 function tmpdir(t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -27,7 +27,7 @@ function abstractName() {
 // test fails at its end unless the wrapper ran exactly n times.
 function callCounter(t) {
   const checks = [];
-  t.after(() => {
+  t.teardown(() => {
     for (const { name, expected, wrapper } of checks) {
       assert.equal(wrapper.calls, expected, `${name} expected ${expected} call(s), got ${wrapper.calls}`);
     }

@@ -2,7 +2,7 @@
 // HTTP over lib/net.js sockets: Node's http client and server treat our
 // Socket as a plain Duplex.
 
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const http = require('node:http');
@@ -27,7 +27,8 @@ function request(options, body) {
   });
 }
 
-test('http.request({ createConnection: pipewrap.connect }) against Node http on a socket path', T, async (t) => {
+test('http.request({ createConnection: pipewrap.connect }) against Node http on a socket path', async (t) => {
+  t.timeout(T.timeout);
   const calls = callCounter(t);
   const p = path.join(tmpdir(t), 'http');
   const server = http.createServer(calls.must(async (req, res) => {
@@ -57,7 +58,8 @@ test('http.request({ createConnection: pipewrap.connect }) against Node http on 
   await new Promise((resolve) => server.close(resolve));
 });
 
-test("Node's http server fed by our server via emit('connection') answers http.get({ socketPath })", T, async (t) => {
+test("Node's http server fed by our server via emit('connection') answers http.get({ socketPath })", async (t) => {
+  t.timeout(T.timeout);
   const calls = callCounter(t);
   const p = path.join(tmpdir(t), 'http');
   const httpServer = http.createServer(calls.must(async (req, res) => {

@@ -2,7 +2,7 @@
 // lib/net.js against Node's own `net`, both directions, over the same
 // Unix socket paths.
 
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const nodeNet = require('node:net');
@@ -14,7 +14,8 @@ const { tmpdir, once, listen, closeServer, collect, sha256 } = require('./net-he
 const T = { timeout: 20000 };
 const SIZE = 3 * 1024 * 1024;
 
-test('our Socket is a plain Duplex, not a net.Socket / StreamBase', T, async (t) => {
+test('our Socket is a plain Duplex, not a net.Socket / StreamBase', async (t) => {
+  t.timeout(T.timeout);
   const p = path.join(tmpdir(t), 's');
   const server = await listen(net.createServer((s) => s.pipe(s)), p);
   const c = net.connect(p);
@@ -28,7 +29,8 @@ test('our Socket is a plain Duplex, not a net.Socket / StreamBase', T, async (t)
   await closeServer(server);
 });
 
-test('our server <-> node:net client (3 MiB each way, half-close)', T, async (t) => {
+test('our server <-> node:net client (3 MiB each way, half-close)', async (t) => {
+  t.timeout(T.timeout);
   const p = path.join(tmpdir(t), 's');
   const fromNode = crypto.randomBytes(SIZE);
   const fromUs = crypto.randomBytes(SIZE);
@@ -50,7 +52,8 @@ test('our server <-> node:net client (3 MiB each way, half-close)', T, async (t)
   await closeServer(server);
 });
 
-test('node:net server <-> our client (3 MiB each way, half-close)', T, async (t) => {
+test('node:net server <-> our client (3 MiB each way, half-close)', async (t) => {
+  t.timeout(T.timeout);
   const p = path.join(tmpdir(t), 's');
   const fromNode = crypto.randomBytes(SIZE);
   const fromUs = crypto.randomBytes(SIZE);
@@ -72,7 +75,8 @@ test('node:net server <-> our client (3 MiB each way, half-close)', T, async (t)
   await new Promise((resolve) => server.close(resolve));
 });
 
-test('node:net server sees our FIN; our socket sees its FIN (allowHalfOpen false)', T, async (t) => {
+test('node:net server sees our FIN; our socket sees its FIN (allowHalfOpen false)', async (t) => {
+  t.timeout(T.timeout);
   const p = path.join(tmpdir(t), 's');
   const server = nodeNet.createServer((s) => s.pipe(s));
   await new Promise((resolve) => server.listen(p, resolve));

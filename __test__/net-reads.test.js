@@ -2,7 +2,7 @@
 // How reads reach JS: small reads as slices of a shared pool, big reads as
 // buffers of their own. Chunks handed out earlier must never change.
 
-const test = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 
@@ -13,7 +13,7 @@ function pair(t, onServerSocket) {
   const sock = path.join(tmpdir(t), 'r.sock');
   return new Promise((resolve) => {
     const server = net.createServer(onServerSocket);
-    t.after(() => server.close());
+    t.teardown(() => server.close());
     server.listen(sock, () => {
       const client = net.connect(sock, () => resolve(client));
     });

@@ -2,7 +2,7 @@
 // Server behaviour of lib/net.js: lifecycle, addresses, permissions,
 // connection limits, handle/fd adoption, stale-socket reclaiming.
 
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -26,7 +26,8 @@ async function roundTrip(p, msg = 'ping') {
   return (await collect(c)).toString();
 }
 
-test('listen/close lifecycle: listening flag, file created and unlinked, close(cb) errors when not running', T, async (t) => {
+test('listen/close lifecycle: listening flag, file created and unlinked, close(cb) errors when not running', async (t) => {
+  t.timeout(T.timeout);
   const calls = callCounter(t);
   const p = path.join(tmpdir(t), 's');
   const server = echoServer();
@@ -63,7 +64,8 @@ test('listen/close lifecycle: listening flag, file created and unlinked, close(c
   assert.equal((await expectError(c, 'connect')).code, 'ENOENT');
 });
 
-test("'close' waits for open connections; the closed server accepts nothing new", T, async (t) => {
+test("'close' waits for open connections; the closed server accepts nothing new", async (t) => {
+  t.timeout(T.timeout);
   const p = path.join(tmpdir(t), 's');
   const events = [];
   let serverSide;
@@ -90,7 +92,8 @@ test("'close' waits for open connections; the closed server accepts nothing new"
   assert.deepEqual(events, ['server close (socket destroyed: true)']);
 });
 
-test('address() returns the path exactly as passed (absolute and relative)', T, async (t) => {
+test('address() returns the path exactly as passed (absolute and relative)', async (t) => {
+  t.timeout(T.timeout);
   const dir = tmpdir(t);
   const p = path.join(dir, 'abs.sock');
   const server = await listen(echoServer(), p);
@@ -120,7 +123,8 @@ test('address() returns the path exactly as passed (absolute and relative)', T, 
   assert.deepEqual(JSON.parse(r.stdout), { addr: './rel.sock', isSock: true, got: 'relative' });
 });
 
-test('abstract names work, create no file and are released on close', T, async (t) => {
+test('abstract names work, create no file and are released on close', async (t) => {
+  t.timeout(T.timeout);
   const name = abstractName();
   const server = await listen(echoServer(), name);
   assert.equal(server.address(), name);
@@ -145,7 +149,8 @@ test('abstract names work, create no file and are released on close', T, async (
   assert.throws(() => net.createServer().listen({ path: name, mode: 0o600 }), { code: 'ERR_INVALID_ARG_VALUE' });
 });
 
-test('getConnections, maxConnections and drop', T, async (t) => {
+test('getConnections, maxConnections and drop', async (t) => {
+  t.timeout(T.timeout);
   const calls = callCounter(t);
   const p = path.join(tmpdir(t), 's');
   const accepted = [];
@@ -184,7 +189,8 @@ test('getConnections, maxConnections and drop', T, async (t) => {
   await closeServer(server);
 });
 
-test('default mode follows umask; readableAll+writableAll give 0777; mode sets it exactly before listen', T, async (t) => {
+test('default mode follows umask; readableAll+writableAll give 0777; mode sets it exactly before listen', async (t) => {
+  t.timeout(T.timeout);
   const dir = tmpdir(t);
   const umask = process.umask();
 
@@ -224,7 +230,8 @@ test('default mode follows umask; readableAll+writableAll give 0777; mode sets i
   assert.equal(fs.existsSync(path.join(dir, 'x')), false);
 });
 
-test('reclaimStale: stale socket of a SIGKILLed process is reclaimed', T, async (t) => {
+test('reclaimStale: stale socket of a SIGKILLed process is reclaimed', async (t) => {
+  t.timeout(T.timeout);
   const p = path.join(tmpdir(t), 'stale');
   const { child, ready } = spawnReady(['-e', `
     const net = require(${JSON.stringify(NET)});
@@ -249,13 +256,14 @@ test('reclaimStale: stale socket of a SIGKILLed process is reclaimed', T, async 
   assert.equal(fs.existsSync(p), false);
 });
 
-test('reclaimStale: a live server keeps its socket (EADDRINUSE)', T, async (t) => {
+test('reclaimStale: a live server keeps its socket (EADDRINUSE)', async (t) => {
+  t.timeout(T.timeout);
   const p = path.join(tmpdir(t), 'live');
   const { child, ready } = spawnReady(['-e', `
     const net = require(${JSON.stringify(NET)});
     net.createServer((s) => s.pipe(s)).listen(${JSON.stringify(p)}, () => console.log('ready'));
   `], { readyLine: 'ready' });
-  t.after(() => child.kill('SIGKILL'));
+  t.teardown(() => child.kill('SIGKILL'));
   await ready;
   const ino = fs.lstatSync(p).ino;
 
@@ -270,7 +278,8 @@ test('reclaimStale: a live server keeps its socket (EADDRINUSE)', T, async (t) =
   assert.equal(await roundTrip(p, 'still alive'), 'still alive');
 });
 
-test('reclaimStale: never deletes a regular file', T, async (t) => {
+test('reclaimStale: never deletes a regular file', async (t) => {
+  t.timeout(T.timeout);
   const p = path.join(tmpdir(t), 'file');
   fs.writeFileSync(p, 'precious');
   const server = net.createServer();
@@ -279,7 +288,8 @@ test('reclaimStale: never deletes a regular file', T, async (t) => {
   assert.equal(fs.readFileSync(p, 'utf8'), 'precious');
 });
 
-test('listen(handle) and listen({ handle }) adopt a bound binding Pipe', T, async (t) => {
+test('listen(handle) and listen({ handle }) adopt a bound binding Pipe', async (t) => {
+  t.timeout(T.timeout);
   const dir = tmpdir(t);
   for (const [i, wrap] of [(h) => h, (h) => ({ handle: h })].entries()) {
     const p = path.join(dir, `h${i}`);
@@ -293,29 +303,31 @@ test('listen(handle) and listen({ handle }) adopt a bound binding Pipe', T, asyn
   }
 });
 
-test('listen({ fd }) serves an inherited, bound socket (socket-activation style)', T, async (t) => {
+test('listen({ fd }) serves an inherited, bound socket (socket-activation style)', async (t) => {
+  t.timeout(T.timeout);
   const p = path.join(tmpdir(t), 'fd');
   // Bind (but do not listen) here, so this process never polls it; the
   // child inherits the descriptor as fd 3 and listens on it.
   const handle = new binding.Pipe(binding.constants.SERVER);
   assert.equal(handle.bind(p), 0);
-  t.after(() => handle.close());
+  t.teardown(() => handle.close());
   const { child, ready } = spawnReady(['-e', `
     const net = require(${JSON.stringify(NET)});
     const server = net.createServer((s) => s.pipe(s)).listen({ fd: 3 }, () => {
       console.log('ready ' + JSON.stringify(server.address()));
     });
   `], { readyLine: 'ready', stdio3: handle.fd });
-  t.after(() => child.kill('SIGKILL'));
+  t.teardown(() => child.kill('SIGKILL'));
   const line = await ready;
   assert.match(line, /ready null/);
   assert.equal(await roundTrip(p, 'via fd'), 'via fd');
 });
 
-test('listen({ fd }) on a non-socket fd fails with a listen error', T, async (t) => {
+test('listen({ fd }) on a non-socket fd fails with a listen error', async (t) => {
+  t.timeout(T.timeout);
   const file = path.join(tmpdir(t), 'f');
   const fd = fs.openSync(file, 'w');
-  t.after(() => fs.closeSync(fd));
+  t.teardown(() => fs.closeSync(fd));
   const server = net.createServer();
   server.listen({ fd });
   const err = await expectError(server, 'listening');
@@ -324,7 +336,8 @@ test('listen({ fd }) on a non-socket fd fails with a listen error', T, async (t)
   assert.equal(server.listening, false);
 });
 
-test('server.unref() lets the process exit (also when called before listen); ref() keeps it alive', T, async (t) => {
+test('server.unref() lets the process exit (also when called before listen); ref() keeps it alive', async (t) => {
+  t.timeout(T.timeout);
   const code = (before, after) => `
     const path = require('path');
     const dir = process.env.PW_DIR; // made (and removed) by the test
@@ -345,7 +358,8 @@ test('server.unref() lets the process exit (also when called before listen); ref
   assert.equal(kept.stdout.trim(), 'listening');
 });
 
-test('pauseOnConnect: accepted sockets start paused', T, async (t) => {
+test('pauseOnConnect: accepted sockets start paused', async (t) => {
+  t.timeout(T.timeout);
   const p = path.join(tmpdir(t), 's');
   let serverSide;
   const server = await listen(net.createServer({ pauseOnConnect: true }, (s) => { serverSide = s; }), p);

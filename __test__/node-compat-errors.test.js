@@ -3,7 +3,7 @@
 // layers throw has Node's shape (class, code, "Name [CODE]: message" stack
 // header and toString()), and where Node throws the same thing for the same
 // call, the same message (issue 12, item 9).
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const net = require('node:net');
 const childProcess = require('node:child_process');

@@ -3,7 +3,7 @@
 // from 'pipewrap'` both work in a real project (node_modules/pipewrap is a
 // symlink to this package), as do require() and deep requires (issue 12,
 // item 6).
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const fs = require('node:fs');
@@ -14,7 +14,7 @@ const root = path.join(__dirname, '..');
 
 function project(t, files) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-esm-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   fs.mkdirSync(path.join(dir, 'node_modules'));
   fs.symlinkSync(root, path.join(dir, 'node_modules', 'pipewrap'), 'dir');
   for (const [name, text] of Object.entries(files)) fs.writeFileSync(path.join(dir, name), text);
@@ -78,7 +78,8 @@ if (net !== netJs || pw.Socket !== net.Socket) throw new Error('deep require');
 console.log(JSON.stringify({ name: pkg.name, createServer: typeof pw.createServer }));
 `;
 
-test('import pipewrap and import { named } from pipewrap in a project; require() and deep requires still resolve', { timeout: 30000 }, async (t) => {
+test('import pipewrap and import { named } from pipewrap in a project; require() and deep requires still resolve', async (t) => {
+  t.timeout(30000);
   const dir = project(t, { 'main.mjs': ESM, 'main.cjs': CJS });
   const esm = await run(dir, 'main.mjs');
   assert.equal(esm.code, 0, esm.err);

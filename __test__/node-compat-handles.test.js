@@ -3,7 +3,7 @@
 // socket sent without keepOpen gives up its parser and response; dgram
 // sockets can be sent (Node's 'dgram.Socket' wire type) and are re-created
 // on the other end, by a plain Node child or a pipewrap channel.
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const dgram = require('node:dgram');
 const fs = require('node:fs');
@@ -19,9 +19,10 @@ const T = { timeout: 30000 };
 
 const once = (emitter, name) => new Promise((resolve) => emitter.once(name, (...args) => resolve(args)));
 
-test('an HTTP connection socket sent without keepOpen: parser freed, response detached, child answers on it', T, async (t) => {
+test('an HTTP connection socket sent without keepOpen: parser freed, response detached, child answers on it', async (t) => {
+  t.timeout(T.timeout);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-http-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const p = path.join(dir, 'http.sock');
   const child = pw.fork(CHILD);
   const exited = guard(child);
@@ -77,7 +78,8 @@ async function echoVia(port, address = '127.0.0.1') {
   return String(msg);
 }
 
-test('send(msg, dgram.Socket) to a plain Node child: it gets a dgram.Socket on the same port', T, async () => {
+test('send(msg, dgram.Socket) to a plain Node child: it gets a dgram.Socket on the same port', async (t) => {
+  t.timeout(T.timeout);
   const child = pw.fork(CHILD);
   const exited = guard(child);
   await message(child, opIs('ready'));
@@ -97,7 +99,8 @@ test('send(msg, dgram.Socket) to a plain Node child: it gets a dgram.Socket on t
   await exited;
 });
 
-test('send(msg, dgram.Socket) between two pipewrap channels: re-created on the receiving end', T, async () => {
+test('send(msg, dgram.Socket) between two pipewrap channels: re-created on the receiving end', async (t) => {
+  t.timeout(T.timeout);
   const [a, b] = binding.native.socketpair();
   const sender = pw.openChannel(a);
   const receiver = pw.openChannel(b);

@@ -2,7 +2,7 @@
 // Options are read from the caller's own properties only: a polluted
 // Object.prototype must not pick the binary fork() runs, the channel's wire
 // format, a socket's behaviour or where a server listens (issue 12, item 2).
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const os = require('node:os');
@@ -29,11 +29,12 @@ function polluted(props, fn) {
 
 function tmpSock(t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-proto-'));
-  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   return path.join(dir, 's.sock');
 }
 
-test('fork: execPath, execArgv, stdio, silent, serialization, maxMessageSize are not read through the prototype', T, async () => {
+test('fork: execPath, execArgv, stdio, silent, serialization, maxMessageSize are not read through the prototype', async (t) => {
+  t.timeout(T.timeout);
   const child = polluted({
     execPath: '/nonexistent/pipewrap-polluted-node',
     execArgv: ['--eval', 'process.exit(7)'],
@@ -56,7 +57,8 @@ test('fork: execPath, execArgv, stdio, silent, serialization, maxMessageSize are
   assert.deepEqual(errors, []);
 });
 
-test('fork: env is not read through the prototype', T, async () => {
+test('fork: env is not read through the prototype', async (t) => {
+  t.timeout(T.timeout);
   const child = polluted({ env: { ...process.env, PIPEWRAP_TEST_VAR: 'polluted' } }, () => pw.fork(NODE_CHILD));
   const exited = guard(child);
   await message(child, opIs('ready'));
@@ -66,7 +68,8 @@ test('fork: env is not read through the prototype', T, async () => {
   assert.equal((await exited).code, 0);
 });
 
-test('openChannel: serialization and maxMessageSize are not read through the prototype', T, async () => {
+test('openChannel: serialization and maxMessageSize are not read through the prototype', async (t) => {
+  t.timeout(T.timeout);
   const [a, b] = binding.native.socketpair();
   const sender = polluted({ serialization: 'advanced', maxMessageSize: 1 }, () => pw.openChannel(a));
   const receiver = pw.openChannel(b);
@@ -80,7 +83,8 @@ test('openChannel: serialization and maxMessageSize are not read through the pro
   receiver.disconnect();
 });
 
-test('createServer, connect and listen: options are not read through the prototype', T, async (t) => {
+test('createServer, connect and listen: options are not read through the prototype', async (t) => {
+  t.timeout(T.timeout);
   const p = tmpSock(t);
   const server = polluted({ pauseOnConnect: true, allowHalfOpen: true, fdPassing: true },
                          () => pw.createServer({}));
@@ -118,7 +122,8 @@ test('createServer, connect and listen: options are not read through the prototy
   await new Promise((resolve) => server.close(resolve));
 });
 
-test('send: keepOpen is not read through the prototype', T, async (t) => {
+test('send: keepOpen is not read through the prototype', async (t) => {
+  t.timeout(T.timeout);
   const p = tmpSock(t);
   const server = pw.createServer();
   await new Promise((resolve) => server.listen(p, resolve));

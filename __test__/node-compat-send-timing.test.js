@@ -3,7 +3,7 @@
 // right before the child dies was already written, so its callback gets
 // null and no 'error' is emitted — on Node and on pipewrap alike. Node's own
 // fork() is the oracle for every scenario.
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const childProcess = require('node:child_process');
 const fs = require('node:fs');
@@ -50,7 +50,8 @@ async function sendThenKill(forkFn, withCallback) {
   return { result, errors };
 }
 
-test('send(msg, cb) then SIGKILL: cb(null) and no error, as on Node', T, async () => {
+test('send(msg, cb) then SIGKILL: cb(null) and no error, as on Node', async (t) => {
+  t.timeout(T.timeout);
   for (let i = 0; i < 5; i++) {
     const node = await sendThenKill(childProcess.fork, true);
     const ours = await sendThenKill(pw.fork, true);
@@ -60,7 +61,8 @@ test('send(msg, cb) then SIGKILL: cb(null) and no error, as on Node', T, async (
   await burst();
 });
 
-test('send(msg) without a callback then SIGKILL: no \'error\' event, as on Node', T, async () => {
+test('send(msg) without a callback then SIGKILL: no \'error\' event, as on Node', async (t) => {
+  t.timeout(T.timeout);
   for (let i = 0; i < 5; i++) {
     const node = await sendThenKill(childProcess.fork, false);
     const ours = await sendThenKill(pw.fork, false);

@@ -1,7 +1,7 @@
 'use strict';
 // fork()/send() validation and the small API surface, against Node's own
 // child_process as the oracle (issue 12, item 5).
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const childProcess = require('node:child_process');
 const pw = require('..');
@@ -24,7 +24,8 @@ function thrown(fn) {
   assert.fail('did not throw');
 }
 
-test('fork() argument errors are Node\'s, thrown at call time, nothing spawned', T, () => {
+test('fork() argument errors are Node\'s, thrown at call time, nothing spawned', (t) => {
+  t.timeout(T.timeout);
   const cases = [
     [NODE_CHILD, [], []],
     [NODE_CHILD, { stdio: '33' }],
@@ -41,7 +42,8 @@ test('fork() argument errors are Node\'s, thrown at call time, nothing spawned',
   }
 });
 
-test('fork(f, { stdio: <non-array object> }) falls back to the default stdio, as Node does', T, async () => {
+test('fork(f, { stdio: <non-array object> }) falls back to the default stdio, as Node does', async (t) => {
+  t.timeout(T.timeout);
   const child = pw.fork(NODE_CHILD, { stdio: {} });
   const exited = guard(child);
   assert.equal(child.stdout, null);
@@ -50,7 +52,8 @@ test('fork(f, { stdio: <non-array object> }) falls back to the default stdio, as
   assert.equal((await exited).code, 0);
 });
 
-test('send() of a symbol, function or bigint: Node\'s "Received ..." text', T, async () => {
+test('send() of a symbol, function or bigint: Node\'s "Received ..." text', async (t) => {
+  t.timeout(T.timeout);
   const ours = pw.fork(NODE_CHILD);
   const theirs = childProcess.fork(NODE_CHILD);
   const exits = [guard(ours), guard(theirs)];
@@ -68,7 +71,10 @@ test('send() of a symbol, function or bigint: Node\'s "Received ..." text', T, a
   await Promise.all(exits);
 });
 
-test('child._channel: Node\'s deprecated alias of channel (DEP0129), on fork() and openChannel()', T, async () => {
+// Serial: a deprecation warning is emitted once per thread, and the listener
+// on process sees the warnings of every test of this file.
+test.serial('child._channel: Node\'s deprecated alias of channel (DEP0129), on fork() and openChannel()', async (t) => {
+  t.timeout(T.timeout);
   const warnings = [];
   const onWarning = (w) => { if (w.code === 'DEP0129') warnings.push(w); };
   process.on('warning', onWarning);

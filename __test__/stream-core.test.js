@@ -8,11 +8,11 @@
 //
 // Binding-level tests use only Node's contract unless marked pipewrap-only,
 // so the file also runs against Node's own binding, the oracle:
-//   PIPEWRAP_BINDING=node node --test __test__/stream-core.test.js
+//   PIPEWRAP_BINDING=node npx ava __test__/stream-core.test.js
 // (pipewrap-only tests are skipped there). Scenarios that abort or corrupt
 // memory run in a child process (fixtures/stream-core-child.js).
 
-const { test } = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -50,7 +50,7 @@ function pair(keep, type = constants.SOCKET) {
 // assertion must not leave handles that keep the test process alive).
 function closer(t) {
   const items = [];
-  t.after(() => {
+  t.teardown(() => {
     for (const h of items.splice(0)) {
       try {
         if (typeof h === 'function') h();
@@ -122,7 +122,8 @@ function runChild(args, nodeArgs = []) {
 
 // In a child: a detached pool poisons every later pooled read of the process.
 for (const variant of ['binding', 'net']) {
-  test(`pooled reads (${variant}): after a chunk's ArrayBuffer is transferred away, later reads are intact and never land in it`, { ...T, skip: pipewrapOnly }, () => {
+  (pipewrapOnly ? test.skip : test)(`pooled reads (${variant}): after a chunk's ArrayBuffer is transferred away, later reads are intact and never land in it`, (t) => {
+    t.timeout(T.timeout);
     const r = runChild(['pool-transfer', variant]);
     assert.deepEqual(r.problems, []);
     assert.equal(r.intact, true, `received ${JSON.stringify(r.received)}`);
@@ -130,7 +131,8 @@ for (const variant of ['binding', 'net']) {
   });
 }
 
-test('transferring streamBaseState.buffer (copy kept): no crash, the copy is never written, bytes still arrive intact', { ...T, skip: pipewrapOnly }, () => {
+(pipewrapOnly ? test.skip : test)('transferring streamBaseState.buffer (copy kept): no crash, the copy is never written, bytes still arrive intact', (t) => {
+  t.timeout(T.timeout);
   const r = runChild(['transfer-state', 'keep']);
   // Either the buffer cannot be transferred (throws), or it can and the
   // addon stops writing into the memory that moved.
@@ -142,7 +144,8 @@ test('transferring streamBaseState.buffer (copy kept): no crash, the copy is nev
   assert.equal(r.closes, 2);
 });
 
-test('transferring streamBaseState.buffer (copy collected): no crash, no write into freed memory', { ...T, skip: pipewrapOnly }, () => {
+(pipewrapOnly ? test.skip : test)('transferring streamBaseState.buffer (copy collected): no crash, no write into freed memory', (t) => {
+  t.timeout(T.timeout);
   // Before the fix each run overwrote reused memory or died in malloc
   // (SIGABRT/SIGSEGV) about 5 times in 6: three runs.
   for (let run = 0; run < 3; run++) {
@@ -154,7 +157,8 @@ test('transferring streamBaseState.buffer (copy collected): no crash, no write i
   }
 });
 
-test('without WebAssembly (--jitless) streamBaseState is a plain ArrayBuffer: transferring it is still safe', { ...T, skip: pipewrapOnly }, () => {
+(pipewrapOnly ? test.skip : test)('without WebAssembly (--jitless) streamBaseState is a plain ArrayBuffer: transferring it is still safe', (t) => {
+  t.timeout(T.timeout);
   // The Wasm-backed state cannot be detached at all; this covers the other
   // path, where every write checks the buffer is still attached.
   const kept = runChild(['transfer-state', 'keep'], ['--jitless']);
@@ -182,7 +186,8 @@ function assertCompletedOnceBeforeClose(r, labels) {
   }
 }
 
-test('a WriteWrap whose buffer setter closes the handle, on a write that gets queued: no abort, each callback once', T, () => {
+test('a WriteWrap whose buffer setter closes the handle, on a write that gets queued: no abort, each callback once', (t) => {
+  t.timeout(T.timeout);
   const r = runChild(['buffer-setter']);
   assert.equal(r.threw, null);
   assert.equal(typeof r.ret, 'number');
@@ -194,7 +199,8 @@ test('a WriteWrap whose buffer setter closes the handle, on a write that gets qu
   assertCompletedOnceBeforeClose(r, labels);
 });
 
-test('a WriteWrap whose buffer setter re-enters the handle (getters, a nested write, readStart, ref): no abort', T, () => {
+test('a WriteWrap whose buffer setter re-enters the handle (getters, a nested write, readStart, ref): no abort', (t) => {
+  t.timeout(T.timeout);
   const r = runChild(['buffer-setter', 'reenter']);
   assert.equal(r.threw, null);
   assert.equal(typeof r.ret, 'number');
@@ -206,7 +212,8 @@ test('a WriteWrap whose buffer setter re-enters the handle (getters, a nested wr
 });
 
 for (const variant of ['empty', 'full']) {
-  test(`writev whose Buffer.from (base64/hex chunks) closes the handle re-entrantly (${variant} socket): no abort`, T, () => {
+  test(`writev whose Buffer.from (base64/hex chunks) closes the handle re-entrantly (${variant} socket): no abort`, (t) => {
+    t.timeout(T.timeout);
     const r = runChild(['writev-buffer-from', variant]);
     assert.equal(r.threw, null);
     assert.equal(typeof r.ret, 'number');
@@ -219,10 +226,11 @@ for (const variant of ['empty', 'full']) {
 
 // --- 3. completions lost when the handle closes first ----------------------
 
-test('sendFds that went out at once, then close() in the same tick: oncomplete(0) once, before the close callback', { ...T, skip: pipewrapOnly }, async (t) => {
+(pipewrapOnly ? test.skip : test)('sendFds that went out at once, then close() in the same tick: oncomplete(0) once, before the close callback', async (t) => {
+  t.timeout(T.timeout);
   const { a } = pair(closer(t));
   const file = fs.openSync(__filename, 'r');
-  t.after(() => fs.closeSync(file));
+  t.teardown(() => fs.closeSync(file));
   const events = [];
   assert.equal(a.sendFds(writeReq(events, 'sendFds'), Buffer.from('fd!'), [file]), 0);
   assert.equal(st[kLastWriteWasAsync], 1, 'a write with fds reports async');
@@ -235,7 +243,8 @@ test('sendFds that went out at once, then close() in the same tick: oncomplete(0
   assert.deepEqual(events, [['sendFds', 0], ['close']]);
 });
 
-test('IPC write carrying a handle, then close() in the same tick: oncomplete(0) once, before the close callback', T, async (t) => {
+test('IPC write carrying a handle, then close() in the same tick: oncomplete(0) once, before the close callback', async (t) => {
+  t.timeout(T.timeout);
   const keep = closer(t);
   const { a } = pair(keep, constants.IPC);
   const { a: sent } = pair(keep);
@@ -251,12 +260,13 @@ test('IPC write carrying a handle, then close() in the same tick: oncomplete(0) 
   assert.deepEqual(events, [['handle write', 0], ['close']]);
 });
 
-test('net: sendFds(fds, data, cb) then destroy() still calls cb, once', { ...T, skip: pipewrapOnly }, async (t) => {
+(pipewrapOnly ? test.skip : test)('net: sendFds(fds, data, cb) then destroy() still calls cb, once', async (t) => {
+  t.timeout(T.timeout);
   const calls = callCounter(t);
   const [x, y] = pipewrap.socketpair();
   closer(t)(x, y);
   const file = fs.openSync(__filename, 'r');
-  t.after(() => fs.closeSync(file));
+  t.teardown(() => fs.closeSync(file));
   const cb = calls.must(() => {});
   x.sendFds([file], 'with an fd', cb);
   x.destroy();
@@ -265,7 +275,8 @@ test('net: sendFds(fds, data, cb) then destroy() still calls cb, once', { ...T, 
   assert.equal(cb.calls, 1, 'the sendFds callback must run exactly once');
 });
 
-test('queued writes, then close(): each oncomplete once with ECANCELED, in order, before the close callback', T, async (t) => {
+test('queued writes, then close(): each oncomplete once with ECANCELED, in order, before the close callback', async (t) => {
+  t.timeout(T.timeout);
   const { a } = pair(closer(t));
   const events = [];
   const queuedFill = fill(a, events);
@@ -281,7 +292,8 @@ test('queued writes, then close(): each oncomplete once with ECANCELED, in order
   assert.deepEqual(events, [[queuedFill, ECANCELED], ['q1', ECANCELED], ['q2', ECANCELED], ['q3', ECANCELED], ['close']]);
 });
 
-test('a handle write that went out at once, then queued writes, then close(): 0 first, then ECANCELED in order, then close', T, async (t) => {
+test('a handle write that went out at once, then queued writes, then close(): 0 first, then ECANCELED in order, then close', async (t) => {
+  t.timeout(T.timeout);
   const keep = closer(t);
   const { a } = pair(keep, constants.IPC);
   const { a: sent } = pair(keep);
@@ -300,7 +312,8 @@ test('a handle write that went out at once, then queued writes, then close(): 0 
 
 // --- 4. write callbacks in queue order --------------------------------------
 
-test('binding: write(big), write(\'\'), write(\'tail\') complete in that order (a zero-length write waits its turn)', T, async (t) => {
+test('binding: write(big), write(\'\'), write(\'tail\') complete in that order (a zero-length write waits its turn)', async (t) => {
+  t.timeout(T.timeout);
   const { a, r } = pair(closer(t));
   const events = [];
   const big = Buffer.alloc(8 * 1024 * 1024, 7);
@@ -347,7 +360,8 @@ async function writeOrder(net, dir, keep) {
   return order;
 }
 
-test('net: write(big), write(\'\'), write(\'tail\') callbacks run in order, as in node:net', T, async (t) => {
+test('net: write(big), write(\'\'), write(\'tail\') callbacks run in order, as in node:net', async (t) => {
+  t.timeout(T.timeout);
   const dir = tmpdir(t);
   const keep = closer(t);
   assert.deepEqual(await writeOrder(nodeNet, dir, keep), ['big', 'empty', 'tail'], 'node:net\'s order');
@@ -421,7 +435,8 @@ function connectOrder(net, dir, trigger, keep, n = 20) {
 }
 
 for (const [trigger, where] of [['fs', 'an fs callback'], ['data', 'another socket\'s \'data\''], ['connection', 'the server\'s \'connection\'']]) {
-  test(`connect() issued from ${where}: the server's 'connection' comes before the client's 'connect', as in node:net`, T, async (t) => {
+  test(`connect() issued from ${where}: the server's 'connection' comes before the client's 'connect', as in node:net`, async (t) => {
+    t.timeout(T.timeout);
     const dir = tmpdir(t);
     const keep = closer(t);
     const expected = Array.from({ length: 20 }, () => ['connection', 'connect']);
@@ -436,7 +451,9 @@ for (const [trigger, where] of [['fs', 'an fs callback'], ['data', 'another sock
 // fd), so both close it: `closer` closes everything in one synchronous go,
 // where nothing can reuse the fd number in between.
 
-test('open(fd) of an fd another handle holds: 0 unless the loop watches it (listening, reading, writing), as libuv', T, async (t) => {
+// Serial: two handles hold one fd and both close it (see ava.process.config.mjs).
+test.serial('open(fd) of an fd another handle holds: 0 unless the loop watches it (listening, reading, writing), as libuv', async (t) => {
+  t.timeout(T.timeout);
   const dir = tmpdir(t);
   const keep = closer(t);
   const results = {};
@@ -486,7 +503,9 @@ test('open(fd) of an fd another handle holds: 0 unless the loop watches it (list
   });
 });
 
-test('net: listen({ fd }) on the fd of a handle that only bound it works, as in Node', T, async (t) => {
+// Serial: two handles hold one fd and both close it (see ava.process.config.mjs).
+test.serial('net: listen({ fd }) on the fd of a handle that only bound it works, as in Node', async (t) => {
+  t.timeout(T.timeout);
   const calls = callCounter(t);
   const keep = closer(t);
   const p = path.join(tmpdir(t), 'bound.sock');
@@ -504,7 +523,9 @@ test('net: listen({ fd }) on the fd of a handle that only bound it works, as in 
   assert.equal(Buffer.concat(chunks).toString(), 'hi');
 });
 
-test('net: new Socket({ fd }) on an fd an idle handle holds works, as in Node', T, async (t) => {
+// Serial: two handles hold one fd and both close it (see ava.process.config.mjs).
+test.serial('net: new Socket({ fd }) on an fd an idle handle holds works, as in Node', async (t) => {
+  t.timeout(T.timeout);
   const calls = callCounter(t);
   const keep = closer(t);
   const [fa, fb] = b.native.socketpair();
@@ -520,7 +541,8 @@ test('net: new Socket({ fd }) on an fd an idle handle holds works, as in Node', 
 
 // --- 7. references set after close -----------------------------------------
 
-test('onread and useUserBuffer set after close are not kept alive forever', T, () => {
+test('onread and useUserBuffer set after close are not kept alive forever', (t) => {
+  t.timeout(T.timeout);
   // The control (set before close) shows the check can see a release.
   const control = runChild(['refs-after-close', 'before'], ['--expose-gc']);
   assert.equal(control.onreadCollected, true, 'control: onread set before close');

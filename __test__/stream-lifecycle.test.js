@@ -4,7 +4,7 @@
 // load of the JS layer in the same env shares the request classes and the
 // Pipe class with the first, so both copies keep working side by side.
 
-const test = require('node:test');
+const test = require('ava');
 const assert = require('node:assert/strict');
 const path = require('node:path');
 
@@ -14,9 +14,12 @@ const ROOT = path.join(__dirname, '..');
 const b = require('../lib/binding');
 const { Pipe, PipeConnectWrap, WriteWrap, ShutdownWrap, constants } = b;
 
+// Every test is serial: they compare the addon's count of live references
+// (per thread) with a baseline taken at their start, which a test running
+// concurrently would move; and one of them reloads the JS layer.
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
-test('every reference a handle took is released after close', async (t) => {
+test.serial('every reference a handle took is released after close', async (t) => {
   const calls = callCounter(t);
   const dir = tmpdir(t);
   await settle();
@@ -66,7 +69,7 @@ test('every reference a handle took is released after close', async (t) => {
   assert.equal(b.native.liveReferences(), baseline, 'references left after close');
 });
 
-test('a handle closed twice, or closed before it held an fd, leaks nothing', async (t) => {
+test.serial('a handle closed twice, or closed before it held an fd, leaks nothing', async (t) => {
   const calls = callCounter(t);
   await settle();
   const baseline = b.native.liveReferences();
@@ -82,7 +85,7 @@ test('a handle closed twice, or closed before it held an fd, leaks nothing', asy
   assert.equal(b.native.liveReferences(), baseline);
 });
 
-test('a second load of the JS layer shares the classes and both copies keep working', async (t) => {
+test.serial('a second load of the JS layer shares the classes and both copies keep working', async (t) => {
   const calls = callCounter(t);
   const dir = tmpdir(t);
   const first = require('../lib/index.js');
