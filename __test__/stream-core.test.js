@@ -170,6 +170,39 @@ for (const variant of ['binding', 'net']) {
   assert.equal(dropped.intact, true);
 });
 
+(pipewrapOnly ? test.skip : test)('a queued writeBuffer whose ArrayBuffer is transferred away fails with EFAULT; nothing is read from the moved memory', async (t) => {
+  t.timeout(T.timeout);
+  const { a, r } = pair(closer(t));
+  // Its own ArrayBuffer (not the Buffer pool), big enough to queue.
+  const big = Buffer.alloc(8 << 20, 1);
+  const bigLength = big.length;
+  const statuses = [];
+  const w = new WriteWrap();
+  w.oncomplete = (status) => statuses.push(['big', status]);
+  assert.equal(a.writeBuffer(w, big), 0);
+  assert.equal(st[kLastWriteWasAsync], 1, 'the big write was queued');
+  const moved = structuredClone(big.buffer, { transfer: [big.buffer] });
+  assert.equal(big.byteLength, 0, 'detached');
+  new Uint8Array(moved).fill(2); // what the moved memory holds now: never sent
+  const after = new WriteWrap();
+  after.oncomplete = (status) => statuses.push(['after', status]);
+  assert.equal(a.writeBuffer(after, Buffer.from('after')), 0);
+  const received = [];
+  await new Promise((resolve) => {
+    r.onread = (ab) => {
+      if (!ab) return;
+      received.push(Buffer.from(ab, st[b.kArrayBufferOffset], st[b.kReadBytesOrError]));
+      if (Buffer.concat(received).toString('latin1').endsWith('after')) resolve();
+    };
+    assert.equal(r.readStart(), 0);
+  });
+  const all = Buffer.concat(received);
+  const head = all.subarray(0, all.length - 5);
+  assert.ok(head.length < bigLength, 'the rest of the big write was not sent');
+  assert.ok(head.every((x) => x === 1), 'bytes from the moved memory were sent');
+  assert.deepEqual(statuses, [['big', -14], ['after', 0]]);
+});
+
 // --- 2. JS re-entering the handle during a native call ---------------------
 
 // Each accepted request completes exactly once, with all completions before

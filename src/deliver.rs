@@ -243,7 +243,7 @@ pub fn deliver_completions(env: napi_env, rc: &StreamRef) {
       let Some(c) = s.core.take_completion() else {
         break;
       };
-      let r = s.js.take_req(c.req);
+      let r = s.js.take_req(env, c.req);
       (c, r, s.this(), s.js.async_ctx)
     };
     let req = js::ref_value(env, req_ref);
@@ -626,7 +626,7 @@ fn close_value(env: napi_env, value: napi_value) {
 fn write_ready(env: napi_env, rc: &StreamRef) {
   let connected = {
     let mut s = rc.borrow_mut();
-    let connected = s.core.on_writable();
+    let connected = s.on_writable();
     update_poll(&mut s);
     connected
   };
@@ -642,7 +642,7 @@ fn write_ready(env: napi_env, rc: &StreamRef) {
 fn flush(env: napi_env, rc: &StreamRef) {
   {
     let mut s = rc.borrow_mut();
-    s.core.flush();
+    s.flush();
     update_poll(&mut s);
   }
   deliver_completions(env, rc);

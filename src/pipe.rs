@@ -298,6 +298,42 @@ fn native_write(
   status
 }
 
+/// [`native_write`] for one Uint8Array the request holds on to: queued
+/// without a copy (`StreamCore::write_lent`). No JS runs in here.
+fn lent_write(env: napi_env, s: &StreamRef, req: napi_value, buf: napi_value, bytes: &[u8]) -> i32 {
+  let mut st = s.borrow_mut();
+  let id = st.next_req_id();
+  let status = match st.core.write_lent(id, bytes) {
+    Ok(WriteStart::Sync) => {
+      buffers::set_state(
+        env,
+        [
+          (K_BYTES_WRITTEN, bytes.len() as i32),
+          (K_LAST_WRITE_WAS_ASYNC, 0),
+        ],
+      );
+      0
+    }
+    Ok(WriteStart::Async) => {
+      buffers::set_state(
+        env,
+        [
+          (K_BYTES_WRITTEN, bytes.len() as i32),
+          (K_LAST_WRITE_WAS_ASYNC, 1),
+        ],
+      );
+      let r = js::new_ref(env, req, 1);
+      let b = js::new_ref(env, buf, 1);
+      st.js.reqs.push_back((id, r));
+      st.js.lent.push_back((id, b));
+      0
+    }
+    Err(e) => e,
+  };
+  deliver::update_poll(&mut st);
+  status
+}
+
 fn string_write(env: napi_env, s: &StreamRef, a: &CallArgs<3>, enc: Encoding) -> JsResult {
   let req = reqs::check(env, a.argv[0], ReqKind::Write)?;
   if js::type_of(env, a.argv[1]) != napi_sys::ValueType::napi_string {
@@ -619,9 +655,11 @@ pipe_fn!(write_buffer, 3, |env, s, a| {
   let fds = match write_handle(env, s, req, a.argv[2]) {
     Ok(None) => {
       // SAFETY: no JS ran since the lookup above (write_handle returns
-      // None before touching JS); the core copies what it queues.
+      // None before touching JS). What the socket does not take now stays
+      // in the caller's buffer, held by reference and looked up again at
+      // every flush (as Node's write requests pin theirs), never by pointer.
       let bytes = unsafe { std::slice::from_raw_parts(p, len) };
-      return int(env, native_write(env, s, req, &[bytes], &[]));
+      return int(env, lent_write(env, s, req, a.argv[1], bytes));
     }
     Ok(Some(fd)) => fd,
     Err(e) => return int(env, e),

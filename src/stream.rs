@@ -37,6 +37,9 @@ pub struct JsRefs {
   pub user_buf: napi_ref,
   /// Request objects by id, in the order they were made.
   pub reqs: VecDeque<(ReqId, napi_ref)>,
+  /// The Uint8Arrays of queued lent writes (`StreamCore::write_lent`) by
+  /// request id: their memory is looked up again at every flush.
+  pub lent: VecDeque<(ReqId, napi_ref)>,
 }
 
 impl JsRefs {
@@ -48,6 +51,7 @@ impl JsRefs {
       close_cb: ptr::null_mut(),
       user_buf: ptr::null_mut(),
       reqs: VecDeque::new(),
+      lent: VecDeque::new(),
     }
   }
 
@@ -57,11 +61,27 @@ impl JsRefs {
     *slot = js::new_ref(env, value, 1);
   }
 
-  /// Takes the request stored for `id` (the caller drops the reference).
-  pub fn take_req(&mut self, id: ReqId) -> napi_ref {
+  /// Takes the request stored for `id` (the caller drops the reference),
+  /// releasing the buffer it lent, if any.
+  pub fn take_req(&mut self, env: napi_env, id: ReqId) -> napi_ref {
+    if let Some(i) = self.lent.iter().position(|(r, _)| *r == id) {
+      if let Some((_, mut buf)) = self.lent.remove(i) {
+        js::drop_ref(env, &mut buf);
+      }
+    }
     let at = self.reqs.iter().position(|(r, _)| *r == id);
     at.and_then(|i| self.reqs.remove(i))
       .map_or(ptr::null_mut(), |(_, r)| r)
+  }
+
+  /// The bytes of the buffer request `id` lent, looked up now (None if it
+  /// was detached). Valid until JS runs again: for one flush only.
+  pub fn lent_bytes<'a>(&self, env: napi_env, id: ReqId) -> Option<&'a [u8]> {
+    let (_, r) = self.lent.iter().find(|(r, _)| *r == id)?;
+    let (p, len) = js::uint8_bytes(env, js::ref_value(env, *r))?;
+    // SAFETY: the Uint8Array is held by a reference and its memory was
+    // looked up just now; the caller (a flush) uses it before any JS runs.
+    Some(unsafe { std::slice::from_raw_parts(p, len) })
   }
 
   /// Releases everything.
@@ -70,7 +90,7 @@ impl JsRefs {
     js::drop_ref(env, &mut self.onread);
     js::drop_ref(env, &mut self.close_cb);
     js::drop_ref(env, &mut self.user_buf);
-    for (_, mut r) in self.reqs.drain(..) {
+    for (_, mut r) in self.reqs.drain(..).chain(self.lent.drain(..)) {
       js::drop_ref(env, &mut r);
     }
     if !self.async_ctx.is_null() {
@@ -156,6 +176,19 @@ impl Stream {
 
   pub fn this(&self) -> napi_value {
     js::ref_value(self.env, self.js.this)
+  }
+
+  /// Sends what the socket takes of the write queue (lent buffers looked up
+  /// for this flush only).
+  pub fn flush(&mut self) {
+    let Stream { core, js, env, .. } = self;
+    core.flush(&mut |id| js.lent_bytes(*env, id));
+  }
+
+  /// POLLOUT: see `StreamCore::on_writable`.
+  pub fn on_writable(&mut self) -> bool {
+    let Stream { core, js, env, .. } = self;
+    core.on_writable(&mut |id| js.lent_bytes(*env, id))
   }
 
   /// Applies `refed` to the poll handle (no effect once closing).

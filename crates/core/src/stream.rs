@@ -108,11 +108,25 @@ enum ConnectState {
   Decided(ReqId, i32),
 }
 
+/// Where a queued write's bytes live.
+enum Payload {
+  /// A copy the stream owns.
+  Owned(Vec<u8>),
+  /// The caller's memory (a JS buffer), `len` bytes long when queued. The
+  /// stream keeps no pointer to it: every flush asks the caller's [`Lender`]
+  /// for it again, and a buffer that is gone or changed size fails the
+  /// write with `EFAULT` instead of sending freed memory.
+  Lent { len: usize },
+}
+
+/// Looks up the bytes of a lent write (see [`StreamCore::write_lent`]) for
+/// the duration of one flush.
+pub type Lender<'l> = dyn FnMut(ReqId) -> Option<&'l [u8]> + 'l;
+
 struct QueuedWrite {
   req: ReqId,
-  /// The bytes still to send: always a copy, so no memory the caller owns
-  /// (a JS ArrayBuffer that may be detached) is kept past the call.
-  data: Vec<u8>,
+  data: Payload,
+  /// Bytes of `data` already sent.
   offset: usize,
   /// fds to send with the first byte (SCM_RIGHTS). Borrowed: the caller
   /// keeps the handles they belong to alive until the write completes.
@@ -120,8 +134,21 @@ struct QueuedWrite {
 }
 
 impl QueuedWrite {
-  fn rest(&self) -> &[u8] {
-    &self.data[self.offset..]
+  fn len(&self) -> usize {
+    match &self.data {
+      Payload::Owned(v) => v.len(),
+      Payload::Lent { len } => *len,
+    }
+  }
+
+  /// What is left to send, or None if lent memory is gone.
+  fn rest<'s, 'l: 's>(&'s self, lend: &mut Lender<'l>) -> Option<&'s [u8]> {
+    match &self.data {
+      Payload::Owned(v) => Some(&v[self.offset..]),
+      Payload::Lent { len } => lend(self.req)
+        .filter(|b| b.len() == *len)
+        .map(|b| &b[self.offset..]),
+    }
   }
 }
 
@@ -344,9 +371,8 @@ impl StreamCore {
     }
   }
 
-  /// `write`: tries the syscall at once when nothing is queued; what the
-  /// socket does not take now is copied and queued.
-  pub fn write(&mut self, req: ReqId, bufs: &[&[u8]], fds: &[RawFd]) -> Result<WriteStart, i32> {
+  /// Checks a write may start and counts its bytes.
+  fn admit(&mut self, total: usize) -> Result<(), i32> {
     if self.fd.is_none() {
       return Err(-libc::EBADF);
     }
@@ -356,38 +382,48 @@ impl StreamCore {
     if !self.writable {
       return Err(-libc::EPIPE);
     }
-    let total: usize = bufs.iter().map(|b| b.len()).sum();
     self.bytes_written += total as u64;
-    let mut written = 0usize;
-    let mut fds_sent = fds.is_empty();
-    // As uv_try_write: only with nothing queued and no connect pending.
-    if self.writes.is_empty() && self.connect == ConnectState::Idle {
-      let fd = self.fd();
-      let res = match (fds, bufs) {
-        ([_, ..], [one]) => sys::send_with_fds(fd, one, fds),
-        ([_, ..], _) => sys::send_with_fds(fd, &bufs.concat(), fds),
-        ([], [one]) => sys::write(fd, one),
-        ([], _) => sys::writev(fd, &iovecs(bufs.iter().copied())),
-      };
-      match res {
-        Ok(n) => {
-          written = n;
-          fds_sent = true;
-        }
-        Err(e) if e == -libc::EAGAIN || e == -libc::EINTR => {}
-        Err(e) => return Err(e),
+    Ok(())
+  }
+
+  /// As uv_try_write: the syscall at once, only with nothing queued and no
+  /// connect pending. Returns the bytes the kernel took (0 when it could
+  /// not try, or on EAGAIN).
+  fn try_now(&mut self, bufs: &[&[u8]], fds: &[RawFd]) -> Result<Option<usize>, i32> {
+    if !self.writes.is_empty() || self.connect != ConnectState::Idle {
+      return Ok(None);
+    }
+    let fd = self.fd();
+    let res = match (fds, bufs) {
+      ([_, ..], [one]) => sys::send_with_fds(fd, one, fds),
+      ([_, ..], _) => sys::send_with_fds(fd, &bufs.concat(), fds),
+      ([], [one]) => sys::write(fd, one),
+      ([], _) => sys::writev(fd, &iovecs(bufs.iter().copied())),
+    };
+    match res {
+      Ok(n) => Ok(Some(n)),
+      Err(e) if e == -libc::EAGAIN || e == -libc::EINTR => Ok(None),
+      Err(e) => Err(e),
+    }
+  }
+
+  /// `write`: tries the syscall at once when nothing is queued; what the
+  /// socket does not take now is copied and queued.
+  pub fn write(&mut self, req: ReqId, bufs: &[&[u8]], fds: &[RawFd]) -> Result<WriteStart, i32> {
+    let total: usize = bufs.iter().map(|b| b.len()).sum();
+    self.admit(total)?;
+    let sent = self.try_now(bufs, fds)?;
+    let written = sent.unwrap_or(0);
+    if sent.is_some() && written == total {
+      if fds.is_empty() {
+        return Ok(WriteStart::Sync);
       }
-      if written == total {
-        if fds.is_empty() {
-          return Ok(WriteStart::Sync);
-        }
-        // A handle write that went out at once still calls back (uv_write2).
-        self.completed.push_back(Completion {
-          req,
-          done: Done::Write { status: 0 },
-        });
-        return Ok(WriteStart::Async);
-      }
+      // A handle write that went out at once still calls back (uv_write2).
+      self.completed.push_back(Completion {
+        req,
+        done: Done::Write { status: 0 },
+      });
+      return Ok(WriteStart::Async);
     }
     let mut data = Vec::with_capacity(total - written);
     let mut skip = written;
@@ -402,9 +438,34 @@ impl StreamCore {
     self.write_queue_size += data.len();
     self.writes.push_back(QueuedWrite {
       req,
-      data,
+      data: Payload::Owned(data),
       offset: 0,
-      fds: if fds_sent { Vec::new() } else { fds.to_vec() },
+      fds: if sent.is_some() {
+        Vec::new()
+      } else {
+        fds.to_vec()
+      },
+    });
+    Ok(WriteStart::Async)
+  }
+
+  /// Like [`StreamCore::write`] for one buffer the caller keeps alive until
+  /// the write completes (a pinned JS buffer): what the socket does not take
+  /// now is queued without a copy, and read again through the [`Lender`]
+  /// passed to each flush.
+  pub fn write_lent(&mut self, req: ReqId, bytes: &[u8]) -> Result<WriteStart, i32> {
+    self.admit(bytes.len())?;
+    let sent = self.try_now(&[bytes], &[])?;
+    let written = sent.unwrap_or(0);
+    if sent.is_some() && written == bytes.len() {
+      return Ok(WriteStart::Sync);
+    }
+    self.write_queue_size += bytes.len() - written;
+    self.writes.push_back(QueuedWrite {
+      req,
+      data: Payload::Lent { len: bytes.len() },
+      offset: written,
+      fds: Vec::new(),
     });
     Ok(WriteStart::Async)
   }
@@ -423,41 +484,62 @@ impl StreamCore {
   /// Returns true when a connect was settled: the caller delivers it, then
   /// calls [`StreamCore::flush`] (libuv writes only after the connect
   /// callback has run).
-  pub fn on_writable(&mut self) -> bool {
+  pub fn on_writable(&mut self, lend: &mut Lender<'_>) -> bool {
     if let ConnectState::Waiting(req) = self.connect {
       let status = sys::socket_error(self.fd());
       self.connect = ConnectState::Decided(req, status);
       self.finish_connect();
       return true;
     }
-    self.flush();
+    self.flush(lend);
     false
   }
 
   /// Sends as much of the write queue as the socket takes, consecutive plain
   /// writes coalesced into one writev(2) (a write carrying fds goes alone:
   /// its SCM_RIGHTS must ride with its own first byte); then a shutdown
-  /// waiting for the empty queue.
-  pub fn flush(&mut self) {
+  /// waiting for the empty queue. Lent bytes are looked up through `lend`
+  /// for this call only.
+  pub fn flush(&mut self, lend: &mut Lender<'_>) {
     if self.closing || self.fd.is_none() || self.connect != ConnectState::Idle {
       return;
     }
     let fd = self.fd();
-    while let Some(front) = self.writes.front() {
-      let res = if !front.fds.is_empty() {
-        sys::send_with_fds(fd, front.rest(), &front.fds)
-      } else if self.writes.len() == 1 || !self.writes[1].fds.is_empty() {
-        sys::write(fd, front.rest())
+    while !self.writes.is_empty() {
+      let batch = if !self.writes[0].fds.is_empty() {
+        1
       } else {
-        let batch = self
+        self
           .writes
           .iter()
           .take(WRITEV_MAX)
-          .enumerate()
-          .take_while(|(i, w)| *i == 0 || w.fds.is_empty())
-          .map(|(_, w)| w.rest());
-        sys::writev(fd, &iovecs(batch))
+          .take_while(|w| w.fds.is_empty())
+          .count()
       };
+      let mut bufs = Vec::with_capacity(batch);
+      let mut gone = None;
+      for (i, w) in self.writes.iter().take(batch).enumerate() {
+        match w.rest(lend) {
+          Some(b) => bufs.push(b),
+          None => {
+            gone = Some(i);
+            break;
+          }
+        }
+      }
+      // A lent buffer detached or resized since it was written: that write
+      // fails alone (EFAULT), the ones before it go out first.
+      if let (true, Some(i)) = (bufs.is_empty(), gone) {
+        drop(bufs);
+        self.fail_write(i, -libc::EFAULT);
+        continue;
+      }
+      let res = match bufs.as_slice() {
+        [one] if !self.writes[0].fds.is_empty() => sys::send_with_fds(fd, one, &self.writes[0].fds),
+        [one] => sys::write(fd, one),
+        _ => sys::writev(fd, &iovecs(bufs.iter().copied())),
+      };
+      drop(bufs);
       match res {
         Ok(n) => {
           if !self.retire(n) {
@@ -480,13 +562,24 @@ impl StreamCore {
     }
   }
 
+  /// Takes queued write `i` out of the queue, failed with `status`.
+  fn fail_write(&mut self, i: usize, status: i32) {
+    if let Some(w) = self.writes.remove(i) {
+      self.write_queue_size -= w.len() - w.offset;
+      self.completed.push_back(Completion {
+        req: w.req,
+        done: Done::Write { status },
+      });
+    }
+  }
+
   /// Retires the writes the kernel took whole out of `n` bytes; false when
   /// the front one was only partly written.
   fn retire(&mut self, mut n: usize) -> bool {
     self.write_queue_size -= n;
     while let Some(w) = self.writes.front_mut() {
       w.fds.clear();
-      let left = w.data.len() - w.offset;
+      let left = w.len() - w.offset;
       if n < left {
         w.offset += n;
         return false;

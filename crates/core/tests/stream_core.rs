@@ -54,7 +54,7 @@ fn zero_length_write_completes_in_queue_order() {
   });
   let mut done = Vec::new();
   while done.len() < 3 {
-    core.flush();
+    core.flush(&mut |_| None);
     done.extend(drain(&mut core));
   }
   assert_eq!(
@@ -105,7 +105,7 @@ fn shutdown_waits_for_the_queue() {
   assert_eq!(core.write(1, &[b"abc"], &[]), Ok(WriteStart::Sync));
   assert_eq!(core.shutdown(2), 0);
   assert_eq!(core.write(3, &[b"x"], &[]), Err(-libc::EPIPE));
-  core.flush();
+  core.flush(&mut |_| None);
   assert_eq!(
     drain(&mut core),
     vec![Completion {
@@ -162,7 +162,7 @@ async fn connects_to_tokio_listener_and_writes_wait_for_the_connect() {
       }
     }]
   );
-  core.flush();
+  core.flush(&mut |_| None);
   assert_eq!(drain(&mut core), vec![write_status(11, 0)]);
   let (mut s, _) = listener.accept().await.unwrap();
   let mut got = [0u8; 4];
@@ -236,4 +236,55 @@ fn ipc_keeps_one_fd_per_message() {
   assert_eq!(core.read(&mut buf), ReadResult::Data(1));
   assert!(core.take_pending_fd().is_some());
   assert!(core.take_pending_fd().is_none(), "the extra fd was closed");
+}
+
+#[test]
+fn lent_writes_are_read_again_at_each_flush_and_fail_once_gone() {
+  let (mut core, peer) = pair();
+  let big = vec![5u8; 4 << 20];
+  let small = b"after".to_vec();
+  assert_eq!(core.write_lent(1, &big), Ok(WriteStart::Async));
+  assert_eq!(core.write_lent(2, b"gone soon"), Ok(WriteStart::Async));
+  assert_eq!(core.write(3, &[&small], &[]), Ok(WriteStart::Async));
+  assert!(
+    core.write_queue_size() > 14,
+    "the big write was queued, partly sent"
+  );
+  let reader = std::thread::spawn(move || {
+    let mut got = Vec::new();
+    std::io::Read::read_to_end(&mut &peer, &mut got).unwrap();
+    got
+  });
+  let mut done = Vec::new();
+  while done.len() < 3 {
+    // Request 2's buffer is gone (detached): its write fails alone.
+    core.flush(&mut |req| match req {
+      1 => Some(&big[..]),
+      _ => None,
+    });
+    done.extend(drain(&mut core));
+  }
+  assert_eq!(
+    done,
+    vec![
+      write_status(1, 0),
+      write_status(2, -libc::EFAULT),
+      write_status(3, 0)
+    ]
+  );
+  assert_eq!(core.write_queue_size(), 0);
+  core.close();
+  let got = reader.join().unwrap();
+  assert_eq!(got.len(), big.len() + small.len());
+  assert!(got.ends_with(b"after"));
+}
+
+#[test]
+fn a_lent_buffer_that_changed_size_is_not_sent() {
+  let (mut core, _peer) = pair();
+  let big = vec![1u8; 4 << 20];
+  assert_eq!(core.write_lent(1, &big), Ok(WriteStart::Async));
+  let shorter = &big[..1024];
+  core.flush(&mut |_| Some(shorter));
+  assert_eq!(drain(&mut core), vec![write_status(1, -libc::EFAULT)]);
 }
