@@ -7,7 +7,7 @@
 //! pipewrap: Node's `pipe_wrap` binding (Unix domain sockets and the fork IPC
 //! channel) as a napi-rs addon. Sockets are watched by `uv_poll_t` handles on
 //! Node's own event loop, so every syscall and callback runs on the JS thread
-//! (see shared/reference/event-loop-measurements.md for why).
+//! (see docs/design.md for why).
 
 //!
 //! The module graph, leaves first: `uv` (libuv FFI), `js` (N-API helpers),
