@@ -361,8 +361,10 @@ fn new_array_buffer(env: napi_env, len: usize) -> Option<(napi_value, *mut u8)> 
 }
 
 enum Read {
-  /// n > 0 bytes, in `ab` from byte offset `off` (None: the user buffer).
-  Data(usize, Option<(napi_value, usize)>),
+  /// n > 0 bytes, in `ab` from byte offset `off`.
+  Data(usize, napi_value, usize),
+  /// n > 0 bytes in the user buffer, which is `len` bytes long.
+  User(usize, usize),
   Again,
   Stopped(i32),
   /// JS can no longer run: stop reading quietly.
@@ -383,7 +385,7 @@ fn read_once(env: napi_env, s: &mut Stream) -> Read {
     // is held by a reference; no JS runs during the syscall.
     let dst = unsafe { std::slice::from_raw_parts_mut(p, len) };
     return match s.core.read(dst) {
-      ReadResult::Data(n) => Read::Data(n, None),
+      ReadResult::Data(n) => Read::User(n, len),
       ReadResult::Again => Read::Again,
       ReadResult::Stopped(e) => Read::Stopped(e),
     };
@@ -405,12 +407,12 @@ fn read_once(env: napi_env, s: &mut Stream) -> Read {
     match s.core.read(dst) {
       // Only this reader drains the socket, so what FIONREAD counted is
       // still there: n == len. Should it ever come short, copy what came.
-      ReadResult::Data(n) if n == len => Read::Data(n, Some((ab, 0))),
+      ReadResult::Data(n) if n == len => Read::Data(n, ab, 0),
       ReadResult::Data(n) => match new_array_buffer(env, n) {
         Some((exact, out)) => {
           // SAFETY: out has n fresh bytes; data holds at least n.
           unsafe { ptr::copy_nonoverlapping(data, out, n) };
-          Read::Data(n, Some((exact, 0)))
+          Read::Data(n, exact, 0)
         }
         None => Read::NoJs,
       },
@@ -433,7 +435,7 @@ fn read_once(env: napi_env, s: &mut Stream) -> Read {
             })
           };
           match slot {
-            Some(slot) => Read::Data(n, Some(slot)),
+            Some((ab, off)) => Read::Data(n, ab, off),
             None => Read::NoJs,
           }
         }
@@ -442,7 +444,7 @@ fn read_once(env: napi_env, s: &mut Stream) -> Read {
       }
     })
   };
-  if let Read::Data(n, _) = outcome {
+  if let Read::Data(n, ..) = outcome {
     s.big_reads = n >= BIG_READ;
   }
   outcome
@@ -450,50 +452,43 @@ fn read_once(env: napi_env, s: &mut Stream) -> Read {
 
 fn read_ready(env: napi_env, rc: &StreamRef) {
   for _ in 0..READS_PER_EVENT {
-    let (outcome, user_len) = {
+    let outcome = {
       let mut s = rc.borrow_mut();
-      let user_len = if s.js.user_buf.is_null() {
-        None
-      } else {
-        js::uint8_bytes(env, js::ref_value(env, s.js.user_buf)).map(|(_, l)| l)
-      };
       let outcome = read_once(env, &mut s);
       if matches!(outcome, Read::NoJs) {
         s.core.read_stop();
       }
       update_poll(&mut s);
-      (outcome, user_len)
+      outcome
     };
-    match outcome {
-      Read::Data(n, slot) => {
-        buffers::set_state(
-          env,
-          [
-            (K_READ_BYTES_OR_ERROR, n as i32),
-            (K_ARRAY_BUFFER_OFFSET, slot.map_or(0, |(_, off)| off as i32)),
-          ],
-        );
-        set_pending_handles(env, rc);
-        let arg = slot.map_or_else(|| js::undefined(env), |(ab, _)| ab);
-        let next = call_onread(env, rc, &[arg]);
-        if let Some(len) = user_len {
-          // Returning a Uint8Array from onread switches the user buffer.
-          if !next.is_null() && js::uint8_bytes(env, next).is_some_and(|(_, l)| l > 0) {
-            let mut s = rc.borrow_mut();
-            if !s.core.is_closing() {
-              let s = &mut *s;
-              stream::JsRefs::replace(env, &mut s.js.user_buf, next);
-            }
-          }
-          if n < len {
-            return;
-          }
-        } else if n < READ_SIZE {
-          return;
-        }
-      }
+    let (n, arg, off, full) = match outcome {
+      Read::Data(n, ab, off) => (n, ab, off, READ_SIZE),
+      Read::User(n, len) => (n, js::undefined(env), 0, len),
       Read::Stopped(e) => return deliver_read_error(env, rc, e),
       Read::Again | Read::NoJs => return,
+    };
+    buffers::set_state(
+      env,
+      [
+        (K_READ_BYTES_OR_ERROR, n as i32),
+        (K_ARRAY_BUFFER_OFFSET, off as i32),
+      ],
+    );
+    set_pending_handles(env, rc);
+    let next = call_onread(env, rc, &[arg]);
+    if matches!(outcome, Read::User(..)) {
+      // Returning a Uint8Array from onread switches the user buffer.
+      if !next.is_null() && js::uint8_bytes(env, next).is_some_and(|(_, l)| l > 0) {
+        let mut s = rc.borrow_mut();
+        if !s.core.is_closing() {
+          let s = &mut *s;
+          stream::JsRefs::replace(env, &mut s.js.user_buf, next);
+        }
+      }
+    }
+    // A short read drained the socket.
+    if n < full {
+      return;
     }
   }
 }

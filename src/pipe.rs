@@ -256,33 +256,43 @@ fn write_handle(
 }
 
 /// The native write shared by every `write*` method: no JS runs in here.
-/// Reports through `streamBaseState` whether a callback will follow.
+/// With `lent` (one Uint8Array the request holds on to), what the socket
+/// does not take now is queued without a copy (`StreamCore::write_lent`);
+/// otherwise it is copied. Reports through `streamBaseState` whether a
+/// callback will follow.
 fn native_write(
   env: napi_env,
   s: &StreamRef,
   req: napi_value,
   bufs: &[&[u8]],
   fds: &[RawFd],
+  lent: Option<napi_value>,
 ) -> i32 {
   let mut st = s.borrow_mut();
   let id = st.next_req_id();
   let total: usize = bufs.iter().map(|b| b.len()).sum();
-  let res = st.core.write(id, bufs, fds);
+  let res = match (lent, bufs) {
+    (Some(_), [bytes]) if fds.is_empty() => st.core.write_lent(id, bytes),
+    _ => st.core.write(id, bufs, fds),
+  };
   let status = match res {
-    Ok(WriteStart::Sync) => {
+    Ok(start) => {
+      let is_async = start == WriteStart::Async;
       buffers::set_state(
         env,
-        [(K_BYTES_WRITTEN, total as i32), (K_LAST_WRITE_WAS_ASYNC, 0)],
+        [
+          (K_BYTES_WRITTEN, total as i32),
+          (K_LAST_WRITE_WAS_ASYNC, is_async as i32),
+        ],
       );
-      0
-    }
-    Ok(WriteStart::Async) => {
-      buffers::set_state(
-        env,
-        [(K_BYTES_WRITTEN, total as i32), (K_LAST_WRITE_WAS_ASYNC, 1)],
-      );
-      let r = js::new_ref(env, req, 1);
-      st.js.reqs.push_back((id, r));
+      if is_async {
+        let r = js::new_ref(env, req, 1);
+        st.js.reqs.push_back((id, r));
+        if let Some(buf) = lent {
+          let b = js::new_ref(env, buf, 1);
+          st.js.lent.push_back((id, b));
+        }
+      }
       0
     }
     Err(e) => e,
@@ -295,42 +305,6 @@ fn native_write(
     // comes on the next loop turn.
     deliver::deliver_next_turn(env, s);
   }
-  status
-}
-
-/// [`native_write`] for one Uint8Array the request holds on to: queued
-/// without a copy (`StreamCore::write_lent`). No JS runs in here.
-fn lent_write(env: napi_env, s: &StreamRef, req: napi_value, buf: napi_value, bytes: &[u8]) -> i32 {
-  let mut st = s.borrow_mut();
-  let id = st.next_req_id();
-  let status = match st.core.write_lent(id, bytes) {
-    Ok(WriteStart::Sync) => {
-      buffers::set_state(
-        env,
-        [
-          (K_BYTES_WRITTEN, bytes.len() as i32),
-          (K_LAST_WRITE_WAS_ASYNC, 0),
-        ],
-      );
-      0
-    }
-    Ok(WriteStart::Async) => {
-      buffers::set_state(
-        env,
-        [
-          (K_BYTES_WRITTEN, bytes.len() as i32),
-          (K_LAST_WRITE_WAS_ASYNC, 1),
-        ],
-      );
-      let r = js::new_ref(env, req, 1);
-      let b = js::new_ref(env, buf, 1);
-      st.js.reqs.push_back((id, r));
-      st.js.lent.push_back((id, b));
-      0
-    }
-    Err(e) => e,
-  };
-  deliver::update_poll(&mut st);
   status
 }
 
@@ -352,7 +326,7 @@ fn string_write(env: napi_env, s: &StreamRef, a: &CallArgs<3>, enc: Encoding) ->
     Encoding::Latin1 => napi_sys::napi_get_value_string_latin1,
     Encoding::Ucs2 => {
       let bytes = encode(env, a.argv[1], enc);
-      return int(env, native_write(env, s, req, &[&bytes], fds));
+      return int(env, native_write(env, s, req, &[&bytes], fds, None));
     }
   };
   // Most strings fit the scratch buffer: one conversion, no allocation
@@ -374,13 +348,13 @@ fn string_write(env: napi_env, s: &StreamRef, a: &CallArgs<3>, enc: Encoding) ->
     if len + 4 >= STRING_SCRATCH {
       return None;
     }
-    Some(native_write(env, s, req, &[&b[..len]], fds))
+    Some(native_write(env, s, req, &[&b[..len]], fds, None))
   });
   if let Some(result) = fitted {
     return int(env, result);
   }
   let bytes = encode(env, a.argv[1], enc);
-  int(env, native_write(env, s, req, &[&bytes], fds))
+  int(env, native_write(env, s, req, &[&bytes], fds, None))
 }
 
 const STRING_SCRATCH: usize = 16 * 1024;
@@ -659,14 +633,17 @@ pipe_fn!(write_buffer, 3, |env, s, a| {
       // in the caller's buffer, held by reference and looked up again at
       // every flush (as Node's write requests pin theirs), never by pointer.
       let bytes = unsafe { std::slice::from_raw_parts(p, len) };
-      return int(env, lent_write(env, s, req, a.argv[1], bytes));
+      return int(
+        env,
+        native_write(env, s, req, &[bytes], &[], Some(a.argv[1])),
+      );
     }
     Ok(Some(fd)) => fd,
     Err(e) => return int(env, e),
   };
   // JS may have run (a getter on handle.fd): look the bytes up again.
   let bytes = view_bytes(env, a.argv[1]);
-  int(env, native_write(env, s, req, &[bytes], &[fds]))
+  int(env, native_write(env, s, req, &[bytes], &[fds], None))
 });
 
 // `writev(req, chunks, allBuffers)`: chunks is a list of Uint8Arrays, or
@@ -725,7 +702,7 @@ pipe_fn!(writev, 3, |env, s, a| {
       Chunk::View(v) => view_bytes(env, *v),
     })
     .collect();
-  int(env, native_write(env, s, req, &slices, &[]))
+  int(env, native_write(env, s, req, &slices, &[], None))
 });
 
 pipe_fn!(write_utf8_string, 3, |env, s, a| {
@@ -870,7 +847,7 @@ pipe_fn!(send_fds, 3, |env, s, a| {
   }
   // Looked up after the element getters above (which may run JS) ran.
   let bytes = view_bytes(env, a.argv[1]);
-  int(env, native_write(env, s, req, &[bytes], &fds))
+  int(env, native_write(env, s, req, &[bytes], &fds, None))
 });
 
 pipe_fn!(get_fd, 0, |env, s, a| {

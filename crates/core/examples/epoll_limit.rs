@@ -104,6 +104,22 @@ fn connected_pair(path: &Path) -> (UnixStream, UnixStream) {
   (a, b)
 }
 
+/// The pinging side got `n` echoed bytes: counts whole round trips and
+/// sends the next ping; true once `left` reaches zero.
+fn pong(a: &mut UnixStream, n: usize, got: &mut usize, left: &mut usize) -> bool {
+  assert!(n > 0, "peer closed");
+  *got += n;
+  while *got >= MSG {
+    *got -= MSG;
+    *left -= 1;
+    if *left == 0 {
+      return true;
+    }
+    a.write_all(&[97u8; MSG]).unwrap();
+  }
+  false
+}
+
 /// Both ends in one thread: write on `a`; the loop reads `b` and echoes,
 /// reads `a` and sends the next ping.
 fn single(rounds: usize) -> (f64, f64) {
@@ -132,15 +148,8 @@ fn single(rounds: usize) -> (f64, f64) {
           b.write_all(&buf[..n]).unwrap();
         }
       } else if let Some(n) = read_once(&mut a, &mut buf) {
-        assert!(n > 0, "peer closed");
-        got += n;
-        while got >= MSG {
-          got -= MSG;
-          left -= 1;
-          if left == 0 {
-            break 'run;
-          }
-          a.write_all(&msg).unwrap();
+        if pong(&mut a, n, &mut got, &mut left) {
+          break 'run;
         }
       }
     }
@@ -220,15 +229,8 @@ fn pair(rounds: usize) -> (f64, f64) {
     let ready = ep.wait(&mut events).count();
     for _ in 0..ready {
       if let Some(n) = read_once(&mut a, &mut buf) {
-        assert!(n > 0, "echo side closed");
-        got += n;
-        while got >= MSG {
-          got -= MSG;
-          left -= 1;
-          if left == 0 {
-            break 'run;
-          }
-          a.write_all(&msg).unwrap();
+        if pong(&mut a, n, &mut got, &mut left) {
+          break 'run;
         }
       }
     }

@@ -227,9 +227,6 @@ impl StreamCore {
   pub fn is_closing(&self) -> bool {
     self.closing
   }
-  pub fn is_reading(&self) -> bool {
-    self.reading
-  }
   pub fn is_listening(&self) -> bool {
     self.listening
   }
