@@ -132,3 +132,113 @@ test('advanced: declared length above maxMessageSize is fatal before the payload
   assert.strictEqual(items[0].fatal.code, 'ERR_IPC_MESSAGE_TOO_LARGE');
   assert.strictEqual(items[0].fatal.size, 4096);
 });
+
+// Batch: what the channel queues behind a pending write. Its bytes must be
+// exactly the concatenation of encode() of each message, whichever path a
+// message takes (short texts and Buffer frames encoded at send, long
+// strings encoded when taken, plain ones straight into the write chunk),
+// at every alignment and however the writes are cut.
+const { Batch, recycleChunk } = require('../lib/ipc-serialization');
+const flat = (payload) => Buffer.concat(Array.isArray(payload) ? payload : [payload]);
+const encoded = (mode, m) => Buffer.from(encode(mode, m));
+
+// Takes everything, `limit` at a time; each write's bytes are copied out
+// and its chunk recycled at once (as after a synchronous write), so reused
+// memory is exercised. Returns the bytes and the ends reported.
+function drain(batch, limit) {
+  const out = [];
+  const ends = [];
+  let taken;
+  while ((taken = batch.take(limit)) !== null) {
+    out.push(Buffer.from(flat(taken.payload)));
+    ends.push(taken.end);
+    recycleChunk(taken.chunk);
+  }
+  return { bytes: Buffer.concat(out), ends };
+}
+
+function batchShapes(mode) {
+  const out = [];
+  for (const len of [511, 512, 1023, 1024, 1025, 1026, 1027, 4096, 70000, 300000]) {
+    out.push('a'.repeat(len));
+    for (const at of [0, 1, 2, 3, len - 1]) {
+      for (const odd of ['"', '\\', '\n', '\x1f', '\x7f', 'é', '\u{1F600}', '\ud800']) {
+        out.push('b'.repeat(at) + odd + 'c'.repeat(Math.max(0, len - at - 1)));
+      }
+    }
+  }
+  out.push({ id: 1 }, 'short', 42, [1, 'two'], { nested: { s: 'x'.repeat(2000) } }, 'é'.repeat(100000));
+  if (mode === 'advanced') {
+    const pool = Buffer.allocUnsafe(100).fill(9);
+    out.push(Buffer.alloc(1, 1), pool.subarray(3, 50), Buffer.alloc(127, 2), Buffer.alloc(128, 3), Buffer.alloc(70000, 4));
+    out.push(new Uint8Array([1, 2, 3]), new Map([[1, 2]]));
+  }
+  return out;
+}
+
+for (const mode of ['json', 'advanced']) {
+  test(`batch (${mode}): bytes equal encode() of each message, at every alignment and cut`, () => {
+    const shapes = batchShapes(mode);
+    for (const limit of [Infinity, 256 * 1024, 1]) {
+      for (const lead of [0, 1, 2, 3]) {
+        const batch = new Batch();
+        const expected = [];
+        if (lead) {
+          // Shift what follows by `lead` bytes.
+          const m = mode === 'json' ? 'x'.repeat(lead) : Buffer.alloc(lead, 5);
+          batch.addMessage(mode, m);
+          expected.push(encoded(mode, m));
+        }
+        let counted = 0;
+        for (const m of shapes) {
+          counted += batch.addMessage(mode, m);
+          expected.push(encoded(mode, m));
+        }
+        const want = Buffer.concat(expected);
+        const { bytes, ends } = drain(batch, limit);
+        assert.ok(bytes.equals(want), `limit ${limit}, lead ${lead}: ${bytes.length} bytes, want ${want.length}`);
+        assert.ok(batch.empty);
+        assert.strictEqual(ends[ends.length - 1], batch.counted);
+        assert.ok(counted > 0 && batch.length === 0);
+        for (let i = 1; i < ends.length; i++) assert.ok(ends[i] > ends[i - 1], 'every write moves the end on');
+        if (limit === 1 && mode === 'json') assert.ok(ends.length > 100, `a limit of 1 takes one item per write (${ends.length} writes)`);
+      }
+    }
+  });
+}
+
+test('batch: encoding failures throw and leave the batch unchanged', () => {
+  const batch = new Batch();
+  batch.addMessage('json', 'y'.repeat(600));
+  const cyclic = {};
+  cyclic.self = cyclic;
+  assert.throws(() => batch.addMessage('json', cyclic), TypeError);
+  assert.throws(() => batch.addMessage('json', { b: 1n }), TypeError);
+  assert.throws(() => batch.addMessage('advanced', { f() {} }));
+  batch.addMessage('json', 'z'.repeat(5000));
+  const { bytes } = drain(batch, Infinity);
+  assert.ok(bytes.equals(Buffer.concat([encoded('json', 'y'.repeat(600)), encoded('json', 'z'.repeat(5000))])));
+});
+
+test('batch: a write chunk is reused only after the write that used it is done', () => {
+  // Two writes pending at once: the second must not write over the first's
+  // bytes; after recycleChunk() the first's memory is reused, and the
+  // bytes still come out right.
+  const batch = new Batch();
+  const msgs = Array.from({ length: 200 }, (_, i) => String.fromCharCode(65 + (i % 26)).repeat(4096));
+  for (const m of msgs) batch.addMessage('json', m);
+  const first = batch.take(256 * 1024);
+  const firstCopy = Buffer.from(flat(first.payload));
+  const second = batch.take(256 * 1024);
+  assert.ok(flat(first.payload).equals(firstCopy), 'a write still pending was overwritten');
+  assert.notStrictEqual(first.chunk.buffer, second.chunk.buffer);
+  const secondCopy = Buffer.from(flat(second.payload));
+  recycleChunk(first.chunk);
+  const third = batch.take(256 * 1024);
+  assert.strictEqual(third.chunk.buffer, first.chunk.buffer, 'the done chunk carries the next write');
+  assert.ok(flat(second.payload).equals(secondCopy));
+  const rest = drain(batch, 256 * 1024).bytes;
+  const all = Buffer.concat([firstCopy, secondCopy, Buffer.from(flat(third.payload)), rest]);
+  assert.ok(all.equals(Buffer.concat(msgs.map((m) => encoded('json', m)))));
+  assert.ok(first.end < second.end && second.end < third.end);
+});

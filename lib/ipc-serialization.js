@@ -187,17 +187,31 @@ function isPlainASCII(str) {
     scratchWords = new Uint32Array(scratch.buffer, scratch.byteOffset, scratch.length >>> 2);
   }
   if (scratch.utf8Write(str, 0) !== len) return false; // some character is not ASCII
-  scratch.writeUInt32LE(0x41414141, len); // pad the last word with 'A'
-  const words = (len + 3) >>> 2;
-  const w32 = scratchWords;
+  return plainBytes(scratch, scratchWords, 0, len);
+}
+
+// Whether buf[start, start + len) (ASCII bytes) holds nothing JSON escapes:
+// no '"', '\\' or control character. `words` views buf's memory as words
+// (buf.byteOffset is a multiple of 4); the unaligned ends go byte by byte.
+function plainBytes(buf, words, start, len) {
+  const end = start + len;
+  let i = start;
+  for (; i < end && (i & 3) !== 0; i++) if (escapes(buf[i])) return false;
   let flagged = 0;
-  for (let i = 0; i < words; i++) {
-    const w = w32[i];
-    const q = w ^ 0x22222222; // '"' bytes become zero
-    const b = w ^ 0x5c5c5c5c; // '\\' bytes become zero
-    flagged |= ((w - 0x20202020) & ~w) | ((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b);
+  const wordsEnd = end >>> 2;
+  for (let w = i >>> 2; w < wordsEnd; w++) {
+    const v = words[w];
+    const q = v ^ 0x22222222; // '"' bytes become zero
+    const b = v ^ 0x5c5c5c5c; // '\\' bytes become zero
+    flagged |= ((v - 0x20202020) & ~v) | ((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b);
   }
-  return (flagged & 0x80808080) === 0;
+  if ((flagged & 0x80808080) !== 0) return false;
+  for (i = Math.max(i, wordsEnd << 2); i < end; i++) if (escapes(buf[i])) return false;
+  return true;
+}
+
+function escapes(byte) {
+  return byte < 0x20 || byte === 0x22 || byte === 0x5c;
 }
 
 function encodeJSON(message) {
@@ -354,17 +368,28 @@ function isPlainBuffer(message) {
     !Object.hasOwn(message, 'constructor');
 }
 
-function bufferFrame(message) {
+function bufferFrameLength(message) {
   const n = message.length;
-  const body = v8Header.length + 2 + varintLength(kBufferTypeIndex) + varintLength(n) + n;
-  const frame = Buffer.allocUnsafe(4 + body);
-  frame.writeUInt32BE(body, 0);
-  let off = 4 + v8Header.copy(frame, 4);
-  frame[off++] = kHostObject;
-  frame[off++] = 0; // kArrayBufferViewTag
-  off = writeVarint(frame, off, kBufferTypeIndex);
-  off = writeVarint(frame, off, n);
-  message.copy(frame, off);
+  return 4 + v8Header.length + 2 + varintLength(kBufferTypeIndex) + varintLength(n) + n;
+}
+
+// Writes the frame v8.Serializer would make for a plain Buffer at
+// buf[off, off + bufferFrameLength(message)); returns the end offset.
+function writeBufferFrame(buf, off, message) {
+  const n = message.length;
+  buf.writeUInt32BE(bufferFrameLength(message) - 4, off);
+  off += 4;
+  off += v8Header.copy(buf, off);
+  buf[off++] = kHostObject;
+  buf[off++] = kArrayBufferViewTag;
+  off = writeVarint(buf, off, kBufferTypeIndex);
+  off = writeVarint(buf, off, n);
+  return off + message.copy(buf, off);
+}
+
+function bufferFrame(message) {
+  const frame = Buffer.allocUnsafe(bufferFrameLength(message));
+  writeBufferFrame(frame, 0, message);
   return frame;
 }
 
@@ -391,41 +416,98 @@ function encodeAdvanced(message) {
 
 // ---------------------------------------------------------------- batches
 
-// Encoded messages waiting behind a pending write, held as bytes off the JS
-// heap: short texts are gathered briefly and encoded (UTF-8) a group at a
-// time, longer texts and frames go straight in, so a long batch neither
-// keeps thousands of strings alive through GCs nor needs one huge join.
-// take() returns the bytes in order as one Buffer or a list for writev.
+// Messages waiting behind a pending write. Two kinds of entry, in order:
+//  - bytes encoded at send(): short texts (gathered and encoded UTF-8 a
+//    group at a time) and Buffer frames (a copy must be taken at send), in
+//    chunks off the JS heap, so thousands of small strings are not kept
+//    alive through GCs;
+//  - long strings, kept as they are (strings are immutable) and encoded
+//    only when their turn to be written comes, into a chunk reused from
+//    one write to the next: a burst of large messages then costs one copy
+//    each into memory that is already mapped, not a second store of the
+//    whole burst in fresh pages.
+// take(limit) returns the next bytes to write (one Buffer or a list for
+// writev); finish(taken) is called once that write is done: it recycles the
+// chunk and returns how far the written messages reach, for their
+// callbacks. Lengths are counted as encodePayload's payload.length.
 const BATCH_FIRST_CHUNK = 64 * 1024;
 const BATCH_MAX_CHUNK = 1024 * 1024;
 const BATCH_GROUP_CHARS = 16 * 1024;
 const BATCH_SHORT_TEXT = 1024;
+const WRITE_CHUNK = 256 * 1024;
+
+// Write chunks kept for reuse, shared by every channel of this thread (so
+// at most SPARE_MAX chunks of WRITE_CHUNK bytes are held).
+const SPARE_MAX = 2;
+const spareChunks = [];
 
 class Batch {
   constructor() {
-    this.chunks = [];  // full chunks
-    this.buf = null;   // the chunk being filled
+    this.items = [];     // Buffer (encoded bytes) | string (a long JSON text or string message)
+    this.quoted = [];    // per item: a string message to write as JSON (quoted)
+    this.ends = [];      // per item: the counted length up to its end
+    this.next = 0;       // the first item not taken yet
+    this.counted = 0;    // counted length of everything added
+    this.taken = 0;      // counted length of everything taken
+    // The chunk encoded entries are written to, and its open region.
+    this.buf = null;
     this.off = 0;
-    this.texts = [];   // short texts not encoded yet
+    this.start = 0;
+    this.bufEnd = 0;     // counted length up to the last byte in buf
+    this.texts = [];     // short texts not encoded yet
     this.chars = 0;
   }
 
-  add(payload) {
-    if (typeof payload === 'string') {
-      if (payload.length < BATCH_SHORT_TEXT) {
-        this.texts.push(payload);
-        this.chars += payload.length;
-        if (this.chars >= BATCH_GROUP_CHARS) this.encodeTexts();
-        return;
+  get length() {
+    return this.counted - this.taken;
+  }
+
+  get empty() {
+    return this.next === this.items.length && this.texts.length === 0 && this.off === this.start;
+  }
+
+  // Adds `message` encoded in `mode`; returns its counted length. Throws,
+  // with the batch unchanged, what encoding throws.
+  addMessage(mode, message) {
+    if (mode === 'json') {
+      if (typeof message === 'string' && message.length >= BATCH_SHORT_TEXT) {
+        // Encoded when written (JSON.stringify of a string cannot throw).
+        return this.addLong(message, true, message.length + 3);
       }
+    } else if (fastBuffers && isPlainBuffer(message) && Buffer.prototype.constructor === Buffer) {
+      const n = bufferFrameLength(message);
       this.encodeTexts();
-      this.room(payload.length * 3);
-      this.off += this.buf.utf8Write(payload, this.off);
-      return;
+      this.room(n);
+      this.off = writeBufferFrame(this.buf, this.off, message);
+      this.counted += n;
+      this.bufEnd = this.counted;
+      return n;
     }
-    this.encodeTexts();
-    this.room(payload.length);
-    this.off += payload.copy(this.buf, this.off);
+    const payload = modes[mode].payload(message);
+    if (typeof payload === 'string' && payload.length < BATCH_SHORT_TEXT) {
+      this.texts.push(payload);
+      this.chars += payload.length;
+      this.counted += payload.length;
+      if (this.chars >= BATCH_GROUP_CHARS) this.encodeTexts();
+    } else if (typeof payload === 'string') {
+      this.addLong(payload, false, payload.length);
+    } else {
+      this.encodeTexts();
+      this.room(payload.length);
+      this.off += payload.copy(this.buf, this.off);
+      this.counted += payload.length;
+      this.bufEnd = this.counted;
+    }
+    return payload.length;
+  }
+
+  addLong(str, quoted, n) {
+    this.closeRegion();
+    this.counted += n;
+    this.items.push(str);
+    this.quoted.push(quoted);
+    this.ends.push(this.counted);
+    return n;
   }
 
   encodeTexts() {
@@ -436,26 +518,116 @@ class Batch {
     this.chars = 0;
     this.room(text.length * 3); // UTF-8 needs at most 3 bytes per UTF-16 unit
     this.off += this.buf.utf8Write(text, this.off);
+    this.bufEnd = this.counted;
+  }
+
+  // The bytes encoded so far become an item.
+  closeRegion() {
+    this.encodeTexts();
+    if (this.off === this.start) return;
+    this.items.push(this.buf.subarray(this.start, this.off));
+    this.quoted.push(false);
+    this.ends.push(this.bufEnd);
+    this.start = this.off;
   }
 
   room(n) {
     const buf = this.buf;
     if (buf !== null && buf.length - this.off >= n) return;
-    if (buf !== null && this.off !== 0) this.chunks.push(buf.subarray(0, this.off));
+    this.closeRegion();
     const next = buf === null ? BATCH_FIRST_CHUNK : Math.min(BATCH_MAX_CHUNK, buf.length * 2);
     this.buf = Buffer.allocUnsafeSlow(Math.max(n, next));
     this.off = 0;
+    this.start = 0;
   }
 
-  take() {
-    this.encodeTexts();
-    const chunks = this.chunks;
-    if (this.buf !== null && this.off !== 0) chunks.push(this.buf.subarray(0, this.off));
-    this.chunks = [];
-    this.buf = null;
-    this.off = 0;
-    return chunks.length === 1 ? chunks[0] : chunks;
+  // The next bytes to write, about `limit` of them or fewer (at least one
+  // item): { payload, chunk, end }.
+  take(limit) {
+    this.closeRegion();
+    const items = this.items;
+    if (this.next === items.length) return null;
+    const pieces = [];
+    let total = 0;
+    let chunk = null; // where long strings are encoded for this write
+    let words = null;
+    let off = 0;
+    let from = 0;
+    // Makes room for `need` bytes in the chunk; false when the item must
+    // wait for the next write (this one has something already).
+    const ensure = (need) => {
+      if (chunk !== null && chunk.length - off >= need) return true;
+      if (chunk !== null && total !== 0) return false;
+      if (chunk !== null) recycleChunk(chunk); // unused: make a bigger one
+      chunk = writeChunk(need);
+      words = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.length >>> 2);
+      off = from = 0;
+      return true;
+    };
+    let i = this.next;
+    for (; i < items.length && total < limit; i++) {
+      let item = items[i];
+      if (typeof item !== 'string') {
+        if (off !== from) pieces.push(chunk.subarray(from, off));
+        from = off;
+        pieces.push(item);
+        total += item.length;
+        continue;
+      }
+      if (this.quoted[i]) {
+        // A string message: plain ASCII with nothing to escape is its own
+        // JSON text in quotes; else JSON.stringify's text (the same bytes).
+        // Room for 4 bytes past the string: a string that is not all ASCII
+        // then writes more than `len` bytes, so the count tells.
+        const len = item.length;
+        if (!ensure(len + 7)) break;
+        if (chunk.utf8Write(item, off + 1) === len && plainBytes(chunk, words, off + 1, len)) {
+          chunk[off] = 0x22;
+          chunk[off + len + 1] = 0x22;
+          chunk[off + len + 2] = NEWLINE;
+          off += len + 3;
+          total += len + 3;
+          continue;
+        }
+        item = items[i] = JSON.stringify(item) + '\n';
+        this.quoted[i] = false;
+      }
+      if (!ensure(item.length * 3)) break; // UTF-8: at most 3 bytes per UTF-16 unit
+      const n = chunk.utf8Write(item, off);
+      off += n;
+      total += n;
+    }
+    if (off !== from) pieces.push(chunk.subarray(from, off));
+    if (chunk !== null && off === 0) {
+      recycleChunk(chunk);
+      chunk = null;
+    }
+    const end = this.ends[i - 1];
+    // Forget what was taken (in slices, not a shift per write).
+    if (i === items.length || i > 4096) {
+      this.items = items.slice(i);
+      this.quoted = this.quoted.slice(i);
+      this.ends = this.ends.slice(i);
+      this.next = 0;
+    } else {
+      for (let j = this.next; j < i; j++) items[j] = null;
+      this.next = i;
+    }
+    this.taken = end;
+    return { payload: pieces.length === 1 ? pieces[0] : pieces, chunk, end };
   }
+}
+
+// Memory for one write's encoded long strings: a spare chunk if one is
+// big enough, else a new one.
+function writeChunk(n) {
+  if (n <= WRITE_CHUNK && spareChunks.length !== 0) return spareChunks.pop();
+  return Buffer.allocUnsafeSlow(Math.max(n, WRITE_CHUNK));
+}
+
+// The write that used `chunk` is done: it may carry the next one.
+function recycleChunk(chunk) {
+  if (chunk !== null && chunk.length === WRITE_CHUNK && spareChunks.length < SPARE_MAX) spareChunks.push(chunk);
 }
 
 // The generator form of feed(), for callers that iterate.
@@ -494,4 +666,5 @@ module.exports = {
   ChannelSerializer,
   ChannelDeserializer,
   Batch,
+  recycleChunk,
 };

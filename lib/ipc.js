@@ -31,7 +31,7 @@ const util = require('util');
 const net = require('net');
 const dgram = require('dgram');
 const binding = require('./binding');
-const { createParser, encodePayload: encode, DEFAULT_MAX_MESSAGE_SIZE, MESSAGE, BAD, Batch } = require('./ipc-serialization');
+const { createParser, encodePayload: encode, DEFAULT_MAX_MESSAGE_SIZE, MESSAGE, BAD, Batch, recycleChunk } = require('./ipc-serialization');
 
 const {
   Pipe,
@@ -45,6 +45,8 @@ const {
 
 const MAX_HANDLE_RETRANSMISSIONS = 3;
 const WRITE_QUEUE_HIGH_WATER = 65536 * 2;
+// How much of a batch one write takes (about a socket buffer's worth).
+const WRITE_PIECE = 256 * 1024;
 const INTERNAL_PREFIX = 'NODE_';
 const kCore = Symbol('pipewrap.ipc.core');
 const noop = () => {};
@@ -505,10 +507,9 @@ class ChannelCore {
     this.onPipeClosed = null;  // hooks for the fork wrapper
     this.onDisconnectEmitted = null;
 
-    // Plain messages sent while a write is pending go out in one write (see queuePlain).
+    // Plain messages sent while a write is pending go out in one write (see _send).
     this.batch = null;         // payloads waiting behind a pending write (a Batch)
-    this.batchCallbacks = null;
-    this.batchBytes = 0;
+    this.batchCallbacks = null; // [counted length at the message's end, callback, ...]
     this.asyncWrites = 0;      // writes waiting in the native queue
     // The native queue's size while a batch grows, read once per run of JS:
     // nothing is written natively then, and the queue drains only in the
@@ -809,15 +810,26 @@ class ChannelCore {
 
     const isAckNack = message !== null && t === 'object' &&
       (message.cmd === 'NODE_HANDLE_ACK' || message.cmd === 'NODE_HANDLE_NACK');
-    const payload = encode(this.mode, message); // throws here, not when flushed
     if (this.handleQueue && !isAckNack) {
+      const payload = encode(this.mode, message); // throws here, not when flushed
       // Keep order: nothing overtakes a handle that is not acknowledged yet.
       this.handleQueue.push({ message, handle: null, options, callback, payload });
       return this.handleQueue.length === 1;
     }
 
-    this.queuePlain(payload, options, callback);
-    return this.queuedBytes() + this.batchBytes < WRITE_QUEUE_HIGH_WATER;
+    if (this.batch === null && this.asyncWrites === 0) {
+      this.write(encode(this.mode, message), null, options, callback);
+    } else {
+      // Behind a pending write: encoded straight into the batch (throws
+      // here too, leaving the batch as it was).
+      if (this.batch === null) {
+        this.batch = new Batch();
+        this.batchCallbacks = [];
+      }
+      this.batch.addMessage(this.mode, message);
+      if (typeof callback === 'function') this.batchCallbacks.push(this.batch.counted, callback);
+    }
+    return this.queuedBytes() + (this.batch === null ? 0 : this.batch.length) < WRITE_QUEUE_HIGH_WATER;
   }
 
   queuedBytes() {
@@ -837,43 +849,63 @@ class ChannelCore {
   // always complete with callback(null) in Node. They go out in one write
   // when the pending one completes (or earlier, before anything that must
   // not overtake them: a handle send, a disconnect).
-  queuePlain(payload, options, callback) {
-    if (this.batch === null) {
-      if (this.asyncWrites === 0) {
-        this.write(payload, null, options, callback);
+  // Writes what the batch holds: with `all`, everything now (before a
+  // handle, a disconnect or close: nothing may overtake it); else about one
+  // write's worth (WRITE_PIECE) at a time, the next when that one is done,
+  // so a long burst is encoded into reused memory as the peer takes it.
+  flushBatch(all = false) {
+    while (this.batch !== null) {
+      const batch = this.batch;
+      if (this.finished) {
+        const cbs = this.batchCallbacks;
+        this.batch = null;
+        this.batchCallbacks = null;
+        for (let i = 1; i < cbs.length; i += 2) process.nextTick(cbs[i], errors.channelClosed());
         return;
       }
-      this.batch = new Batch();
-      this.batchCallbacks = [];
-      this.batchBytes = 0;
+      const taken = batch.take(all ? Infinity : WRITE_PIECE);
+      const callbacks = this.writtenCallbacks(taken === null ? Infinity : taken.end);
+      if (batch.empty) {
+        this.batch = null;
+        this.batchCallbacks = null;
+      }
+      if (taken === null) {
+        for (const cb of callbacks) process.nextTick(cb, null);
+        continue;
+      }
+      let chunk = taken.chunk;
+      const done = () => {
+        recycleChunk(chunk);
+        chunk = null;
+        for (const cb of callbacks) cb(null);
+      };
+      // Queued messages, in Node's terms: no error is reported for them.
+      const err = this.write(taken.payload, null, { swallowErrors: true }, done);
+      const wasAsync = err === 0 && streamBaseState[kLastWriteWasAsync] !== 0;
+      if (!wasAsync) {
+        recycleChunk(chunk); // the kernel has the bytes (or they were dropped)
+        chunk = null;
+      }
+      if (err !== 0) process.nextTick(done);
+      else if (wasAsync && !all) return; // its completion writes the next piece
     }
-    this.batch.add(payload);
-    this.batchBytes += payload.length;
-    if (typeof callback === 'function') this.batchCallbacks.push(callback);
   }
 
-  flushBatch() {
-    const batch = this.batch;
-    if (batch === null) return;
-    const callbacks = this.batchCallbacks;
-    this.batch = null;
-    this.batchCallbacks = null;
-    this.batchBytes = 0;
-    if (this.finished) {
-      for (const cb of callbacks) process.nextTick(cb, errors.channelClosed());
-      return;
+  // The callbacks of the batched messages that end at or before `end`.
+  writtenCallbacks(end) {
+    const cbs = this.batchCallbacks;
+    const out = [];
+    let i = 0;
+    while (i < cbs.length && cbs[i] <= end) {
+      out.push(cbs[i + 1]);
+      i += 2;
     }
-    const payload = batch.take(); // one Buffer, or a list of them for writev
-    const done = callbacks.length === 0 ? undefined : () => {
-      for (const cb of callbacks) cb(null);
-    };
-    // Queued messages, in Node's terms: no error is reported for them.
-    const err = this.write(payload, null, { swallowErrors: true }, done);
-    if (err !== 0 && done !== undefined) process.nextTick(done);
+    if (i !== 0) this.batchCallbacks = cbs.slice(i);
+    return out;
   }
 
   sendWithHandle(message, handle, type, options, callback) {
-    this.flushBatch(); // earlier plain messages go first
+    this.flushBatch(true); // earlier plain messages go first
     const conversion = handleConversion[type];
     const wire = { cmd: 'NODE_HANDLE', type, msg: message };
     const raw = conversion.send(this, wire, handle);
@@ -999,7 +1031,7 @@ class ChannelCore {
 
   _disconnect() {
     if (this.finished) return;
-    this.flushBatch(); // what was sent before disconnect() still goes out
+    this.flushBatch(true); // what was sent before disconnect() still goes out
     // Let a message that is half-read complete first, like Node.
     if (this.parser.buffering) {
       this.disconnectWhenIdle = true;
@@ -1010,7 +1042,7 @@ class ChannelCore {
 
   teardown() {
     if (this.finished) return;
-    this.flushBatch();
+    this.flushBatch(true);
     this.finished = true;
     this.connected = false;
     const pipe = this.pipe;
