@@ -85,6 +85,66 @@ test.serial('a handle closed twice, or closed before it held an fd, leaks nothin
   assert.equal(b.native.liveReferences(), baseline);
 });
 
+test.serial('handles given the same onread share one reference; each still calls its own', async (t) => {
+  const calls = callCounter(t);
+  await settle();
+  const baseline = b.native.liveReferences();
+  const pairs = [0, 1, 2].map(() => b.native.socketpair());
+  const pipes = pairs.flat().map((fd) => {
+    const p = new Pipe(constants.SOCKET);
+    assert.equal(p.open(fd), 0);
+    return p;
+  });
+  const seen = [];
+  let allSeen;
+  const got = new Promise((resolve) => {
+    allSeen = resolve;
+  });
+  const record = (entry) => {
+    seen.push(entry);
+    if (seen.length === 6) allSeen();
+  };
+  const text = (ab) => {
+    const n = b.streamBaseState[b.kReadBytesOrError];
+    return n > 0 ? Buffer.from(ab, b.streamBaseState[b.kArrayBufferOffset], n).toString() : null;
+  };
+  function shared(ab) {
+    const data = text(ab);
+    if (data !== null) record(['shared', pipes.indexOf(this), data]);
+  }
+  const own = function (ab) {
+    const data = text(ab);
+    if (data !== null) record(['own', pipes.indexOf(this), data]);
+  };
+  const refsOf = () => b.native.liveReferences() - baseline;
+  const before = refsOf();
+  for (const p of pipes) p.onread = shared;
+  const sharedCost = refsOf() - before;
+  assert.ok(sharedCost <= 1, `six handles with one onread hold ${sharedCost} references for it`);
+  pipes[0].onread = shared; // the same again: nothing changes
+  assert.equal(refsOf() - before, sharedCost);
+  pipes[1].onread = own; // a different one: its own reference
+  assert.equal(pipes[1].onread, own);
+  assert.equal(pipes[2].onread, shared);
+  pipes[3].onread = own; // shared now by 1 and 3
+  pipes[4].onread = shared;
+  for (const p of pipes) assert.equal(p.readStart(), 0);
+  // Each end of a pair writes its index to the other.
+  pipes.forEach((p, i) => {
+    const w = new WriteWrap();
+    assert.equal(p.writeUtf8String(w, `from ${i}`), 0);
+  });
+  await got;
+  seen.sort((x, y) => x[1] - y[1]);
+  assert.deepEqual(seen, [
+    ['shared', 0, 'from 1'], ['own', 1, 'from 0'], ['shared', 2, 'from 3'],
+    ['own', 3, 'from 2'], ['shared', 4, 'from 5'], ['shared', 5, 'from 4'],
+  ]);
+  await Promise.all(pipes.map((p) => new Promise((resolve) => p.close(calls.must(resolve)))));
+  await settle();
+  assert.equal(b.native.liveReferences(), baseline, 'references left after close');
+});
+
 test.serial('a second load of the JS layer shares the classes and both copies keep working', async (t) => {
   const calls = callCounter(t);
   const dir = tmpdir(t);

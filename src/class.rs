@@ -6,8 +6,11 @@
 //! type-tag check and one unwrap per call, as Node's own binding does.
 
 use std::ffi::CStr;
+use std::mem::ManuallyDrop;
+use std::ops::Deref;
 use std::os::raw::c_void;
 use std::ptr;
+use std::rc::Rc;
 
 use napi::sys::{self, napi_callback_info, napi_env, napi_value};
 
@@ -103,9 +106,11 @@ thread_local! {
   static LIVE: std::cell::RefCell<AddrSet> = std::cell::RefCell::new(AddrSet::default());
 }
 
-/// Like [`wrap`], and registers the native for [`unwrap_tracked`].
-pub fn wrap_tracked<T>(env: napi_env, this: napi_value, native: T) {
-  let data = Box::into_raw(Box::new(native)) as *mut c_void;
+/// Wraps `native` into `this` (the object shares ownership of it: its
+/// finalizer drops that share) and registers it for [`unwrap_tracked`].
+/// The wrap's data is the `Rc` itself: no second allocation per object.
+pub fn wrap_tracked<T>(env: napi_env, this: napi_value, native: Rc<T>) {
+  let data = Rc::into_raw(native) as *mut c_void;
   LIVE.with(|l| l.borrow_mut().insert(data as usize));
   napi_call!(napi_wrap(
     env,
@@ -119,13 +124,25 @@ pub fn wrap_tracked<T>(env: napi_env, this: napi_value, native: T) {
 
 unsafe extern "C" fn finalize_tracked<T>(_env: napi_env, data: *mut c_void, _hint: *mut c_void) {
   LIVE.with(|l| l.borrow_mut().remove(&(data as usize)));
-  // SAFETY: data is the Box<T> from wrap_tracked::<T>; finalizers run once.
-  drop(unsafe { Box::from_raw(data as *mut T) });
+  // SAFETY: data is the share Rc::into_raw gave up in wrap_tracked::<T>;
+  // finalizers run once.
+  drop(unsafe { Rc::from_raw(data as *const T) });
+}
+
+/// An object's share of its native, lent for one call: no count is taken
+/// or given back.
+pub struct Wrapped<T>(ManuallyDrop<Rc<T>>);
+
+impl<T> Deref for Wrapped<T> {
+  type Target = Rc<T>;
+  fn deref(&self) -> &Rc<T> {
+    &self.0
+  }
 }
 
 /// The native `T` wrapped into `value` by `wrap_tracked::<T>`, else None.
 /// Only one type may use the tracked wrap.
-pub fn unwrap_tracked<'a, T>(env: napi_env, value: napi_value) -> Option<&'a T> {
+pub fn unwrap_tracked<T>(env: napi_env, value: napi_value) -> Option<Wrapped<T>> {
   let mut data = ptr::null_mut();
   if napi_call!(napi_unwrap(env, value, &mut data)) != sys::Status::napi_ok || data.is_null() {
     return None;
@@ -133,10 +150,11 @@ pub fn unwrap_tracked<'a, T>(env: napi_env, value: napi_value) -> Option<&'a T> 
   if !LIVE.with(|l| l.borrow().contains(&(data as usize))) {
     return None;
   }
-  // SAFETY: data is a live Box<T> registered by wrap_tracked (the set holds
+  // SAFETY: data is a live share registered by wrap_tracked (the set holds
   // exactly those); it lives until its object is collected, which cannot
-  // happen while the object is reachable from the current call.
-  Some(unsafe { &*(data as *const T) })
+  // happen while the object is reachable from the current call. ManuallyDrop:
+  // the share stays the object's.
+  Some(Wrapped(ManuallyDrop::new(unsafe { Rc::from_raw(data as *const T) })))
 }
 
 /// A prototype method.

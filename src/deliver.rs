@@ -610,7 +610,7 @@ fn emfile_trick(rc: &StreamRef) -> bool {
 /// Closes a Pipe JS object nobody took (no `onconnection` listener).
 fn close_value(env: napi_env, value: napi_value) {
   if let Some(rc) = handles::stream_of(env, value) {
-    let rc = rc.clone();
+    let rc = StreamRef::clone(&rc);
     close(&rc, env, value, js::undefined(env));
   }
 }

@@ -2,6 +2,7 @@
 //! finding a Pipe's native state from its JS object. The class layer: it
 //! knows the `Pipe` constructor, the stream layer does not.
 
+use std::cell::RefCell;
 use std::os::fd::{IntoRawFd, OwnedFd};
 use std::ptr;
 
@@ -12,11 +13,6 @@ use pipewrap_core::sys;
 use crate::class;
 use crate::js::{self, napi_call};
 use crate::stream::{self, Stream, StreamRef};
-
-/// What `napi_wrap` holds for each Pipe object.
-pub struct PipeObj {
-  pub s: StreamRef,
-}
 
 thread_local! {
   /// The `Pipe` constructor of this env, defined once however often the
@@ -43,9 +39,12 @@ pub fn set_pipe_ctor(env: napi_env, ctor: napi_value) {
   );
 }
 
+/// A Pipe object's stream, lent for one call.
+pub type PipeStream = class::Wrapped<RefCell<Stream>>;
+
 /// The native state of a Pipe object, or None for anything else.
-pub fn stream_of<'a>(env: napi_env, value: napi_value) -> Option<&'a StreamRef> {
-  class::unwrap_tracked::<PipeObj>(env, value).map(|p| &p.s)
+pub fn stream_of(env: napi_env, value: napi_value) -> Option<PipeStream> {
+  class::unwrap_tracked::<RefCell<Stream>>(env, value)
 }
 
 /// A fresh `Pipe` (SOCKET) around a connected socket: accepted, or
@@ -70,7 +69,7 @@ pub fn new_connected_pipe(env: napi_env, fd: OwnedFd) -> Result<napi_value, i32>
   let Some(s) = stream_of(env, obj) else {
     return Err(-libc::EINVAL);
   };
-  let s = s.clone();
+  let s = StreamRef::clone(&s);
   let mut st = s.borrow_mut();
   st.core.adopt(fd.into_raw_fd());
   st.core.readable = true;
@@ -106,8 +105,6 @@ fn raw_handle(env: napi_env, ty: &str, fd: i32) -> napi_value {
 }
 
 /// A new stream for `Pipe` objects made by JS.
-pub fn new_stream(env: napi_env, kind: Kind) -> PipeObj {
-  PipeObj {
-    s: Stream::new(env, kind),
-  }
+pub fn new_stream(env: napi_env, kind: Kind) -> StreamRef {
+  Stream::new(env, kind)
 }

@@ -143,6 +143,35 @@ pub fn ref_value(env: napi_env, r: napi_ref) -> napi_value {
   v
 }
 
+/// `a === b`.
+pub fn strict_equals(env: napi_env, a: napi_value, b: napi_value) -> bool {
+  let mut eq = false;
+  napi_call!(napi_strict_equals(env, a, b, &mut eq));
+  eq
+}
+
+/// Adds one count to a reference that has at least one.
+pub fn ref_more(env: napi_env, r: napi_ref) {
+  let mut count = 0;
+  napi_call!(napi_reference_ref(env, r, &mut count));
+}
+
+/// Takes one count from a reference; deletes it (and nulls the slot) when
+/// none is left. Returns whether it was deleted.
+pub fn ref_less(env: napi_env, r: &mut napi_ref) -> bool {
+  if r.is_null() {
+    return false;
+  }
+  let mut count = 0;
+  napi_call!(napi_reference_unref(env, *r, &mut count));
+  if count == 0 {
+    drop_ref(env, r);
+    return true;
+  }
+  *r = ptr::null_mut();
+  false
+}
+
 /// Deletes a reference and nulls the slot; a null slot is left alone.
 pub fn drop_ref(env: napi_env, r: &mut napi_ref) {
   if !r.is_null() {

@@ -194,7 +194,7 @@ fn send_handle_fd(env: napi_env, handle: napi_value) -> Option<RawFd> {
 /// Unwraps the receiver of a Pipe method, throwing on a foreign `this`, and
 /// on a call that re-enters a handle whose state is in use (a bug guard:
 /// the delivery layer never calls JS with the state borrowed).
-fn this_pipe<'a, const N: usize>(env: napi_env, a: &CallArgs<N>) -> Result<&'a StreamRef> {
+fn this_pipe<const N: usize>(env: napi_env, a: &CallArgs<N>) -> Result<handles::PipeStream> {
   let Some(s) = handles::stream_of(env, a.this) else {
     return Err(class::type_error(
       env,
@@ -219,8 +219,10 @@ macro_rules! pipe_fn {
     unsafe extern "C" fn $name($env: napi_env, info: napi_callback_info) -> napi_value {
       let $a = class::call_args::<$n>($env, info);
       let run = || -> JsResult {
-        let $s = this_pipe($env, &$a)?;
-        $body
+        let wrapped = this_pipe($env, &$a)?;
+        let $s: &StreamRef = &wrapped;
+        let result: JsResult = $body;
+        result
       };
       class::finish(run())
     }
@@ -903,7 +905,7 @@ pipe_fn!(set_onread, 1, |env, s, a| {
   // After the close phase nothing would release it again.
   if !st.closed && !st.torn_down {
     let st = &mut *st;
-    JsRefs::replace(env, &mut st.js.onread, a.argv[0]);
+    st.js.set_onread(env, a.argv[0]);
   }
   Ok(js::undefined(env))
 });

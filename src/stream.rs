@@ -61,6 +61,38 @@ impl JsRefs {
     *slot = js::new_ref(env, value, 1);
   }
 
+  /// Sets `onread`. Handles given the function the last one was given
+  /// (Node's net layer, and ours, give every socket the same one) share one
+  /// counted reference instead of holding one each: a reference and a
+  /// global handle less per connection.
+  pub fn set_onread(&mut self, env: napi_env, func: napi_value) {
+    let last = LAST_ONREAD.with(|l| l.get());
+    if !last.is_null() && self.onread == last && js::strict_equals(env, js::ref_value(env, last), func) {
+      return;
+    }
+    self.release_onread(env);
+    // Read again: releasing ours may have deleted the shared one.
+    let last = LAST_ONREAD.with(|l| l.get());
+    if !last.is_null() && js::strict_equals(env, js::ref_value(env, last), func) {
+      js::ref_more(env, last);
+      self.onread = last;
+    } else {
+      self.onread = js::new_ref(env, func, 1);
+      LAST_ONREAD.with(|l| l.set(self.onread));
+    }
+  }
+
+  fn release_onread(&mut self, env: napi_env) {
+    let r = self.onread;
+    if js::ref_less(env, &mut self.onread) {
+      LAST_ONREAD.with(|l| {
+        if l.get() == r {
+          l.set(ptr::null_mut());
+        }
+      });
+    }
+  }
+
   /// Takes the request stored for `id` (the caller drops the reference),
   /// releasing the buffer it lent, if any.
   pub fn take_req(&mut self, env: napi_env, id: ReqId) -> napi_ref {
@@ -87,7 +119,7 @@ impl JsRefs {
   /// Releases everything.
   pub fn release(&mut self, env: napi_env) {
     js::drop_ref(env, &mut self.this);
-    js::drop_ref(env, &mut self.onread);
+    self.release_onread(env);
     js::drop_ref(env, &mut self.close_cb);
     js::drop_ref(env, &mut self.user_buf);
     for (_, mut r) in self.reqs.drain(..).chain(self.lent.drain(..)) {
@@ -124,6 +156,9 @@ pub struct Stream {
 }
 
 thread_local! {
+  /// The reference of the last `onread` set (see `JsRefs::set_onread`);
+  /// it belongs to the handles that hold it, not to this slot.
+  static LAST_ONREAD: Cell<napi_ref> = const { Cell::new(ptr::null_mut()) };
   static NEXT_ID: Cell<u64> = const { Cell::new(0) };
   /// Open handles by id, closed by env teardown if JS never did.
   static OPEN: RefCell<IdMap<StreamRef>> = RefCell::new(IdMap::default());
