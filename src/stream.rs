@@ -9,11 +9,11 @@
 //! every borrow is released.
 
 use std::cell::{Cell, RefCell};
-use std::collections::VecDeque;
 use std::ptr;
 use std::rc::Rc;
 
 use napi::sys::{napi_async_context, napi_env, napi_ref, napi_value};
+use pipewrap_core::queue::Queue;
 use pipewrap_core::stream::{Kind, ReqId, StreamCore};
 
 use crate::class::IdMap;
@@ -36,10 +36,10 @@ pub struct JsRefs {
   /// read, never cached.
   pub user_buf: napi_ref,
   /// Request objects by id, in the order they were made.
-  pub reqs: VecDeque<(ReqId, napi_ref)>,
+  pub reqs: Queue<(ReqId, napi_ref)>,
   /// The Uint8Arrays of queued lent writes (`StreamCore::write_lent`) by
   /// request id: their memory is looked up again at every flush.
-  pub lent: VecDeque<(ReqId, napi_ref)>,
+  pub lent: Queue<(ReqId, napi_ref)>,
 }
 
 impl JsRefs {
@@ -50,8 +50,8 @@ impl JsRefs {
       async_ctx: ptr::null_mut(),
       close_cb: ptr::null_mut(),
       user_buf: ptr::null_mut(),
-      reqs: VecDeque::new(),
-      lent: VecDeque::new(),
+      reqs: Queue::new(),
+      lent: Queue::new(),
     }
   }
 
@@ -96,7 +96,8 @@ impl JsRefs {
   /// Takes the request stored for `id` (the caller drops the reference),
   /// releasing the buffer it lent, if any.
   pub fn take_req(&mut self, env: napi_env, id: ReqId) -> napi_ref {
-    if let Some(i) = self.lent.iter().position(|(r, _)| *r == id) {
+    let at = self.lent.iter().position(|(r, _)| *r == id);
+    if let Some(i) = at {
       if let Some((_, mut buf)) = self.lent.remove(i) {
         js::drop_ref(env, &mut buf);
       }
@@ -122,7 +123,7 @@ impl JsRefs {
     self.release_onread(env);
     js::drop_ref(env, &mut self.close_cb);
     js::drop_ref(env, &mut self.user_buf);
-    for (_, mut r) in self.reqs.drain(..).chain(self.lent.drain(..)) {
+    for (_, mut r) in self.reqs.take_all().chain(self.lent.take_all()) {
       js::drop_ref(env, &mut r);
     }
     if !self.async_ctx.is_null() {

@@ -3,5 +3,6 @@
 //! tokio peers without Node.
 
 pub mod framing;
+pub mod queue;
 pub mod stream;
 pub mod sys;

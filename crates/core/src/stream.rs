@@ -9,9 +9,9 @@
 //! dropped. The caller (the addon's delivery layer) decides when to hand
 //! completions to JS; this module never calls out.
 
-use std::collections::VecDeque;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use crate::queue::Queue;
 use crate::sys;
 
 /// libuv's end-of-file code.
@@ -166,14 +166,14 @@ pub struct StreamCore {
   /// pipewrap extension: keep SCM_RIGHTS fds on a plain socket.
   pub fd_passing: bool,
   connect: ConnectState,
-  writes: VecDeque<QueuedWrite>,
+  writes: Queue<QueuedWrite>,
   shutdown: Option<ReqId>,
-  completed: VecDeque<Completion>,
+  completed: Queue<Completion>,
   write_queue_size: usize,
   bytes_read: u64,
   bytes_written: u64,
   bound_path: Option<Vec<u8>>,
-  pending_fds: VecDeque<OwnedFd>,
+  pending_fds: Queue<OwnedFd>,
 }
 
 /// Takes ownership of `fd` (or not, for 0-2).
@@ -200,14 +200,14 @@ impl StreamCore {
       closing: false,
       fd_passing: false,
       connect: ConnectState::Idle,
-      writes: VecDeque::new(),
+      writes: Queue::new(),
       shutdown: None,
-      completed: VecDeque::new(),
+      completed: Queue::new(),
       write_queue_size: 0,
       bytes_read: 0,
       bytes_written: 0,
       bound_path: None,
-      pending_fds: VecDeque::new(),
+      pending_fds: Queue::new(),
     }
   }
 
@@ -360,7 +360,7 @@ impl StreamCore {
 
   fn cancel_writes(&mut self, status: i32) {
     self.write_queue_size = 0;
-    for w in self.writes.drain(..) {
+    for w in self.writes.take_all() {
       self.completed.push_back(Completion {
         req: w.req,
         done: Done::Write { status },
@@ -502,8 +502,9 @@ impl StreamCore {
       return;
     }
     let fd = self.fd();
-    while !self.writes.is_empty() {
-      let batch = if !self.writes[0].fds.is_empty() {
+    while let Some(first) = self.writes.front() {
+      let first_fds = !first.fds.is_empty();
+      let batch = if first_fds {
         1
       } else {
         self
@@ -532,7 +533,10 @@ impl StreamCore {
         continue;
       }
       let res = match bufs.as_slice() {
-        [one] if !self.writes[0].fds.is_empty() => sys::send_with_fds(fd, one, &self.writes[0].fds),
+        [one] if first_fds => {
+          let fds = self.writes.front().map_or(&[][..], |w| &w.fds[..]);
+          sys::send_with_fds(fd, one, fds)
+        }
         [one] => sys::write(fd, one),
         _ => sys::writev(fd, &iovecs(bufs.iter().copied())),
       };
