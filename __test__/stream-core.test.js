@@ -584,3 +584,17 @@ test('onread and useUserBuffer set after close are not kept alive forever', (t) 
   assert.equal(r.onreadCollected, true, 'an onread set after close is never released');
   assert.equal(r.userBufferCollected, true, 'a user buffer set after close is never released');
 });
+
+test('an open handle is held with no JS reference left, and collected once closed', (t) => {
+  t.timeout(T.timeout);
+  const r = runChild(['wrap-lifetime'], ['--expose-gc']);
+  assert.deepEqual(r, {
+    unusedCollected: true,
+    openServerKept: true,
+    connectStatus: 0,
+    acceptStatus: 0,
+    accepted: true,
+    closeCallbacks: 3,
+    closedServerCollected: true,
+  });
+});

@@ -12,7 +12,7 @@ use std::os::raw::c_void;
 use std::ptr;
 use std::rc::Rc;
 
-use napi::sys::{self, napi_callback_info, napi_env, napi_value};
+use napi::sys::{self, napi_callback_info, napi_env, napi_ref, napi_value};
 
 use crate::js::{self, napi_call};
 
@@ -92,41 +92,81 @@ impl std::hash::Hasher for AddrHasher {
   }
 }
 
-type AddrSet = std::collections::HashSet<usize, std::hash::BuildHasherDefault<AddrHasher>>;
+type AddrMap<V> = std::collections::HashMap<usize, V, std::hash::BuildHasherDefault<AddrHasher>>;
 
 /// A map keyed by an already unique integer (a handle id), hashed by one
 /// multiply.
 pub type IdMap<V> = std::collections::HashMap<u64, V, std::hash::BuildHasherDefault<AddrHasher>>;
 
 thread_local! {
-  /// Addresses of the live natives wrapped by `wrap_tracked`. A pointer
-  /// from `napi_unwrap` is only dereferenced if it is in here, which proves
-  /// it is ours (another addon's wrap cannot share a live address), at the
-  /// cost of a hash lookup instead of a second N-API call per method.
-  static LIVE: std::cell::RefCell<AddrSet> = std::cell::RefCell::new(AddrSet::default());
+  /// The live natives wrapped by `wrap_tracked`, by address, with the
+  /// wrap's own reference to its object. A pointer from `napi_unwrap` is
+  /// only dereferenced if it is in here, which proves it is ours (another
+  /// addon's wrap cannot share a live address), at the cost of a hash
+  /// lookup instead of a second N-API call per method.
+  static LIVE: std::cell::RefCell<AddrMap<napi_ref>> = std::cell::RefCell::new(AddrMap::default());
 }
 
 /// Wraps `native` into `this` (the object shares ownership of it: its
 /// finalizer drops that share) and registers it for [`unwrap_tracked`].
 /// The wrap's data is the `Rc` itself: no second allocation per object.
+/// The wrap's reference is weak; [`hold_wrapped`] makes it strong while the
+/// native needs its object (one reference per object, not two).
 pub fn wrap_tracked<T>(env: napi_env, this: napi_value, native: Rc<T>) {
   let data = Rc::into_raw(native) as *mut c_void;
-  LIVE.with(|l| l.borrow_mut().insert(data as usize));
-  napi_call!(napi_wrap(
+  let mut wrap_ref = ptr::null_mut();
+  let status = napi_call!(napi_wrap(
     env,
     this,
     data,
     Some(finalize_tracked::<T>),
     ptr::null_mut(),
-    ptr::null_mut()
+    &mut wrap_ref
   ));
+  if status != sys::Status::napi_ok {
+    // SAFETY: the share Rc::into_raw gave up above; napi_wrap did not take it.
+    drop(unsafe { Rc::from_raw(data as *const T) });
+    return;
+  }
+  LIVE.with(|l| l.borrow_mut().insert(data as usize, wrap_ref));
 }
 
-unsafe extern "C" fn finalize_tracked<T>(_env: napi_env, data: *mut c_void, _hint: *mut c_void) {
-  LIVE.with(|l| l.borrow_mut().remove(&(data as usize)));
+unsafe extern "C" fn finalize_tracked<T>(env: napi_env, data: *mut c_void, _hint: *mut c_void) {
+  // A reference napi_wrap returned is deleted here and only here (N-API's
+  // rule: deleting it earlier would cancel this finalizer).
+  if let Some(wrap_ref) = LIVE.with(|l| l.borrow_mut().remove(&(data as usize))) {
+    napi_call!(napi_delete_reference(env, wrap_ref));
+  }
   // SAFETY: data is the share Rc::into_raw gave up in wrap_tracked::<T>;
   // finalizers run once.
   drop(unsafe { Rc::from_raw(data as *const T) });
+}
+
+/// Makes the wrap reference of `native`'s object strong (the object stays
+/// alive) and returns it for [`release_wrapped`]; null if `native` is not
+/// wrapped. Counted in `js::live_refs` while held.
+pub fn hold_wrapped<T>(env: napi_env, native: &Rc<T>) -> napi_ref {
+  let key = Rc::as_ptr(native) as usize;
+  let Some(wrap_ref) = LIVE.with(|l| l.borrow().get(&key).copied()) else {
+    return ptr::null_mut();
+  };
+  let mut count = 0;
+  if napi_call!(napi_reference_ref(env, wrap_ref, &mut count)) != sys::Status::napi_ok {
+    return ptr::null_mut();
+  }
+  js::count_held(1);
+  wrap_ref
+}
+
+/// Makes a reference from [`hold_wrapped`] weak again and nulls the slot.
+pub fn release_wrapped(env: napi_env, held: &mut napi_ref) {
+  if held.is_null() {
+    return;
+  }
+  let mut count = 0;
+  napi_call!(napi_reference_unref(env, *held, &mut count));
+  js::count_held(-1);
+  *held = ptr::null_mut();
 }
 
 /// An object's share of its native, lent for one call: no count is taken
@@ -147,14 +187,16 @@ pub fn unwrap_tracked<T>(env: napi_env, value: napi_value) -> Option<Wrapped<T>>
   if napi_call!(napi_unwrap(env, value, &mut data)) != sys::Status::napi_ok || data.is_null() {
     return None;
   }
-  if !LIVE.with(|l| l.borrow().contains(&(data as usize))) {
+  if !LIVE.with(|l| l.borrow().contains_key(&(data as usize))) {
     return None;
   }
   // SAFETY: data is a live share registered by wrap_tracked (the set holds
   // exactly those); it lives until its object is collected, which cannot
   // happen while the object is reachable from the current call. ManuallyDrop:
   // the share stays the object's.
-  Some(Wrapped(ManuallyDrop::new(unsafe { Rc::from_raw(data as *const T) })))
+  Some(Wrapped(ManuallyDrop::new(unsafe {
+    Rc::from_raw(data as *const T)
+  })))
 }
 
 /// A prototype method.

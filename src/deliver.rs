@@ -37,7 +37,7 @@ pub fn attach_fd(rc: &StreamRef, this: napi_value, fd: RawFd) -> Result<(), i32>
   let mut s = rc.borrow_mut();
   init_poll(&mut s, fd)?;
   s.core.adopt(fd);
-  s.bind_this(this);
+  s.bind_this(rc, this);
   let env = s.env;
   drop(s);
   stream::register(env, rc);
@@ -50,7 +50,7 @@ pub fn attach_fd(rc: &StreamRef, this: napi_value, fd: RawFd) -> Result<(), i32>
 pub fn attach_new_socket(rc: &StreamRef, this: napi_value, fd: RawFd) {
   let mut s = rc.borrow_mut();
   s.core.adopt(fd);
-  s.bind_this(this);
+  s.bind_this(rc, this);
   let env = s.env;
   drop(s);
   stream::register(env, rc);
@@ -611,7 +611,7 @@ fn emfile_trick(rc: &StreamRef) -> bool {
 fn close_value(env: napi_env, value: napi_value) {
   if let Some(rc) = handles::stream_of(env, value) {
     let rc = StreamRef::clone(&rc);
-    close(&rc, env, value, js::undefined(env));
+    close(&rc, env, js::undefined(env));
   }
 }
 
@@ -694,14 +694,12 @@ fn finish_connect(env: napi_env, rc: &StreamRef) {
 /// `close([cb])`: unlink the bound path, close the fd now, and finish in
 /// libuv's close phase: every request still queued completes (ECANCELED, in
 /// order, behind those already finished), then `cb` runs with no arguments.
-pub fn close(rc: &StreamRef, env: napi_env, this: napi_value, cb: napi_value) {
+pub fn close(rc: &StreamRef, env: napi_env, cb: napi_value) {
   let mut s = rc.borrow_mut();
   if s.core.is_closing() || s.torn_down {
     return;
   }
-  if s.js.this.is_null() {
-    s.js.this = js::new_ref(env, this, 1);
-  }
+  s.hold_this(rc);
   if js::is_function(env, cb) {
     stream::JsRefs::replace(env, &mut s.js.close_cb, cb);
   }

@@ -74,7 +74,7 @@ pub fn new_connected_pipe(env: napi_env, fd: OwnedFd) -> Result<napi_value, i32>
   st.core.adopt(fd.into_raw_fd());
   st.core.readable = true;
   st.core.writable = true;
-  st.bind_this(obj);
+  st.bind_this(&s, obj);
   drop(st);
   stream::register(env, &s);
   Ok(obj)

@@ -127,6 +127,12 @@ pub fn live_refs() -> i64 {
   LIVE_REFS.with(|c| c.get())
 }
 
+/// Counts references held some other way (a wrap's own reference made
+/// strong) in [`live_refs`].
+pub fn count_held(delta: i64) {
+  LIVE_REFS.with(|c| c.set(c.get() + delta));
+}
+
 pub fn new_ref(env: napi_env, v: napi_value, count: u32) -> napi_ref {
   let mut r = ptr::null_mut();
   if napi_call!(napi_create_reference(env, v, count, &mut r)) == sys::Status::napi_ok {

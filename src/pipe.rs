@@ -464,7 +464,7 @@ pipe_fn!(connect, 2, |env, s, a| {
     match sys::unix_socket() {
       Ok(fd) => deliver::attach_new_socket(s, a.this, fd),
       Err(err) => {
-        s.borrow_mut().bind_this(a.this);
+        s.borrow_mut().bind_this(s, a.this);
         deliver::fail_connect_later(s, env, req, err);
         return int(env, 0);
       }
@@ -562,7 +562,7 @@ pipe_fn!(fchmod, 1, |env, s, a| {
 // Closes the handle; `cb` (if a function) runs later with no arguments. A
 // second call does nothing.
 pipe_fn!(close, 1, |env, s, a| {
-  deliver::close(s, env, a.this, a.argv[0]);
+  deliver::close(s, env, a.argv[0]);
   Ok(js::undefined(env))
 });
 

@@ -16,7 +16,7 @@ use napi::sys::{napi_async_context, napi_env, napi_ref, napi_value};
 use pipewrap_core::queue::Queue;
 use pipewrap_core::stream::{Kind, ReqId, StreamCore};
 
-use crate::class::IdMap;
+use crate::class::{self, IdMap};
 use crate::env;
 use crate::js::{self, napi_call};
 use crate::uv;
@@ -26,8 +26,9 @@ pub type StreamRef = Rc<RefCell<Stream>>;
 /// The JS references one handle holds. Each is released exactly once: when
 /// replaced, at the end of the close phase, or at env teardown.
 pub struct JsRefs {
-  /// The handle object: held strongly while open (as in Node, an open
-  /// handle is never collected).
+  /// The handle object's wrap reference, held strong from the first use
+  /// until the close phase ends (as in Node, an open handle is never
+  /// collected); null when not held.
   pub this: napi_ref,
   pub onread: napi_ref,
   pub async_ctx: napi_async_context,
@@ -67,7 +68,10 @@ impl JsRefs {
   /// global handle less per connection.
   pub fn set_onread(&mut self, env: napi_env, func: napi_value) {
     let last = LAST_ONREAD.with(|l| l.get());
-    if !last.is_null() && self.onread == last && js::strict_equals(env, js::ref_value(env, last), func) {
+    if !last.is_null()
+      && self.onread == last
+      && js::strict_equals(env, js::ref_value(env, last), func)
+    {
       return;
     }
     self.release_onread(env);
@@ -119,7 +123,7 @@ impl JsRefs {
 
   /// Releases everything.
   pub fn release(&mut self, env: napi_env) {
-    js::drop_ref(env, &mut self.this);
+    class::release_wrapped(env, &mut self.this);
     self.release_onread(env);
     js::drop_ref(env, &mut self.close_cb);
     js::drop_ref(env, &mut self.user_buf);
@@ -194,13 +198,14 @@ impl Stream {
     self.next_req
   }
 
-  /// Remembers the JS object and opens the async context its callbacks run
-  /// in (once).
-  pub fn bind_this(&mut self, this: napi_value) {
-    if !self.js.this.is_null() {
+  /// Holds the handle's JS object (`me` is this stream's own `Rc`, which
+  /// its object wraps) and opens the async context its callbacks run in
+  /// (once).
+  pub fn bind_this(&mut self, me: &StreamRef, this: napi_value) {
+    self.hold_this(me);
+    if !self.js.async_ctx.is_null() {
       return;
     }
-    self.js.this = js::new_ref(self.env, this, 1);
     let name = js::string(self.env, "PIPEWRAP");
     napi_call!(napi_async_init(
       self.env,
@@ -208,6 +213,14 @@ impl Stream {
       name,
       &mut self.js.async_ctx
     ));
+  }
+
+  /// Holds the handle's JS object until the close phase ends (the wrap's
+  /// reference made strong: as in Node, an open handle is never collected).
+  pub fn hold_this(&mut self, me: &StreamRef) {
+    if self.js.this.is_null() {
+      self.js.this = class::hold_wrapped(self.env, me);
+    }
   }
 
   pub fn this(&self) -> napi_value {
