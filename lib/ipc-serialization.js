@@ -427,9 +427,9 @@ function encodeAdvanced(message) {
 //    each into memory that is already mapped, not a second store of the
 //    whole burst in fresh pages.
 // take(limit) returns the next bytes to write (one Buffer or a list for
-// writev); finish(taken) is called once that write is done: it recycles the
-// chunk and returns how far the written messages reach, for their
-// callbacks. Lengths are counted as encodePayload's payload.length.
+// writev), the chunk they were encoded into (for recycleChunk() once that
+// write is done) and how far the taken messages reach (`end`, for their
+// callbacks). Lengths are counted as encodePayload's payload.length.
 const BATCH_FIRST_CHUNK = 64 * 1024;
 const BATCH_MAX_CHUNK = 1024 * 1024;
 const BATCH_GROUP_CHARS = 16 * 1024;

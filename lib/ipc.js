@@ -841,15 +841,16 @@ class ChannelCore {
     return this.nativeQueued;
   }
 
-  // A message without a handle is written at send(), as Node writes it, so
-  // what the user sees (callback results, 'error' events, what reaches a
-  // peer that is killed right after) is Node's. Only messages sent while an
-  // earlier write is still pending in the native queue are coalesced: Node
-  // would queue each of them behind that write too, and such queued writes
-  // always complete with callback(null) in Node. They go out in one write
-  // when the pending one completes (or earlier, before anything that must
-  // not overtake them: a handle send, a disconnect).
-  // Writes what the batch holds: with `all`, everything now (before a
+  // Batching. A message without a handle is written at send(), as Node
+  // writes it, so what the user sees (callback results, 'error' events, what
+  // reaches a peer that is killed right after) is Node's. Only messages sent
+  // while an earlier write is still pending in the native queue are
+  // coalesced (see _send): Node would queue each of them behind that write
+  // too, and such queued writes always complete with callback(null) in Node.
+  // They go out when the pending one completes (or earlier, before anything
+  // that must not overtake them: a handle send, a disconnect).
+  //
+  // flushBatch writes what the batch holds: with `all`, everything now (before a
   // handle, a disconnect or close: nothing may overtake it); else about one
   // write's worth (WRITE_PIECE) at a time, the next when that one is done,
   // so a long burst is encoded into reused memory as the peer takes it.
