@@ -35,6 +35,8 @@ export declare class Pipe {
   setPooledReads(enabled: boolean): void
   /** pipewrap extension: send `data` with `fds` attached (SCM_RIGHTS). */
   sendFds(req: object, data: Uint8Array, fds: number[]): number
+  /** pipewrap extension: send what the socket takes of the write queue now; returns the bytes still queued. */
+  tryFlush(): number
   readonly fd: number
   readonly bytesRead: number
   readonly bytesWritten: number

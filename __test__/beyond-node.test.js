@@ -207,3 +207,52 @@ test.serial('listen({ path, mode }): the socket file has exactly that mode, what
   assert.equal(fs.statSync(p).mode & 0o777, 0o600);
   await closeServer(server);
 });
+
+test('tryFlush: sends the queue now, returns what is left, and completions still come later, in order', async (t) => {
+  const b = require('../lib/binding');
+  const { Pipe, WriteWrap, streamBaseState, constants } = b;
+  const [fa, fb] = b.native.socketpair();
+  const writer = new Pipe(constants.SOCKET);
+  const reader = new Pipe(constants.SOCKET);
+  assert.equal(writer.open(fa), 0);
+  assert.equal(reader.open(fb), 0);
+  t.teardown(() => {
+    writer.close();
+    reader.close();
+  });
+  // Fill the socket until a write is queued, then queue a tail behind it.
+  const order = [];
+  const chunk = Buffer.alloc(64 * 1024, 0x61);
+  let queued = 0;
+  for (let i = 0; i < 1000 && queued === 0; i++) {
+    const req = new WriteWrap();
+    req.oncomplete = (status) => order.push([`fill${i}`, status]);
+    assert.equal(writer.writeBuffer(req, chunk), 0);
+    if (streamBaseState[b.kLastWriteWasAsync] === 1) queued = writer.writeQueueSize;
+  }
+  assert.ok(queued > 0, 'the socket never filled up');
+  const tail = new WriteWrap();
+  tail.oncomplete = (status) => order.push(['tail', status]);
+  assert.equal(writer.writeUtf8String(tail, 'tail'), 0);
+  // Nothing read yet: the kernel takes nothing, all of it stays queued.
+  assert.equal(writer.tryFlush(), queued + 4);
+  // Drain the reader synchronously (blocking reads on its fd) until the
+  // writer's queue could fit, then flush by hand: no loop turn in between.
+  const total = chunk.length * 1000;
+  let drained = 0;
+  const sink = Buffer.alloc(1 << 20);
+  let left = queued + 4;
+  while (left > 0 && drained < total) {
+    drained += fs.readSync(fb, sink);
+    left = writer.tryFlush();
+  }
+  assert.equal(left, 0, 'tryFlush emptied the queue once the peer read');
+  assert.equal(writer.writeQueueSize, 0);
+  assert.deepEqual(order, [], 'a completion ran inside tryFlush');
+  await new Promise((resolve) => setImmediate(resolve));
+  await new Promise((resolve) => setImmediate(resolve));
+  const tailAt = order.findIndex(([label]) => label === 'tail');
+  assert.equal(tailAt, order.length - 1, 'the tail completes last');
+  assert.ok(order.every(([, status]) => status === 0), JSON.stringify(order));
+  assert.equal(typeof new Pipe(constants.SOCKET).tryFlush(), 'number');
+});

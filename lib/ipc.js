@@ -510,6 +510,7 @@ class ChannelCore {
     // Plain messages sent while a write is pending go out in one write (see _send).
     this.batch = null;         // payloads waiting behind a pending write (a Batch)
     this.batchCallbacks = null; // [counted length at the message's end, callback, ...]
+    this.nextTryFlush = 0;     // the batch's counted length at which send() next tries to write
     this.asyncWrites = 0;      // writes waiting in the native queue
     // The native queue's size while a batch grows, read once per run of JS:
     // nothing is written natively then, and the queue drains only in the
@@ -825,9 +826,20 @@ class ChannelCore {
       if (this.batch === null) {
         this.batch = new Batch();
         this.batchCallbacks = [];
+        this.nextTryFlush = WRITE_PIECE;
       }
       this.batch.addMessage(this.mode, message);
       if (typeof callback === 'function') this.batchCallbacks.push(this.batch.counted, callback);
+      // A send() loop can queue far more than one loop turn: once a write's
+      // worth is waiting, let the socket take what the peer has read
+      // meanwhile, and go on with the batch if the native queue emptied,
+      // so the peer works while this loop runs (not only after it).
+      // One try per write's worth added, not one per message.
+      const batch = this.batch;
+      if (batch.counted >= this.nextTryFlush && this.pipe.tryFlush !== undefined) {
+        this.nextTryFlush = batch.counted + WRITE_PIECE;
+        if (this.pipe.tryFlush() === 0) this.flushBatch();
+      }
     }
     return this.queuedBytes() + (this.batch === null ? 0 : this.batch.length) < WRITE_QUEUE_HIGH_WATER;
   }

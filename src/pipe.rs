@@ -800,6 +800,25 @@ pipe_fn!(set_pooled_reads, 1, |env, s, a| {
   Ok(js::undefined(env))
 });
 
+// pipewrap extension: `tryFlush()` sends what the socket takes of the write
+// queue now, instead of at the next POLLOUT, and returns the bytes still
+// queued. A producer that queues faster than one loop turn (an IPC send()
+// loop) keeps the peer fed while it runs. Writes it finishes complete on
+// the next loop turn, in order, as writes that finish at once do.
+pipe_fn!(try_flush, 0, |env, s, a| {
+  let _ = &a;
+  let (queued, finished) = {
+    let mut st = s.borrow_mut();
+    st.flush();
+    deliver::update_poll(&mut st);
+    (st.core.write_queue_size(), st.core.has_completions())
+  };
+  if finished {
+    deliver::deliver_next_turn(env, s);
+  }
+  double(env, queued as f64)
+});
+
 // pipewrap extension: `sendFds(req, data, fds)` sends `data` (at least one
 // byte) with `fds` as SCM_RIGHTS on any Unix socket; completes like
 // `writeBuffer`.
@@ -944,6 +963,7 @@ pub fn define(env: napi_env, exports: napi_value) {
     m(c"setFdPassing", Some(set_fd_passing)),
     m(c"setPooledReads", Some(set_pooled_reads)),
     m(c"sendFds", Some(send_fds)),
+    m(c"tryFlush", Some(try_flush)),
     class::accessor(c"fd", Some(get_fd), None),
     class::accessor(c"bytesRead", Some(get_bytes_read), None),
     class::accessor(c"bytesWritten", Some(get_bytes_written), None),
