@@ -183,13 +183,13 @@ for (const mode of ['json', 'advanced']) {
       for (const lead of [0, 1, 2, 3]) {
         const batch = new Batch();
         const expected = [];
+        let counted = 0;
         if (lead) {
           // Shift what follows by `lead` bytes.
           const m = mode === 'json' ? 'x'.repeat(lead) : Buffer.alloc(lead, 5);
-          batch.addMessage(mode, m);
+          counted += batch.addMessage(mode, m);
           expected.push(encoded(mode, m));
         }
-        let counted = 0;
         for (const m of shapes) {
           counted += batch.addMessage(mode, m);
           expected.push(encoded(mode, m));
@@ -199,7 +199,8 @@ for (const mode of ['json', 'advanced']) {
         assert.ok(bytes.equals(want), `limit ${limit}, lead ${lead}: ${bytes.length} bytes, want ${want.length}`);
         assert.ok(batch.empty);
         assert.strictEqual(ends[ends.length - 1], batch.counted);
-        assert.ok(counted > 0 && batch.length === 0);
+        assert.strictEqual(counted, batch.counted, 'addMessage returns what the batch counts');
+        assert.strictEqual(batch.length, 0);
         for (let i = 1; i < ends.length; i++) assert.ok(ends[i] > ends[i - 1], 'every write moves the end on');
         if (limit === 1 && mode === 'json') assert.ok(ends.length > 100, `a limit of 1 takes one item per write (${ends.length} writes)`);
       }

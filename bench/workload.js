@@ -139,14 +139,7 @@ const workloads = {
     server.listen(sockPath, () => {
       const c = impl.connect(sockPath, () => {
         t0 = start();
-        let sent = 0;
-        const pump = () => {
-          while (sent < total) {
-            sent += chunk.length;
-            if (!c.write(chunk)) return c.once('drain', pump);
-          }
-        };
-        pump();
+        writeAll(c, chunk, total);
       });
       c.on('data', () => finish(total / 1e6 / seconds(t0), 'MB/s'));
     });
@@ -424,14 +417,7 @@ const workloads = {
     let t0;
     const c = impl.connect(sockPath, () => {
       t0 = start();
-      let sent = 0;
-      const pump = () => {
-        while (sent < total) {
-          sent += chunk.length;
-          if (!c.write(chunk)) return c.once('drain', pump);
-        }
-      };
-      pump();
+      writeAll(c, chunk, total);
     });
     c.on('data', async () => {
       const rate = total / 1e6 / seconds(t0);
@@ -478,6 +464,19 @@ const workloads = {
     });
   },
 };
+
+// Writes `chunk` to `c` until `total` bytes are sent, waiting for 'drain'
+// whenever write() asks to (the bulk workloads).
+function writeAll(c, chunk, total) {
+  let sent = 0;
+  const pump = () => {
+    while (sent < total) {
+      sent += chunk.length;
+      if (!c.write(chunk)) return c.once('drain', pump);
+    }
+  };
+  pump();
+}
 
 // A process's CPU time (user + system, µs) from /proc, or null.
 function procCpu(pid) {

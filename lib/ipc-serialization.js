@@ -177,18 +177,28 @@ function* itemsOf(parser, chunk) {
 // doubt (non-ASCII, a byte flagged) falls back to JSON.stringify, so the
 // text is always exactly JSON.stringify's.
 const PLAIN_STRING_MIN = 512;
+// Where encodeJSONPayload quotes strings that fit; longer ones get memory of
+// their own, so one huge message does not leave a huge scratch behind.
+const SCRATCH_SIZE = 64 * 1024;
 let scratch = null;
 let scratchWords = null;
 
-function isPlainASCII(str) {
+// Writes `str` as its JSON text plus '\n' at buf[off...] if it is plain
+// ASCII with nothing to escape (then that text is the string in quotes);
+// returns the end offset, or -1 (bytes past `off` are then garbage). buf
+// needs room for str.length + 7 bytes from off: 4 bytes past the string
+// make a string that is not all ASCII write more than str.length bytes, so
+// the count tells. `words` views buf's memory as words.
+function writePlainString(buf, words, off, str) {
   const len = str.length;
-  if (scratch === null || scratch.length < len + 4) {
-    scratch = Buffer.allocUnsafeSlow(Math.max(64 * 1024, len + 4));
-    scratchWords = new Uint32Array(scratch.buffer, scratch.byteOffset, scratch.length >>> 2);
-  }
-  if (scratch.utf8Write(str, 0) !== len) return false; // some character is not ASCII
-  return plainBytes(scratch, scratchWords, 0, len);
+  if (buf.utf8Write(str, off + 1) !== len || !plainBytes(buf, words, off + 1, len)) return -1;
+  buf[off] = 0x22;
+  buf[off + len + 1] = 0x22;
+  buf[off + len + 2] = NEWLINE;
+  return off + len + 3;
 }
+
+const wordsOf = (buf) => new Uint32Array(buf.buffer, buf.byteOffset, buf.length >>> 2);
 
 // Whether buf[start, start + len) (ASCII bytes) holds nothing JSON escapes:
 // no '"', '\\' or control character. `words` views buf's memory as words
@@ -219,19 +229,24 @@ function encodeJSON(message) {
 }
 
 // encodeJSON's bytes, as a string or (a long plain string) a Buffer: what
-// the channel writes.
+// the channel writes (a concatenated string would be a rope, slow for V8 to
+// encode again). ASCII, so the Buffer's length is the string's + 3, as the
+// callers count it.
 function encodeJSONPayload(message) {
-  if (typeof message === 'string' && message.length >= PLAIN_STRING_MIN && isPlainASCII(message)) {
-    // The bytes are in scratch already: quote them into a Buffer (a
-    // concatenated string would be a rope, slow for V8 to encode again).
-    // ASCII, so its length is the string's, as the callers count it.
-    const len = message.length;
-    const out = Buffer.allocUnsafe(len + 3);
-    out[0] = 0x22;
-    scratch.copy(out, 1, 0, len);
-    out[len + 1] = 0x22;
-    out[len + 2] = NEWLINE;
-    return out;
+  if (typeof message === 'string' && message.length >= PLAIN_STRING_MIN) {
+    const room = message.length + 7;
+    if (room > SCRATCH_SIZE) {
+      const own = Buffer.allocUnsafeSlow(room);
+      const end = writePlainString(own, wordsOf(own), 0, message);
+      if (end >= 0) return own.subarray(0, end);
+    } else {
+      if (scratch === null) {
+        scratch = Buffer.allocUnsafeSlow(SCRATCH_SIZE);
+        scratchWords = wordsOf(scratch);
+      }
+      const end = writePlainString(scratch, scratchWords, 0, message);
+      if (end >= 0) return Buffer.from(scratch.subarray(0, end));
+    }
   }
   return JSON.stringify(message) + '\n';
 }
@@ -373,24 +388,30 @@ function bufferFrameLength(message) {
   return 4 + v8Header.length + 2 + varintLength(kBufferTypeIndex) + varintLength(n) + n;
 }
 
-// Writes the frame v8.Serializer would make for a plain Buffer at
-// buf[off, off + bufferFrameLength(message)); returns the end offset.
-function writeBufferFrame(buf, off, message) {
-  const n = message.length;
-  buf.writeUInt32BE(bufferFrameLength(message) - 4, off);
+// Writes the frame v8.Serializer would make for a plain Buffer, `frameLength`
+// (bufferFrameLength's) bytes at buf[off...]; returns the end offset.
+function writeBufferFrame(buf, off, message, frameLength) {
+  buf.writeUInt32BE(frameLength - 4, off);
   off += 4;
   off += v8Header.copy(buf, off);
   buf[off++] = kHostObject;
   buf[off++] = kArrayBufferViewTag;
   off = writeVarint(buf, off, kBufferTypeIndex);
-  off = writeVarint(buf, off, n);
+  off = writeVarint(buf, off, message.length);
   return off + message.copy(buf, off);
 }
 
 function bufferFrame(message) {
-  const frame = Buffer.allocUnsafe(bufferFrameLength(message));
-  writeBufferFrame(frame, 0, message);
+  const n = bufferFrameLength(message);
+  const frame = Buffer.allocUnsafe(n);
+  writeBufferFrame(frame, 0, message, n);
   return frame;
+}
+
+// A message whose advanced frame bufferFrame can write (the same bytes as
+// v8.Serializer's).
+function fastFramed(message) {
+  return fastBuffers && isPlainBuffer(message) && Buffer.prototype.constructor === Buffer;
 }
 
 let fastBuffers = false;
@@ -410,7 +431,7 @@ try {
 }
 
 function encodeAdvanced(message) {
-  if (fastBuffers && isPlainBuffer(message) && Buffer.prototype.constructor === Buffer) return bufferFrame(message);
+  if (fastFramed(message)) return bufferFrame(message);
   return serializeFrame(message);
 }
 
@@ -474,16 +495,17 @@ class Batch {
         // Encoded when written (JSON.stringify of a string cannot throw).
         return this.addLong(message, true, message.length + 3);
       }
-    } else if (fastBuffers && isPlainBuffer(message) && Buffer.prototype.constructor === Buffer) {
+    } else if (fastFramed(message)) {
       const n = bufferFrameLength(message);
       this.encodeTexts();
       this.room(n);
-      this.off = writeBufferFrame(this.buf, this.off, message);
+      this.off = writeBufferFrame(this.buf, this.off, message, n);
       this.counted += n;
       this.bufEnd = this.counted;
       return n;
     }
-    const payload = modes[mode].payload(message);
+    // json: the text as a string (short ones are grouped, long ones wait).
+    const payload = modes[mode].encode(message);
     if (typeof payload === 'string' && payload.length < BATCH_SHORT_TEXT) {
       this.texts.push(payload);
       this.chars += payload.length;
@@ -560,7 +582,7 @@ class Batch {
       if (chunk !== null && total !== 0) return false;
       if (chunk !== null) recycleChunk(chunk); // unused: make a bigger one
       chunk = writeChunk(need);
-      words = new Uint32Array(chunk.buffer, chunk.byteOffset, chunk.length >>> 2);
+      words = wordsOf(chunk);
       off = from = 0;
       return true;
     };
@@ -575,18 +597,12 @@ class Batch {
         continue;
       }
       if (this.quoted[i]) {
-        // A string message: plain ASCII with nothing to escape is its own
-        // JSON text in quotes; else JSON.stringify's text (the same bytes).
-        // Room for 4 bytes past the string: a string that is not all ASCII
-        // then writes more than `len` bytes, so the count tells.
-        const len = item.length;
-        if (!ensure(len + 7)) break;
-        if (chunk.utf8Write(item, off + 1) === len && plainBytes(chunk, words, off + 1, len)) {
-          chunk[off] = 0x22;
-          chunk[off + len + 1] = 0x22;
-          chunk[off + len + 2] = NEWLINE;
-          off += len + 3;
-          total += len + 3;
+        // A string message: its plain quoted text, else JSON.stringify's.
+        if (!ensure(item.length + 7)) break;
+        const end = writePlainString(chunk, words, off, item);
+        if (end >= 0) {
+          total += end - off;
+          off = end;
           continue;
         }
         item = items[i] = JSON.stringify(item) + '\n';

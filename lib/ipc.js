@@ -52,6 +52,7 @@ const kCore = Symbol('pipewrap.ipc.core');
 const noop = () => {};
 // send()'s options when none are given (never written to).
 const DEFAULT_SEND_OPTIONS = Object.freeze({ __proto__: null, swallowErrors: false });
+const SWALLOW_ERRORS = Object.freeze({ __proto__: null, swallowErrors: true });
 
 // ------------------------------------------------------------------ errors
 
@@ -510,6 +511,7 @@ class ChannelCore {
     // Plain messages sent while a write is pending go out in one write (see _send).
     this.batch = null;         // payloads waiting behind a pending write (a Batch)
     this.batchCallbacks = null; // [counted length at the message's end, callback, ...]
+    this.batchCallbacksTaken = 0; // how far batchCallbacks was handed to writes
     this.nextTryFlush = 0;     // the batch's counted length at which send() next tries to write
     this.asyncWrites = 0;      // writes waiting in the native queue
     // The native queue's size while a batch grows, read once per run of JS:
@@ -826,6 +828,7 @@ class ChannelCore {
       if (this.batch === null) {
         this.batch = new Batch();
         this.batchCallbacks = [];
+        this.batchCallbacksTaken = 0;
         this.nextTryFlush = WRITE_PIECE;
       }
       this.batch.addMessage(this.mode, message);
@@ -873,7 +876,7 @@ class ChannelCore {
         const cbs = this.batchCallbacks;
         this.batch = null;
         this.batchCallbacks = null;
-        for (let i = 1; i < cbs.length; i += 2) process.nextTick(cbs[i], errors.channelClosed());
+        for (let i = this.batchCallbacksTaken + 1; i < cbs.length; i += 2) process.nextTick(cbs[i], errors.channelClosed());
         return;
       }
       const taken = batch.take(all ? Infinity : WRITE_PIECE);
@@ -893,7 +896,7 @@ class ChannelCore {
         for (const cb of callbacks) cb(null);
       };
       // Queued messages, in Node's terms: no error is reported for them.
-      const err = this.write(taken.payload, null, { swallowErrors: true }, done);
+      const err = this.write(taken.payload, null, SWALLOW_ERRORS, done);
       const wasAsync = err === 0 && streamBaseState[kLastWriteWasAsync] !== 0;
       if (!wasAsync) {
         recycleChunk(chunk); // the kernel has the bytes (or they were dropped)
@@ -908,12 +911,17 @@ class ChannelCore {
   writtenCallbacks(end) {
     const cbs = this.batchCallbacks;
     const out = [];
-    let i = 0;
+    let i = this.batchCallbacksTaken;
     while (i < cbs.length && cbs[i] <= end) {
       out.push(cbs[i + 1]);
       i += 2;
     }
-    if (i !== 0) this.batchCallbacks = cbs.slice(i);
+    if (i > 8192) {
+      // A batch that never empties: drop what was handed out, now and then.
+      this.batchCallbacks = cbs.slice(i);
+      i = 0;
+    }
+    this.batchCallbacksTaken = i;
     return out;
   }
 
@@ -952,7 +960,7 @@ class ChannelCore {
         this.awaitingAck = null;
       } else if (pending.retransmissions < MAX_HANDLE_RETRANSMISSIONS) {
         pending.retransmissions++;
-        const err = this.write(pending.payload, pending.raw, { swallowErrors: true }, undefined);
+        const err = this.write(pending.payload, pending.raw, SWALLOW_ERRORS, undefined);
         if (err === 0) return; // still waiting; the queue stays queued
         this.awaitingAck = null;
         if (pending.closeAfterAck) closeRaw(pending.raw);

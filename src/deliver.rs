@@ -162,6 +162,8 @@ fn watch_failed(env: napi_env, rc: &StreamRef, err: i32) {
   }
 }
 
+// SAFETY (callers): libuv calls this on the loop thread with a poll handle
+// it keeps alive for the call; only its data (a stream id) is read.
 unsafe extern "C" fn on_poll(handle: *mut uv::uv_poll_t, status: i32, events: i32) {
   let (_, Some(rc)) = stream_of_handle(handle) else {
     return;
@@ -630,6 +632,22 @@ fn write_ready(env: napi_env, rc: &StreamRef) {
     // libuv writes only once the connect callback has run.
     flush(env, rc);
   }
+}
+
+/// Sends what the socket takes of the write queue now, outside a POLLOUT
+/// (`tryFlush`): what finished is delivered on the next loop turn, as
+/// writes that finish at once are. Returns the bytes still queued.
+pub fn flush_now(env: napi_env, rc: &StreamRef) -> usize {
+  let (queued, finished) = {
+    let mut s = rc.borrow_mut();
+    s.flush();
+    update_poll(&mut s);
+    (s.core.write_queue_size(), s.core.has_completions())
+  };
+  if finished {
+    deliver_next_turn(env, rc);
+  }
+  queued
 }
 
 /// Sends what the socket takes of the write queue and delivers what

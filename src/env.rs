@@ -61,11 +61,6 @@ fn with_existing<R>(f: impl FnOnce(&mut EnvState) -> R) -> Option<R> {
   STATE.with(|cell| cell.borrow_mut().as_mut().map(f))
 }
 
-/// Whether this thread's env is still alive (not torn down).
-pub fn alive() -> bool {
-  STATE.with(|cell| cell.borrow().is_some())
-}
-
 impl EnvState {
   fn new(env: napi_env) -> Self {
     let mut uv_loop = ptr::null_mut();

@@ -103,8 +103,3 @@ fn raw_handle(env: napi_env, ty: &str, fd: i32) -> napi_value {
   js::set(env, obj, c"fd", js::int(env, fd));
   obj
 }
-
-/// A new stream for `Pipe` objects made by JS.
-pub fn new_stream(env: napi_env, kind: Kind) -> StreamRef {
-  Stream::new(env, kind)
-}

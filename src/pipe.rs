@@ -216,6 +216,8 @@ fn this_pipe<const N: usize>(env: napi_env, a: &CallArgs<N>) -> Result<handles::
 /// `$env`, the stream `$s` and the call's arguments `$a`.
 macro_rules! pipe_fn {
   ($name:ident, $n:literal, |$env:ident, $s:ident, $a:ident| $body:block) => {
+    // SAFETY (callers): N-API calls it on the JS thread with a live env
+    // and callback info; nothing else here needs `unsafe`.
     unsafe extern "C" fn $name($env: napi_env, info: napi_callback_info) -> napi_value {
       let $a = class::call_args::<$n>($env, info);
       let run = || -> JsResult {
@@ -367,6 +369,8 @@ thread_local! {
 }
 
 /// `new Pipe(type)`: type is `constants.SOCKET`, `SERVER` or `IPC`.
+// SAFETY (callers): N-API calls it on the JS thread with a live env and
+// callback info.
 unsafe extern "C" fn pipe_ctor(env: napi_env, info: napi_callback_info) -> napi_value {
   if !class::is_construct_call(env, info) {
     class::type_error(
@@ -394,7 +398,7 @@ unsafe extern "C" fn pipe_ctor(env: napi_env, info: napi_callback_info) -> napi_
       return ptr::null_mut();
     }
   };
-  class::wrap_tracked(env, a.this, handles::new_stream(env, kind));
+  class::wrap_tracked(env, a.this, stream::Stream::new(env, kind));
   a.this
 }
 
@@ -807,16 +811,7 @@ pipe_fn!(set_pooled_reads, 1, |env, s, a| {
 // the next loop turn, in order, as writes that finish at once do.
 pipe_fn!(try_flush, 0, |env, s, a| {
   let _ = &a;
-  let (queued, finished) = {
-    let mut st = s.borrow_mut();
-    st.flush();
-    deliver::update_poll(&mut st);
-    (st.core.write_queue_size(), st.core.has_completions())
-  };
-  if finished {
-    deliver::deliver_next_turn(env, s);
-  }
-  double(env, queued as f64)
+  double(env, deliver::flush_now(env, s) as f64)
 });
 
 // pipewrap extension: `sendFds(req, data, fds)` sends `data` (at least one

@@ -88,9 +88,7 @@ fn has_prototype(env: napi_env, value: napi_value, proto: napi_value) -> bool {
   if napi_call!(napi_get_prototype(env, value, &mut actual)) != napi::sys::Status::napi_ok {
     return false;
   }
-  let mut same = false;
-  napi_call!(napi_strict_equals(env, actual, proto, &mut same)) == napi::sys::Status::napi_ok
-    && same
+  js::strict_equals(env, actual, proto)
 }
 
 /// Checks that `value` is a request of the given kind.

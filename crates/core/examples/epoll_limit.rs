@@ -84,8 +84,9 @@ fn read_once(s: &mut UnixStream, buf: &mut [u8]) -> Option<usize> {
 }
 
 fn cpu_us(who: i32) -> f64 {
-  // SAFETY: ru is a valid, writable rusage.
+  // SAFETY: rusage is plain integers, for which all-zero bytes are valid.
   let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+  // SAFETY: ru is a valid, writable rusage.
   unsafe { libc::getrusage(who, &mut ru) };
   let tv = |t: libc::timeval| t.tv_sec as f64 * 1e6 + t.tv_usec as f64;
   tv(ru.ru_utime) + tv(ru.ru_stime)
