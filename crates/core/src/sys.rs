@@ -206,6 +206,19 @@ pub fn recv_with_fds(fd: RawFd, buf: &mut [u8], fds: &mut Vec<RawFd>) -> Result<
   Ok(n as usize)
 }
 
+/// A close-on-exec duplicate of `fd`, owned by the caller: a queued
+/// `sendFds` keeps its own copy, so the caller closing (and the process
+/// reusing) the number before the write flushes cannot send another file.
+/// An fd that is not open is `EBADF`.
+pub fn dup_cloexec(fd: RawFd) -> Result<std::os::fd::OwnedFd, i32> {
+  if fd < 0 {
+    return Err(-libc::EBADF);
+  }
+  let copy = syscall!(fcntl(fd, libc::F_DUPFD_CLOEXEC, 0))?;
+  // SAFETY: fcntl(F_DUPFD_CLOEXEC) just returned this fd; nothing else owns it.
+  Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(copy) })
+}
+
 pub fn shutdown_write(fd: RawFd) -> Result<(), i32> {
   syscall!(shutdown(fd, libc::SHUT_WR)).map(drop)
 }
