@@ -29,18 +29,28 @@ pub fn last_errno() -> i32 {
     .unwrap_or(libc::EIO)
 }
 
-/// Room for the name in a `sockaddr_un` (108 on Linux).
-pub const SUN_PATH_LEN: usize = 108;
+/// Where `sun_path` starts in a `sockaddr_un`: after the 2-byte family on
+/// Linux, after the `sun_len` and `sun_family` bytes on macOS.
+const SUN_PATH_OFFSET: usize = mem::offset_of!(libc::sockaddr_un, sun_path);
+
+/// Room for the name in a `sockaddr_un`: 108 on Linux, 104 on macOS.
+pub const SUN_PATH_LEN: usize = mem::size_of::<libc::sockaddr_un>() - SUN_PATH_OFFSET;
+
+/// Whether a leading NUL names a socket in the abstract namespace (Linux
+/// only). Elsewhere such a name is a path with a NUL in it, which libuv (and
+/// so Node) refuses with EINVAL.
+pub const ABSTRACT_NAMES: bool = os::ABSTRACT_NAMES;
 
 /// Builds a `sockaddr_un` for a filesystem path or a Linux abstract name
 /// (leading NUL). Abstract names get their exact length, so peers that are not
 /// Node (Python, Rust, libuv >= 1.48) see the same name. Paths are never
-/// truncated: too long is ENAMETOOLONG.
+/// truncated: too long is ENAMETOOLONG. Where abstract names do not exist
+/// (macOS), a leading NUL is EINVAL, as libuv says there.
 pub fn unix_addr(name: &[u8]) -> Result<(libc::sockaddr_un, libc::socklen_t), i32> {
   if name.is_empty() {
     return Err(-libc::EINVAL);
   }
-  let abstract_name = name[0] == 0;
+  let abstract_name = ABSTRACT_NAMES && name[0] == 0;
   if !abstract_name && name.contains(&0) {
     return Err(-libc::EINVAL);
   }
@@ -59,22 +69,18 @@ pub fn unix_addr(name: &[u8]) -> Result<(libc::sockaddr_un, libc::socklen_t), i3
   for (dst, src) in addr.sun_path.iter_mut().zip(name) {
     *dst = *src as libc::c_char;
   }
-  let base = mem::size_of::<libc::sa_family_t>();
   let len = if abstract_name {
-    base + name.len()
+    SUN_PATH_OFFSET + name.len()
   } else {
-    base + name.len() + 1
+    SUN_PATH_OFFSET + name.len() + 1
   };
+  os::set_addr_len(&mut addr, len);
   Ok((addr, len as libc::socklen_t))
 }
 
 /// A new non-blocking, close-on-exec AF_UNIX stream socket.
 pub fn unix_socket() -> Result<RawFd, i32> {
-  syscall!(socket(
-    libc::AF_UNIX,
-    libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-    0
-  ))
+  os::unix_socket()
 }
 
 pub fn bind(fd: RawFd, name: &[u8]) -> Result<(), i32> {
@@ -98,13 +104,9 @@ pub fn connect(fd: RawFd, name: &[u8]) -> Result<(), i32> {
   }
 }
 
+/// A connection from the listening socket `fd`: non-blocking, close-on-exec.
 pub fn accept(fd: RawFd) -> Result<RawFd, i32> {
-  syscall!(accept4(
-    fd,
-    std::ptr::null_mut(),
-    std::ptr::null_mut(),
-    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
-  ))
+  os::accept(fd)
 }
 
 pub fn read(fd: RawFd, buf: &mut [u8]) -> Result<usize, i32> {
@@ -118,7 +120,7 @@ pub fn bytes_available(fd: RawFd) -> Result<usize, i32> {
 }
 
 pub fn writev(fd: RawFd, iov: &[libc::iovec]) -> Result<usize, i32> {
-  let n = iov.len().min(libc::UIO_MAXIOV as usize) as libc::c_int;
+  let n = iov.len().min(os::IOV_MAX) as libc::c_int;
   syscall!(writev(fd, iov.as_ptr(), n)).map(|n| n as usize)
 }
 
@@ -167,7 +169,8 @@ pub fn send_with_fds(fd: RawFd, buf: &[u8], fds: &[RawFd]) -> Result<usize, i32>
 /// Most fds taken from one read (libuv's limit too).
 pub const MAX_FDS_PER_READ: usize = 64;
 
-/// Reads data and any SCM_RIGHTS fds (made close-on-exec by the kernel).
+/// Reads data and any SCM_RIGHTS fds (made close-on-exec by the kernel on
+/// Linux, right after the read on macOS).
 /// Received fds are appended to `fds` even when the read itself carries
 /// the error, so none leaks.
 pub fn recv_with_fds(fd: RawFd, buf: &mut [u8], fds: &mut Vec<RawFd>) -> Result<usize, i32> {
@@ -183,7 +186,7 @@ pub fn recv_with_fds(fd: RawFd, buf: &mut [u8], fds: &mut Vec<RawFd>) -> Result<
   msg.msg_control = control.as_mut_ptr().cast();
   msg.msg_controllen = cmsg_space(MAX_FDS_PER_READ).min(mem::size_of_val(&control)) as _;
   let n = loop {
-    match syscall!(recvmsg(fd, &mut msg, libc::MSG_CMSG_CLOEXEC)) {
+    match syscall!(recvmsg(fd, &mut msg, os::RECV_FLAGS)) {
       Err(e) if e == -libc::EINTR => continue,
       other => break other?,
     }
@@ -197,7 +200,9 @@ pub fn recv_with_fds(fd: RawFd, buf: &mut [u8], fds: &mut Vec<RawFd>) -> Result<
         let data = libc::CMSG_DATA(cmsg) as *const RawFd;
         let bytes = (*cmsg).cmsg_len as usize - (data as usize - cmsg as usize);
         for i in 0..bytes / mem::size_of::<RawFd>() {
-          fds.push(std::ptr::read_unaligned(data.add(i)));
+          let received = std::ptr::read_unaligned(data.add(i));
+          os::received_fd(received);
+          fds.push(received);
         }
       }
       cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
@@ -278,7 +283,7 @@ pub enum FdKind {
 }
 
 pub fn fd_kind(fd: RawFd) -> FdKind {
-  let domain = getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_DOMAIN);
+  let domain = os::socket_domain(fd);
   let ty = getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_TYPE);
   match (domain, ty) {
     (Ok(libc::AF_UNIX), Ok(libc::SOCK_STREAM)) => FdKind::UnixStream,
@@ -288,31 +293,23 @@ pub fn fd_kind(fd: RawFd) -> FdKind {
   }
 }
 
-/// Credentials of the process at the other end (SO_PEERCRED).
-pub fn peer_credentials(fd: RawFd) -> Result<libc::ucred, i32> {
-  // SAFETY: ucred is plain old data; all-zero is valid.
-  let mut cred: libc::ucred = unsafe { mem::zeroed() };
-  let mut len = mem::size_of::<libc::ucred>() as libc::socklen_t;
-  syscall!(getsockopt(
-    fd,
-    libc::SOL_SOCKET,
-    libc::SO_PEERCRED,
-    &mut cred as *mut _ as *mut libc::c_void,
-    &mut len
-  ))?;
-  Ok(cred)
+/// Who is at the other end of a Unix socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerCredentials {
+  pub pid: libc::pid_t,
+  pub uid: libc::uid_t,
+  pub gid: libc::gid_t,
+}
+
+/// Credentials of the process at the other end: SO_PEERCRED on Linux;
+/// `getpeereid` (uid, gid) and LOCAL_PEERPID (pid) on macOS.
+pub fn peer_credentials(fd: RawFd) -> Result<PeerCredentials, i32> {
+  os::peer_credentials(fd)
 }
 
 /// A connected pair of AF_UNIX stream sockets, close-on-exec, blocking.
 pub fn socketpair() -> Result<[RawFd; 2], i32> {
-  let mut fds = [-1; 2];
-  syscall!(socketpair(
-    libc::AF_UNIX,
-    libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
-    0,
-    fds.as_mut_ptr()
-  ))?;
-  Ok(fds)
+  os::socketpair()
 }
 
 /// The name a socket is bound to (bytes, abstract names keep their NUL).
@@ -325,10 +322,13 @@ pub fn socket_name(fd: RawFd) -> Result<Vec<u8>, i32> {
     &mut addr as *mut _ as *mut libc::sockaddr,
     &mut len
   ))?;
-  let base = mem::size_of::<libc::sa_family_t>();
-  let n = (len as usize).saturating_sub(base).min(SUN_PATH_LEN);
+  let n = (len as usize)
+    .saturating_sub(SUN_PATH_OFFSET)
+    .min(SUN_PATH_LEN);
   let mut name: Vec<u8> = addr.sun_path[..n].iter().map(|&c| c as u8).collect();
-  if name.first() != Some(&0) {
+  // Only an abstract name keeps NULs; a path ends at its first one (macOS
+  // pads even an unbound socket's name with zeros).
+  if !(ABSTRACT_NAMES && name.first() == Some(&0)) {
     if let Some(end) = name.iter().position(|&b| b == 0) {
       name.truncate(end);
     }
@@ -358,7 +358,7 @@ pub fn file_mode(path: &std::ffi::CStr) -> Result<u32, i32> {
   // SAFETY: stat is plain old data; all-zero is valid.
   let mut st: libc::stat = unsafe { mem::zeroed() };
   syscall!(stat(path.as_ptr(), &mut st))?;
-  Ok(st.st_mode & 0o7777)
+  Ok(os::mode_bits(st.st_mode) & 0o7777)
 }
 
 /// Removes the file at `path` (a bound socket's name); errors are ignored:
@@ -370,5 +370,217 @@ pub fn unlink(path: &[u8]) {
 }
 
 pub fn chmod(path: &std::ffi::CStr, mode: u32) -> Result<(), i32> {
-  syscall!(chmod(path.as_ptr(), mode)).map(drop)
+  syscall!(chmod(path.as_ptr(), os::to_mode(mode)?)).map(drop)
+}
+
+// Everything that differs between the platforms, in one place. Linux has the
+// atomic flags (SOCK_CLOEXEC, accept4, MSG_CMSG_CLOEXEC) and SO_PEERCRED;
+// macOS sets close-on-exec and non-blocking with fcntl right after the call,
+// as libuv does there, so a fork+exec on another thread in between could
+// inherit the fd (nothing in Node execs without its own fd cleanup).
+
+#[cfg(not(any(target_os = "linux", target_os = "macos")))]
+compile_error!("pipewrap-core supports Linux and macOS");
+
+#[cfg(target_os = "linux")]
+mod os {
+  use super::{getsockopt_int, last_errno, PeerCredentials};
+  use std::mem;
+  use std::os::unix::io::RawFd;
+
+  pub const ABSTRACT_NAMES: bool = true;
+  pub const IOV_MAX: usize = libc::UIO_MAXIOV as usize;
+  /// Received fds are close-on-exec from the kernel, atomically.
+  pub const RECV_FLAGS: libc::c_int = libc::MSG_CMSG_CLOEXEC;
+
+  /// Linux's `sockaddr_un` has no length field.
+  pub fn set_addr_len(_addr: &mut libc::sockaddr_un, _len: usize) {}
+
+  pub fn received_fd(_fd: RawFd) {}
+
+  pub fn unix_socket() -> Result<RawFd, i32> {
+    syscall!(socket(
+      libc::AF_UNIX,
+      libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+      0
+    ))
+  }
+
+  pub fn accept(fd: RawFd) -> Result<RawFd, i32> {
+    syscall!(accept4(
+      fd,
+      std::ptr::null_mut(),
+      std::ptr::null_mut(),
+      libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC
+    ))
+  }
+
+  pub fn socketpair() -> Result<[RawFd; 2], i32> {
+    let mut fds = [-1; 2];
+    syscall!(socketpair(
+      libc::AF_UNIX,
+      libc::SOCK_STREAM | libc::SOCK_CLOEXEC,
+      0,
+      fds.as_mut_ptr()
+    ))?;
+    Ok(fds)
+  }
+
+  pub fn socket_domain(fd: RawFd) -> Result<i32, i32> {
+    getsockopt_int(fd, libc::SOL_SOCKET, libc::SO_DOMAIN)
+  }
+
+  pub fn peer_credentials(fd: RawFd) -> Result<PeerCredentials, i32> {
+    // SAFETY: ucred is plain old data; all-zero is valid.
+    let mut cred: libc::ucred = unsafe { mem::zeroed() };
+    let mut len = mem::size_of::<libc::ucred>() as libc::socklen_t;
+    syscall!(getsockopt(
+      fd,
+      libc::SOL_SOCKET,
+      libc::SO_PEERCRED,
+      &mut cred as *mut _ as *mut libc::c_void,
+      &mut len
+    ))?;
+    Ok(PeerCredentials {
+      pid: cred.pid,
+      uid: cred.uid,
+      gid: cred.gid,
+    })
+  }
+
+  /// `mode_t` is 32 bits here.
+  pub fn mode_bits(mode: libc::mode_t) -> u32 {
+    mode
+  }
+
+  pub fn to_mode(mode: u32) -> Result<libc::mode_t, i32> {
+    Ok(mode)
+  }
+}
+
+#[cfg(target_os = "macos")]
+mod os {
+  use super::{close, last_errno, set_nonblocking, PeerCredentials};
+  use std::mem;
+  use std::os::unix::io::RawFd;
+
+  pub const ABSTRACT_NAMES: bool = false;
+  /// `IOV_MAX` from <limits.h> (1024).
+  pub const IOV_MAX: usize = libc::IOV_MAX as usize;
+  /// No MSG_CMSG_CLOEXEC: `received_fd` marks each fd after the read.
+  pub const RECV_FLAGS: libc::c_int = 0;
+
+  /// BSD's `sockaddr_un` starts with its own length.
+  pub fn set_addr_len(addr: &mut libc::sockaddr_un, len: usize) {
+    addr.sun_len = len as u8;
+  }
+
+  fn set_cloexec(fd: RawFd) -> Result<(), i32> {
+    syscall!(fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC)).map(drop)
+  }
+
+  pub fn received_fd(fd: RawFd) {
+    // A failure here leaves a valid fd that is only inheritable; the caller
+    // still gets (and closes) it, so none leaks.
+    let _ = set_cloexec(fd);
+  }
+
+  /// Close-on-exec, optionally non-blocking, and no SIGPIPE on a write to a
+  /// closed peer (macOS has no MSG_NOSIGNAL for write/writev); the fd is
+  /// closed if any of it fails.
+  fn own(fd: RawFd, nonblocking: bool) -> Result<RawFd, i32> {
+    let one: libc::c_int = 1;
+    let res = set_cloexec(fd)
+      .and_then(|()| {
+        if nonblocking {
+          set_nonblocking(fd, true)
+        } else {
+          Ok(())
+        }
+      })
+      .and_then(|()| {
+        syscall!(setsockopt(
+          fd,
+          libc::SOL_SOCKET,
+          libc::SO_NOSIGPIPE,
+          &one as *const _ as *const libc::c_void,
+          mem::size_of::<libc::c_int>() as libc::socklen_t
+        ))
+        .map(drop)
+      });
+    match res {
+      Ok(()) => Ok(fd),
+      Err(e) => {
+        close(fd);
+        Err(e)
+      }
+    }
+  }
+
+  pub fn unix_socket() -> Result<RawFd, i32> {
+    own(syscall!(socket(libc::AF_UNIX, libc::SOCK_STREAM, 0))?, true)
+  }
+
+  pub fn accept(fd: RawFd) -> Result<RawFd, i32> {
+    let conn = syscall!(accept(fd, std::ptr::null_mut(), std::ptr::null_mut()))?;
+    own(conn, true)
+  }
+
+  pub fn socketpair() -> Result<[RawFd; 2], i32> {
+    let mut fds = [-1; 2];
+    syscall!(socketpair(
+      libc::AF_UNIX,
+      libc::SOCK_STREAM,
+      0,
+      fds.as_mut_ptr()
+    ))?;
+    if let Err(e) = own(fds[0], false) {
+      close(fds[1]);
+      return Err(e);
+    }
+    if let Err(e) = own(fds[1], false) {
+      close(fds[0]);
+      return Err(e);
+    }
+    Ok(fds)
+  }
+
+  /// No SO_DOMAIN: the family of the socket's own address, as libuv's
+  /// `uv_guess_handle` does on macOS.
+  pub fn socket_domain(fd: RawFd) -> Result<i32, i32> {
+    // SAFETY: sockaddr_storage is plain old data; all-zero is valid.
+    let mut ss: libc::sockaddr_storage = unsafe { mem::zeroed() };
+    let mut len = mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    syscall!(getsockname(
+      fd,
+      &mut ss as *mut _ as *mut libc::sockaddr,
+      &mut len
+    ))?;
+    Ok(i32::from(ss.ss_family))
+  }
+
+  pub fn peer_credentials(fd: RawFd) -> Result<PeerCredentials, i32> {
+    let mut uid: libc::uid_t = 0;
+    let mut gid: libc::gid_t = 0;
+    syscall!(getpeereid(fd, &mut uid, &mut gid))?;
+    let mut pid: libc::pid_t = 0;
+    let mut len = mem::size_of::<libc::pid_t>() as libc::socklen_t;
+    syscall!(getsockopt(
+      fd,
+      libc::SOL_LOCAL,
+      libc::LOCAL_PEERPID,
+      &mut pid as *mut _ as *mut libc::c_void,
+      &mut len
+    ))?;
+    Ok(PeerCredentials { pid, uid, gid })
+  }
+
+  /// `mode_t` is 16 bits here.
+  pub fn mode_bits(mode: libc::mode_t) -> u32 {
+    u32::from(mode)
+  }
+
+  pub fn to_mode(mode: u32) -> Result<libc::mode_t, i32> {
+    libc::mode_t::try_from(mode).map_err(|_| -libc::EINVAL)
+  }
 }

@@ -101,6 +101,8 @@ fn long_paths_are_refused_not_truncated() {
   assert_eq!(len as usize, std::mem::size_of::<libc::sa_family_t>() + 4);
 }
 
+// Abstract names are Linux-only (elsewhere a leading NUL is EINVAL).
+#[cfg(target_os = "linux")]
 #[tokio::test]
 async fn abstract_name_exact_length_interops_with_tokio() {
   let name = format!("\0pwc-abs-{}", std::process::id());
