@@ -1,6 +1,10 @@
 'use strict';
-// Installing pipewrap as a user does, from the two tarballs a release
-// publishes (scripts/pack.js), on a PATH with no Rust toolchain:
+// The platform packages (npm/<triple>/) agree with the loader's error list,
+// package.json's optionalDependencies and napi.targets; then installing
+// pipewrap as a user does, from the tarballs a release publishes
+// (scripts/pack.js) for the machine the test runs on (Linux x64 in `npm
+// test`, Linux arm64 under qemu in `npm run test:arm64`), on a PATH with no
+// Rust toolchain:
 // - with the platform package: require, an echo and ESM named imports work;
 // - without it, when install scripts run: the install fails with one
 //   readable paragraph saying what to do;
@@ -14,8 +18,11 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 
+const { PREBUILT, platformTriple } = require('../lib/native-error');
+
 const ROOT = path.join(__dirname, '..');
-const BINARY = path.join(ROOT, 'pipewrap.linux-x64-gnu.node');
+const HOST = platformTriple().triple;
+const BINARY = path.join(ROOT, `pipewrap.${HOST}.node`);
 const T = { timeout: 120000 };
 
 function commandPath(name) {
@@ -24,7 +31,7 @@ function commandPath(name) {
 }
 
 const npm = commandPath('npm');
-const skip = !npm ? 'npm is not on PATH' : !fs.existsSync(BINARY) ? 'the addon is not built' : false;
+const skip = !npm ? 'npm is not on PATH' : !fs.existsSync(BINARY) ? `the addon is not built (${path.basename(BINARY)})` : false;
 
 // A bin dir holding only node and npm, so cargo cannot be found.
 function cargoFreePath(dir) {
@@ -66,7 +73,7 @@ server.listen(sock, () => {
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const out = path.join(dir, 'packs');
   const packed = JSON.parse(
-    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'pack.js'), '--out', out], { encoding: 'utf8' })
+    execFileSync(process.execPath, [path.join(ROOT, 'scripts', 'pack.js'), '--out', out, '--platform', HOST], { encoding: 'utf8' })
       .trim()
       .split('\n')
       .pop(),
@@ -75,7 +82,8 @@ server.listen(sock, () => {
 
   // 1. Both tarballs: no build, nothing Rust-sized left behind.
   const withBinary = project(dir, 'with-binary');
-  execFileSync(npm, ['install', packed.platform, packed.main], { cwd: withBinary, env, stdio: 'pipe' });
+  assert.deepEqual(Object.keys(packed.platforms), [HOST]);
+  execFileSync(npm, ['install', packed.platforms[HOST], packed.main], { cwd: withBinary, env, stdio: 'pipe' });
   fs.writeFileSync(path.join(withBinary, 'echo.js'), ECHO);
   const echoed = execFileSync(process.execPath, ['echo.js'], { cwd: withBinary, env, encoding: 'utf8', timeout: 20000 });
   assert.equal(echoed.trim(), 'echo through the prebuilt binary');
@@ -98,7 +106,7 @@ server.listen(sock, () => {
   const said = `${failed.stdout}${failed.stderr}`;
   const paragraph = said.split('\n').find((l) => l.startsWith('pipewrap could not load its native binary'));
   assert.ok(paragraph, said);
-  assert.match(paragraph, /pipewrap-linux-x64-gnu/);
+  assert.ok(paragraph.includes(`optional package pipewrap-${HOST},`), paragraph);
   assert.match(paragraph, /install Rust/);
   assert.doesNotMatch(said, /spawnSync cargo ENOENT/);
 
@@ -112,6 +120,42 @@ server.listen(sock, () => {
   );
   const err = JSON.parse(loaded.stdout.trim());
   assert.equal(err.code, 'ERR_PIPEWRAP_NATIVE_MISSING');
-  assert.match(err.message, /pipewrap-linux-x64-gnu/);
+  assert.ok(err.message.includes(`optional package pipewrap-${HOST},`), err.message);
   assert.doesNotMatch(err.message, /wasm32-wasi/);
+});
+
+// Rust target triple -> platform package, for package.json's napi.targets.
+const RUST_TARGETS = {
+  'x86_64-unknown-linux-gnu': 'linux-x64-gnu',
+  'aarch64-unknown-linux-gnu': 'linux-arm64-gnu',
+  'x86_64-apple-darwin': 'darwin-x64',
+  'aarch64-apple-darwin': 'darwin-arm64',
+};
+
+test('every platform package matches its triple, the loader error list, optionalDependencies and napi.targets', () => {
+  const main = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+  const dirs = fs.readdirSync(path.join(ROOT, 'npm')).sort();
+  assert.deepEqual(dirs, [...PREBUILT].sort(), 'npm/ holds exactly the platforms lib/native-error.js names');
+  assert.deepEqual(main.napi.targets.map((r) => RUST_TARGETS[r]).sort(), dirs, 'napi.targets');
+  assert.deepEqual(Object.keys(main.optionalDependencies).sort(), dirs.map((d) => `pipewrap-${d}`).sort());
+  for (const triple of dirs) {
+    const [os_, cpu, libc] = triple.split('-');
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'npm', triple, 'package.json'), 'utf8'));
+    const binary = `pipewrap.${triple}.node`;
+    assert.equal(pkg.name, `pipewrap-${triple}`);
+    assert.equal(pkg.version, main.version, `${triple} version`);
+    assert.equal(main.optionalDependencies[pkg.name], main.version, `${pkg.name} in optionalDependencies`);
+    assert.equal(pkg.main, binary);
+    assert.deepEqual(pkg.files, [binary]);
+    assert.deepEqual(pkg.os, [os_]);
+    assert.deepEqual(pkg.cpu, [cpu]);
+    // npm's libc check only passes on Linux: a darwin package must not set it.
+    assert.deepEqual(pkg.libc, libc === 'gnu' ? ['glibc'] : undefined, `${triple} libc`);
+    assert.deepEqual(pkg.engines, main.engines);
+    assert.ok(main.os.includes(os_) && main.cpu.includes(cpu), `the main package installs on ${triple}`);
+    assert.ok(fs.existsSync(path.join(ROOT, 'npm', triple, 'README.md')), `${triple} README`);
+  }
+  // The main package carries no libc field: npm refuses a package with one
+  // on macOS, where it finds no libc to compare.
+  assert.equal(main.libc, undefined);
 });

@@ -2,6 +2,12 @@
 // The one readable error for a machine where pipewrap's native binary is
 // missing: which platform package was expected, and the two ways out.
 
+// The platforms with a prebuilt binary, each in the optional package
+// pipewrap-<triple> (npm/<triple>/ in the repository). __test__/
+// install-prebuilt.test.js checks this list against npm/, package.json's
+// optionalDependencies and napi.targets.
+const PREBUILT = ['linux-x64-gnu', 'linux-arm64-gnu', 'darwin-x64', 'darwin-arm64'];
+
 function platformTriple() {
   let libc = 'gnu';
   if (process.platform === 'linux') {
@@ -13,12 +19,13 @@ function platformTriple() {
 
 function nativeMissingMessage() {
   const { triple, libc } = platformTriple();
-  const supported = triple === 'linux-x64-gnu';
-  const which = supported
-    ? `Its prebuilt binary comes in the optional package pipewrap-linux-x64-gnu, which is not installed here ` +
+  const pkg = `pipewrap-${triple}`;
+  const which = PREBUILT.includes(triple)
+    ? `Its prebuilt binary comes in the optional package ${pkg}, which is not installed here ` +
       `(installs with --omit=optional or --no-optional, or a lockfile made on another platform, leave it out): ` +
-      `reinstall pipewrap with optional dependencies, or add pipewrap-linux-x64-gnu next to it.`
-    : `There is no prebuilt binary for ${triple}: pipewrap ships one for Linux x64 with glibc only` +
+      `reinstall pipewrap with optional dependencies, or add ${pkg} next to it.`
+    : `There is no prebuilt binary for ${triple}: pipewrap ships them for Linux x64 and arm64 with glibc, ` +
+      `and for macOS x64 and arm64` +
       (libc === 'musl' ? ' (musl systems such as Alpine are not supported yet).' : '.');
   return (
     `pipewrap could not load its native binary for ${triple}. ${which} ` +
@@ -33,4 +40,4 @@ function nativeMissingError(cause) {
   return err;
 }
 
-module.exports = { nativeMissingMessage, nativeMissingError, platformTriple };
+module.exports = { PREBUILT, nativeMissingMessage, nativeMissingError, platformTriple };

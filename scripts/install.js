@@ -3,8 +3,8 @@
 // 1. A development checkout (the napi CLI, a dev dependency, is present):
 //    build the addon with it, which also regenerates index.js/index.d.ts.
 // 2. An installed copy with a loadable binary (the optional platform package
-//    pipewrap-linux-x64-gnu, or a binary built earlier): nothing to do, no
-//    Rust needed.
+//    pipewrap-<platform>, e.g. pipewrap-linux-arm64-gnu, or a binary built
+//    earlier): nothing to do, no Rust needed.
 // 3. Asked to build from source (`npm install --build-from-source`, or
 //    PIPEWRAP_BUILD_FROM_SOURCE=1), or no binary at all: build with cargo
 //    into a target dir under the OS temp dir (never inside node_modules),
@@ -16,7 +16,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const root = path.join(__dirname, '..');
-const { nativeMissingMessage } = require('../lib/native-error');
+const { nativeMissingMessage, platformTriple } = require('../lib/native-error');
 
 function napiCli() {
   try {
@@ -52,8 +52,9 @@ function buildWithCargo() {
     stdio: 'inherit',
     env: { ...process.env, CARGO_TARGET_DIR: target },
   });
-  const built = path.join(target, 'release', 'libpipewrap.so');
-  const dest = path.join(root, `pipewrap.${process.platform}-${process.arch}-gnu.node`);
+  const built = path.join(target, 'release', process.platform === 'darwin' ? 'libpipewrap.dylib' : 'libpipewrap.so');
+  // The name the generated loader (index.js) looks for first on this machine.
+  const dest = path.join(root, `pipewrap.${platformTriple().triple}.node`);
   // Write next to the old file and rename: a running process may have it mapped.
   fs.copyFileSync(built, `${dest}.tmp`);
   fs.renameSync(`${dest}.tmp`, dest);
