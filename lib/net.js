@@ -38,9 +38,12 @@ const UV_ENAMETOOLONG = -E.ENAMETOOLONG;
 const UV_ENOTCONN = -E.ENOTCONN;
 const UV_EINVAL = -E.EINVAL;
 
-// sockaddr_un.sun_path is 108 bytes on Linux. A filesystem path needs its
-// terminating NUL inside it; an abstract name ('\0…') does not.
-const SUN_PATH_LEN = 108;
+// sockaddr_un.sun_path is 108 bytes on Linux, 104 on macOS (crates/core
+// sys::SUN_PATH_LEN). A filesystem path needs its terminating NUL inside it;
+// an abstract name ('\0…', Linux only: elsewhere the addon says EINVAL, as
+// Node does) does not.
+const SUN_PATH_LEN = process.platform === 'darwin' ? 104 : 108;
+const ABSTRACT_NAMES = process.platform === 'linux';
 
 // The back-pointer from a binding handle to its Socket/Server (Node uses a
 // private owner_symbol for this).
@@ -92,7 +95,7 @@ function validatePath(path, name) {
 // Returns a suffix for the error message when `path` does not fit sun_path.
 function pathTooLong(path) {
   const bytes = Buffer.byteLength(path, 'utf8');
-  const max = path.charCodeAt(0) === 0 ? SUN_PATH_LEN : SUN_PATH_LEN - 1;
+  const max = ABSTRACT_NAMES && path.charCodeAt(0) === 0 ? SUN_PATH_LEN : SUN_PATH_LEN - 1;
   if (bytes <= max) return null;
   return ` (a Unix socket path is limited to ${SUN_PATH_LEN} bytes including the terminating NUL,` +
     ` i.e. ${max} usable bytes; this one is ${bytes} bytes)`;
