@@ -12,7 +12,7 @@ use std::ptr;
 use napi::sys::{napi_env, napi_ref, napi_value};
 
 use crate::env;
-use crate::js::{self, napi_call};
+use crate::js::{self, napi_call, RefEnv};
 
 /// Slot indices of `streamBaseState`, as in Node's stream_base.h.
 pub const K_READ_BYTES_OR_ERROR: usize = 0;
@@ -91,37 +91,14 @@ fn typed_array_store(env: napi_env, ta: napi_value) -> Option<(napi_value, *mut 
   ok.then_some((ab, data as *mut i32))
 }
 
-/// Whether JS can detach `ab`: a trial transfer (structuredClone) leaves a
-/// Wasm memory's buffer attached and detaches any other, so a replaced
-/// `WebAssembly` global cannot pass off a plain ArrayBuffer as fixed.
-fn is_wasm_memory_buffer(env: napi_env, ab: napi_value) -> bool {
-  let mut global = ptr::null_mut();
-  napi_call!(napi_get_global(env, &mut global));
-  let clone = js::get(env, global, c"structuredClone");
-  if !js::is_function(env, clone) {
-    return false;
-  }
-  let mut opts = ptr::null_mut();
-  napi_call!(napi_create_object(env, &mut opts));
-  let mut list = ptr::null_mut();
-  napi_call!(napi_create_array_with_length(env, 1, &mut list));
-  napi_call!(napi_set_element(env, list, 0, ab));
-  js::set(env, opts, c"transfer", list);
-  let mut out = ptr::null_mut();
-  let status = napi_call!(napi_call_function(
-    env,
-    global,
-    clone,
-    2,
-    [ab, opts].as_ptr(),
-    &mut out
-  ));
-  if status != napi::sys::Status::napi_ok {
-    let mut err = ptr::null_mut();
-    napi_call!(napi_get_and_clear_last_exception(env, &mut err));
-    return false;
-  }
-  !is_detached(env, ab)
+/// Whether JS can never detach `ab`, asked of N-API itself: detaching a
+/// Wasm memory's buffer is refused (`napi_detachable_arraybuffer_expected`),
+/// while any other ArrayBuffer (say, one a replaced `WebAssembly` global
+/// passed off as Wasm memory) is detached by the probe and so not used.
+/// No global is consulted, so no script can fake the answer.
+fn cannot_detach(env: napi_env, ab: napi_value) -> bool {
+  let status = napi_call!(napi_detach_arraybuffer(env, ab));
+  status == napi::sys::Status::napi_detachable_arraybuffer_expected && !is_detached(env, ab)
 }
 
 /// The shared `streamBaseState` Int32Array (created on first use).
@@ -140,7 +117,7 @@ pub fn stream_state(env: napi_env) -> napi_value {
   let (ta, ab, data, attached_for_good) = match (!fixed.is_null())
     .then(|| typed_array_store(env, fixed))
     .flatten()
-    .filter(|(ab, _)| is_wasm_memory_buffer(env, *ab))
+    .filter(|(ab, _)| cannot_detach(env, *ab))
   {
     Some((ab, data)) => (fixed, ab, data, true),
     None => {
@@ -172,28 +149,27 @@ pub fn stream_state(env: napi_env) -> napi_value {
   ta
 }
 
-/// Writes two slots of `streamBaseState` (one lookup for both).
-pub fn set_state(env: napi_env, slots: [(usize, i32); 2]) {
-  let (mut ab_ref, mut base, mut fixed) = SHARED.with(|s| {
+/// Writes two slots of `streamBaseState` (one lookup for both). Runs no
+/// JS (a `RefEnv` cannot): before JS has asked for the array there is
+/// nobody to read the slots, so nothing is written.
+pub fn set_state(env: RefEnv, slots: [(usize, i32); 2]) {
+  let (ab_ref, base, fixed) = SHARED.with(|s| {
     let s = s.borrow();
     (s.state_ab, s.state_data, s.state_fixed)
   });
-  if ab_ref.is_null() {
-    stream_state(env);
-    (ab_ref, base, fixed) = SHARED.with(|s| {
-      let s = s.borrow();
-      (s.state_ab, s.state_data, s.state_fixed)
-    });
+  if ab_ref.is_null() || base.is_null() {
+    return;
   }
   // Memory JS cannot detach needs no check; any other is looked at again.
-  if base.is_null() || (!fixed && is_detached(env, js::ref_value(env, ab_ref))) {
+  if !fixed && is_detached(env.no_js(), env.ref_value(ab_ref)) {
     return;
   }
   for (index, value) in slots {
     debug_assert!(index < 4);
     // SAFETY: base is the backing store of this Int32Array(4)'s ArrayBuffer,
-    // which JS cannot detach (Wasm memory) or was just seen attached (so the
-    // store is the one cached) with no JS run since; index < 4.
+    // which JS cannot detach (N-API refused to detach it: Wasm memory) or
+    // was just seen attached (so the store is the one cached: an attached
+    // ArrayBuffer's store never moves) with no JS run since; index < 4.
     unsafe { *base.add(index) = value };
   }
 }

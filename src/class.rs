@@ -145,7 +145,8 @@ unsafe extern "C" fn finalize_tracked<T>(env: napi_env, data: *mut c_void, _hint
 /// Makes the wrap reference of `native`'s object strong (the object stays
 /// alive) and returns it for [`release_wrapped`]; null if `native` is not
 /// wrapped. Counted in `js::live_refs` while held.
-pub fn hold_wrapped<T>(env: napi_env, native: &Rc<T>) -> napi_ref {
+pub fn hold_wrapped<T>(env: js::RefEnv, native: &Rc<T>) -> napi_ref {
+  let env = env.no_js();
   let key = Rc::as_ptr(native) as usize;
   let Some(wrap_ref) = LIVE.with(|l| l.borrow().get(&key).copied()) else {
     return ptr::null_mut();
@@ -159,10 +160,11 @@ pub fn hold_wrapped<T>(env: napi_env, native: &Rc<T>) -> napi_ref {
 }
 
 /// Makes a reference from [`hold_wrapped`] weak again and nulls the slot.
-pub fn release_wrapped(env: napi_env, held: &mut napi_ref) {
+pub fn release_wrapped(env: js::RefEnv, held: &mut napi_ref) {
   if held.is_null() {
     return;
   }
+  let env = env.no_js();
   let mut count = 0;
   napi_call!(napi_reference_unref(env, *held, &mut count));
   js::count_held(-1);

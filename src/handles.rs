@@ -12,7 +12,7 @@ use pipewrap_core::sys;
 
 use crate::class;
 use crate::js::{self, napi_call};
-use crate::stream::{self, Stream, StreamRef};
+use crate::stream::{Stream, StreamRef};
 
 thread_local! {
   /// The `Pipe` constructor of this env, defined once however often the
@@ -47,9 +47,11 @@ pub fn stream_of(env: napi_env, value: napi_value) -> Option<PipeStream> {
   class::unwrap_tracked::<RefCell<Stream>>(env, value)
 }
 
-/// A fresh `Pipe` (SOCKET) around a connected socket: accepted, or
-/// received over IPC. On failure the fd is closed and the errno says why.
-pub fn new_connected_pipe(env: napi_env, fd: OwnedFd) -> Result<napi_value, i32> {
+/// A fresh `Pipe` (SOCKET) object around a connected socket (accepted, or
+/// received over IPC), and its state. Not yet registered nor bound to its
+/// object: the driver does that (`driver::connected_pipe`), since binding
+/// runs JS. On failure the fd is closed and the errno says why.
+pub fn new_connected_pipe(env: napi_env, fd: OwnedFd) -> Result<(napi_value, StreamRef), i32> {
   let ctor = pipe_ctor(env);
   if ctor.is_null() {
     return Err(-libc::EINVAL);
@@ -70,26 +72,28 @@ pub fn new_connected_pipe(env: napi_env, fd: OwnedFd) -> Result<napi_value, i32>
     return Err(-libc::EINVAL);
   };
   let s = StreamRef::clone(&s);
-  let mut st = s.borrow_mut();
-  st.core.adopt(fd.into_raw_fd());
-  st.core.readable = true;
-  st.core.writable = true;
-  st.bind_this(&s, obj);
-  drop(st);
-  stream::register(env, &s);
-  Ok(obj)
+  {
+    let mut st = s.borrow_mut();
+    st.core.adopt(fd.into_raw_fd());
+    st.core.readable = true;
+    st.core.writable = true;
+  }
+  Ok((obj, s))
 }
 
 /// What JS gets for an fd received on an IPC channel: a `Pipe` for a Unix
-/// stream socket, `{ type: 'TCP' | 'UDP', fd }` for inet sockets (the JS
-/// layer builds Node handles from those), and `{ type: 'UNSUPPORTED', fd: -1 }`
-/// for anything else, which is closed at once (Node aborts on those).
-pub fn wrap_received_fd(env: napi_env, fd: OwnedFd) -> napi_value {
+/// stream socket (made by `make_pipe`), `{ type: 'TCP' | 'UDP', fd }` for
+/// inet sockets (the JS layer builds Node handles from those), and
+/// `{ type: 'UNSUPPORTED', fd: -1 }` for anything else, which is closed at
+/// once (Node aborts on those).
+pub fn wrap_received_fd(
+  env: napi_env,
+  fd: OwnedFd,
+  make_pipe: impl FnOnce(OwnedFd) -> Result<napi_value, i32>,
+) -> napi_value {
   let raw = std::os::fd::AsRawFd::as_raw_fd(&fd);
   match sys::fd_kind(raw) {
-    sys::FdKind::UnixStream => {
-      new_connected_pipe(env, fd).unwrap_or_else(|_| raw_handle(env, "UNSUPPORTED", -1))
-    }
+    sys::FdKind::UnixStream => make_pipe(fd).unwrap_or_else(|_| raw_handle(env, "UNSUPPORTED", -1)),
     sys::FdKind::Tcp => raw_handle(env, "TCP", fd.into_raw_fd()),
     sys::FdKind::Udp => raw_handle(env, "UDP", fd.into_raw_fd()),
     sys::FdKind::Other => raw_handle(env, "UNSUPPORTED", -1),

@@ -133,6 +133,49 @@ pub fn count_held(delta: i64) {
   LIVE_REFS.with(|c| c.set(c.get() + delta));
 }
 
+/// The env as code that holds a handle's state borrowed sees it: reference
+/// bookkeeping and byte lookups only. None of its methods can run JS (no
+/// property access, no calls, no scripts, no async hooks), so a `RefCell`
+/// borrow may be held across any of them. A handle's state (`Stream`) keeps
+/// only this; the full `napi_env` that runs JS reaches the delivery layer
+/// through `stream::env_of`, which takes the handle, not its borrowed state.
+#[derive(Clone, Copy)]
+pub struct RefEnv(napi_env);
+
+impl RefEnv {
+  pub fn new(env: napi_env) -> Self {
+    RefEnv(env)
+  }
+  pub fn new_ref(self, v: napi_value, count: u32) -> napi_ref {
+    new_ref(self.0, v, count)
+  }
+  pub fn ref_value(self, r: napi_ref) -> napi_value {
+    ref_value(self.0, r)
+  }
+  pub fn drop_ref(self, r: &mut napi_ref) {
+    drop_ref(self.0, r)
+  }
+  pub fn ref_more(self, r: napi_ref) {
+    ref_more(self.0, r)
+  }
+  pub fn ref_less(self, r: &mut napi_ref) -> bool {
+    ref_less(self.0, r)
+  }
+  /// `a === b` (identity: no conversion, no JS).
+  pub fn strict_equals(self, a: napi_value, b: napi_value) -> bool {
+    strict_equals(self.0, a, b)
+  }
+  pub fn uint8_bytes(self, v: napi_value) -> Option<(*mut u8, usize)> {
+    uint8_bytes(self.0, v)
+  }
+  /// The raw env, for the N-API calls of this crate that run no JS (wrap
+  /// references, the loop, the scheduler, `napi_async_destroy`). Not for
+  /// calling functions or touching properties.
+  pub(crate) fn no_js(self) -> napi_env {
+    self.0
+  }
+}
+
 pub fn new_ref(env: napi_env, v: napi_value, count: u32) -> napi_ref {
   let mut r = ptr::null_mut();
   if napi_call!(napi_create_reference(env, v, count, &mut r)) == sys::Status::napi_ok {
@@ -236,16 +279,42 @@ pub fn make_callback(
     &mut result
   ));
   if status != sys::Status::napi_ok {
-    let mut pending = false;
-    napi_call!(napi_is_exception_pending(env, &mut pending));
-    if pending {
-      let mut err = ptr::null_mut();
-      napi_call!(napi_get_and_clear_last_exception(env, &mut err));
-      napi_call!(napi_fatal_exception(env, err));
-    }
+    clear_exception_fatally(env);
     return ptr::null_mut();
   }
   result
+}
+
+/// Opens the async context a handle's callbacks run in. Runs JS: the
+/// user's `async_hooks` init hooks. Call with no handle state borrowed.
+pub fn async_init(env: napi_env, resource: napi_value, name: &str) -> sys::napi_async_context {
+  let mut ctx = ptr::null_mut();
+  let name = string(env, name);
+  if napi_call!(napi_async_init(env, resource, name, &mut ctx)) != sys::Status::napi_ok {
+    // A hook threw: Node reports it as uncaught; the handle works without
+    // a context of its own (callbacks then run in the default one).
+    clear_exception_fatally(env);
+    return ptr::null_mut();
+  }
+  ctx
+}
+
+/// Closes an async context (queues the destroy hooks; runs no JS now).
+pub fn async_destroy(env: RefEnv, ctx: sys::napi_async_context) {
+  if !ctx.is_null() {
+    napi_call!(napi_async_destroy(env.0, ctx));
+  }
+}
+
+/// Hands a pending exception to Node's uncaught-exception machinery.
+fn clear_exception_fatally(env: napi_env) {
+  let mut pending = false;
+  napi_call!(napi_is_exception_pending(env, &mut pending));
+  if pending {
+    let mut err = ptr::null_mut();
+    napi_call!(napi_get_and_clear_last_exception(env, &mut err));
+    napi_call!(napi_fatal_exception(env, err));
+  }
 }
 
 /// Throws a `TypeError`/`RangeError`/`Error` with a Node-style `code` and

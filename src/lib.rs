@@ -19,7 +19,8 @@
 
 pub mod buffers;
 pub mod class;
-pub mod deliver;
+pub mod driver;
+pub mod encoding;
 pub mod env;
 pub mod handles;
 pub mod js;

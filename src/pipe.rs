@@ -2,14 +2,15 @@
 //! validate their arguments (throwing a `TypeError` with a Node-style `code`
 //! where Node would abort), then act, returning 0 or a negative errno.
 
-use std::os::unix::io::RawFd;
+use std::os::fd::{OwnedFd, RawFd};
 use std::ptr;
 
 use napi::sys::{self as napi_sys, napi_callback_info, napi_env, napi_value};
 
 use crate::buffers::{self, K_BYTES_WRITTEN, K_LAST_WRITE_WAS_ASYNC};
 use crate::class::{self, CallArgs, JsResult, Thrown};
-use crate::deliver;
+use crate::driver;
+use crate::encoding::{self, Chunk, Encoding};
 use crate::handles;
 use crate::js::{self, napi_call};
 use crate::reqs::{self, ReqKind};
@@ -30,7 +31,7 @@ fn string_arg(env: napi_env, v: napi_value, what: &str) -> Result<Vec<u8>> {
       &format!("The \"{what}\" argument must be of type string"),
     ));
   }
-  Ok(encode(env, v, Encoding::Utf8))
+  Ok(encoding::encode(env, v, Encoding::Utf8))
 }
 
 fn int_arg(env: napi_env, v: napi_value, what: &str) -> Result<i32> {
@@ -48,135 +49,6 @@ fn int_arg(env: napi_env, v: napi_value, what: &str) -> Result<i32> {
       )
     }
   })
-}
-
-#[derive(Clone, Copy)]
-enum Encoding {
-  Utf8,
-  Latin1,
-  Ucs2,
-}
-
-type GetOneByteString = unsafe extern "C" fn(
-  napi_env,
-  napi_value,
-  *mut std::os::raw::c_char,
-  usize,
-  *mut usize,
-) -> napi_sys::napi_status;
-
-/// A string's bytes through one of N-API's one-byte getters (UTF-8 or
-/// Latin-1): ask for the length, then fill a buffer of that size.
-fn one_byte_string(env: napi_env, v: napi_value, get: GetOneByteString) -> Vec<u8> {
-  let mut len = 0usize;
-  // SAFETY: env/v are live for this call; a null buffer asks for the length.
-  unsafe { get(env, v, ptr::null_mut(), 0, &mut len) };
-  let mut buf = vec![0u8; len + 1];
-  // SAFETY: buf has len + 1 bytes, the size passed (the getter NUL-ends).
-  unsafe { get(env, v, buf.as_mut_ptr().cast(), len + 1, &mut len) };
-  buf.truncate(len);
-  buf
-}
-
-/// A JS string's bytes in the given encoding.
-fn encode(env: napi_env, v: napi_value, enc: Encoding) -> Vec<u8> {
-  match enc {
-    Encoding::Utf8 => one_byte_string(env, v, napi_sys::napi_get_value_string_utf8),
-    Encoding::Latin1 => one_byte_string(env, v, napi_sys::napi_get_value_string_latin1),
-    Encoding::Ucs2 => {
-      let mut len = 0usize;
-      napi_call!(napi_get_value_string_utf16(
-        env,
-        v,
-        std::ptr::null_mut(),
-        0,
-        &mut len
-      ));
-      let mut units = vec![0u16; len + 1];
-      napi_call!(napi_get_value_string_utf16(
-        env,
-        v,
-        units.as_mut_ptr(),
-        len + 1,
-        &mut len
-      ));
-      units.truncate(len);
-      units.iter().flat_map(|u| u.to_le_bytes()).collect()
-    }
-  }
-}
-
-/// Calls `Buffer.from(chunk, enc)` for encodings N-API cannot convert
-/// (base64, hex, ...). Runs JS: only before any raw slice is taken.
-fn buffer_from(env: napi_env, chunk: napi_value, enc: napi_value) -> Result<napi_value> {
-  let mut global = std::ptr::null_mut();
-  napi_call!(napi_get_global(env, &mut global));
-  let buffer = js::get(env, global, c"Buffer");
-  let from = js::get(env, buffer, c"from");
-  let mut out = std::ptr::null_mut();
-  let status = napi_call!(napi_call_function(
-    env,
-    buffer,
-    from,
-    2,
-    [chunk, enc].as_ptr(),
-    &mut out
-  ));
-  if status != napi::sys::Status::napi_ok {
-    return Err(Thrown);
-  }
-  if js::uint8_bytes(env, out).is_none() {
-    return Err(arg_error(env, "unsupported encoding"));
-  }
-  Ok(out)
-}
-
-/// One `writev` chunk after the JS-running conversions: either bytes
-/// already copied out, or a Uint8Array whose memory is looked up only when
-/// no more JS can run before the write.
-enum Chunk {
-  Owned(Vec<u8>),
-  View(napi_value),
-}
-
-/// Converts one `[chunk, encoding]` pair: a Uint8Array is kept as a view,
-/// a string is encoded now (or through `Buffer.from` for rare encodings).
-fn convert_chunk(env: napi_env, chunk: napi_value, enc: napi_value) -> Result<Chunk> {
-  if js::uint8_bytes(env, chunk).is_some() {
-    return Ok(Chunk::View(chunk));
-  }
-  if js::type_of(env, chunk) != napi::sys::ValueType::napi_string {
-    return Err(arg_error(
-      env,
-      "writev chunks must be strings or Uint8Arrays",
-    ));
-  }
-  let enc_name = if js::type_of(env, enc) == napi::sys::ValueType::napi_string {
-    String::from_utf8(encode(env, enc, Encoding::Utf8)).unwrap_or_default()
-  } else {
-    "utf8".to_string()
-  };
-  let fast = match enc_name.to_ascii_lowercase().as_str() {
-    "utf8" | "utf-8" | "buffer" => Some(Encoding::Utf8),
-    "latin1" | "binary" | "ascii" => Some(Encoding::Latin1),
-    "ucs2" | "ucs-2" | "utf16le" | "utf-16le" => Some(Encoding::Ucs2),
-    _ => None,
-  };
-  match fast {
-    Some(e) => Ok(Chunk::Owned(encode(env, chunk, e))),
-    None => buffer_from(env, chunk, enc).map(Chunk::View),
-  }
-}
-
-/// The bytes of a Uint8Array, looked up now. Only for use before the next
-/// call into JS (a detached view reads as empty).
-fn view_bytes<'a>(env: napi_env, v: napi_value) -> &'a [u8] {
-  match js::uint8_bytes(env, v) {
-    // SAFETY: v is alive in the current handle scope, and the caller uses
-    // the slice before any JS can run (and detach it).
-    Some((p, len)) => unsafe { std::slice::from_raw_parts(p, len) },
-    None => &[],
-  }
 }
 
 /// The fd of a handle to send: any object with a numeric `fd` (a pipewrap
@@ -236,43 +108,46 @@ fn int(env: napi_env, v: i32) -> JsResult {
 }
 
 /// The JS side of a write, done before any bytes are looked at (it may run
-/// JS: a getter on `handle.fd`, a setter on `req.handle`): the fd of the
-/// handle to send, on IPC pipes only (ignored elsewhere, like Node). When it
-/// returns `Ok(None)` it ran no JS.
+/// JS: a getter on `handle.fd`, a setter on `req.handle`): on IPC pipes only
+/// (ignored elsewhere, like Node), a duplicate of the fd of the handle to
+/// send, which the write owns until it completes. Returns an empty list,
+/// having run no JS, when there is no handle to send.
 fn write_handle(
   env: napi_env,
   s: &StreamRef,
   req: napi_value,
   handle: napi_value,
-) -> std::result::Result<Option<RawFd>, i32> {
+) -> std::result::Result<Vec<OwnedFd>, i32> {
   if !s.borrow().core.is_ipc() {
-    return Ok(None);
+    return Ok(Vec::new());
   }
   match send_handle_fd(env, handle) {
-    None => Ok(None),
+    None => Ok(Vec::new()),
     Some(-1) => Err(-libc::EBADF),
     Some(fd) => {
+      let copy = sys::dup_cloexec(fd)?;
       // As in Node: the request holds the sent handle until it completes.
       js::set(env, req, c"handle", handle);
-      Ok(Some(fd))
+      Ok(vec![copy])
     }
   }
 }
 
-/// The native write shared by every `write*` method: no JS runs in here.
-/// With `lent` (one Uint8Array the request holds on to), what the socket
-/// does not take now is queued without a copy (`StreamCore::write_lent`);
-/// otherwise it is copied. Reports through `streamBaseState` whether a
-/// callback will follow.
+/// The native write shared by every `write*` method. It cannot run JS: it
+/// sees the handle's state only through its `RefEnv`. With `lent` (one
+/// Uint8Array the request holds on to), what the socket does not take now
+/// is queued without a copy (`StreamCore::write_lent`); otherwise it is
+/// copied. Reports through `streamBaseState` whether a callback will
+/// follow; the caller then calls `driver::after_write`.
 fn native_write(
-  env: napi_env,
   s: &StreamRef,
   req: napi_value,
   bufs: &[&[u8]],
-  fds: &[RawFd],
+  fds: Vec<OwnedFd>,
   lent: Option<napi_value>,
 ) -> i32 {
   let mut st = s.borrow_mut();
+  let env = st.env();
   let id = st.next_req_id();
   let total: usize = bufs.iter().map(|b| b.len()).sum();
   let res = match (lent, bufs) {
@@ -290,10 +165,10 @@ fn native_write(
         ],
       );
       if is_async {
-        let r = js::new_ref(env, req, 1);
+        let r = env.new_ref(req, 1);
         st.js.reqs.push_back((id, r));
         if let Some(buf) = lent {
-          let b = js::new_ref(env, buf, 1);
+          let b = env.new_ref(buf, 1);
           st.js.lent.push_back((id, b));
         }
       }
@@ -301,14 +176,7 @@ fn native_write(
     }
     Err(e) => e,
   };
-  deliver::update_poll(&mut st);
-  let finished_now = st.core.has_completions();
-  drop(st);
-  if finished_now {
-    // A handle write that went out at once: like uv_write2, its callback
-    // comes on the next loop turn.
-    deliver::deliver_next_turn(env, s);
-  }
+  driver::update_poll(&mut st);
   status
 }
 
@@ -321,51 +189,14 @@ fn string_write(env: napi_env, s: &StreamRef, a: &CallArgs<3>, enc: Encoding) ->
     ));
   }
   let fds = match write_handle(env, s, req, a.argv[2]) {
-    Ok(fd) => fd,
+    Ok(fds) => fds,
     Err(e) => return int(env, e),
   };
-  let fds: &[RawFd] = fds.as_slice();
-  let get: GetOneByteString = match enc {
-    Encoding::Utf8 => napi_sys::napi_get_value_string_utf8,
-    Encoding::Latin1 => napi_sys::napi_get_value_string_latin1,
-    Encoding::Ucs2 => {
-      let bytes = encode(env, a.argv[1], enc);
-      return int(env, native_write(env, s, req, &[&bytes], fds, None));
-    }
-  };
-  // Most strings fit the scratch buffer: one conversion, no allocation
-  // (the bytes are copied only if the kernel does not take them all now).
-  let fitted = STRING_BUF.with(|b| {
-    let mut b = b.try_borrow_mut().ok()?;
-    let mut len = 0usize;
-    // SAFETY: b has STRING_SCRATCH writable bytes, the size passed.
-    unsafe {
-      get(
-        env,
-        a.argv[1],
-        b.as_mut_ptr().cast(),
-        STRING_SCRATCH,
-        &mut len,
-      )
-    };
-    // Within a UTF-8 sequence of the end, the string may have been cut.
-    if len + 4 >= STRING_SCRATCH {
-      return None;
-    }
-    Some(native_write(env, s, req, &[&b[..len]], fds, None))
+  let status = encoding::with_string_bytes(env, a.argv[1], enc, |bytes| {
+    native_write(s, req, &[bytes], fds, None)
   });
-  if let Some(result) = fitted {
-    return int(env, result);
-  }
-  let bytes = encode(env, a.argv[1], enc);
-  int(env, native_write(env, s, req, &[&bytes], fds, None))
-}
-
-const STRING_SCRATCH: usize = 16 * 1024;
-
-thread_local! {
-  /// Scratch space strings are converted into before being written.
-  static STRING_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; STRING_SCRATCH]);
+  driver::after_write(env, s);
+  int(env, status)
 }
 
 /// `new Pipe(type)`: type is `constants.SOCKET`, `SERVER` or `IPC`.
@@ -430,11 +261,10 @@ pipe_fn!(bind, 2, |env, s, a| {
       },
     );
   }
-  if let Err(err) = deliver::attach_fd(s, a.this, fd) {
+  if let Err(err) = driver::attach_fd(s, a.this, fd, Some(name)) {
     sys::close(fd);
     return int(env, err);
   }
-  s.borrow_mut().core.set_bound_path(name);
   int(env, 0)
 });
 
@@ -443,8 +273,8 @@ pipe_fn!(listen, 1, |env, s, a| {
   let mut st = s.borrow_mut();
   let err = st.core.listen(backlog);
   if err == 0 {
-    deliver::reserve_spare_fd();
-    deliver::update_poll(&mut st);
+    driver::reserve_spare_fd();
+    driver::update_poll(&mut st);
   }
   int(env, err)
 });
@@ -466,15 +296,16 @@ pipe_fn!(connect, 2, |env, s, a| {
   }
   if !s.borrow().core.has_fd() {
     match sys::unix_socket() {
-      Ok(fd) => deliver::attach_new_socket(s, a.this, fd),
+      Ok(fd) => driver::attach_new_socket(s, a.this, fd),
       Err(err) => {
-        s.borrow_mut().bind_this(s, a.this);
-        deliver::fail_connect_later(s, env, req, err);
+        driver::bind_js(s, a.this);
+        driver::fail_connect_later(s, env, req, err);
         return int(env, 0);
       }
     }
   }
-  deliver::start_connect(s, env, req, &name);
+  // An async hook may have closed the handle as it opened (bind_js).
+  driver::start_connect(s, env, req, &name);
   int(env, 0)
 });
 
@@ -508,7 +339,7 @@ pipe_fn!(open, 1, |env, s, a| {
     return int(env, err);
   }
   // uv_poll_init refuses an fd the loop watches (EEXIST): libuv's rule.
-  if let Err(err) = deliver::attach_fd(s, a.this, fd) {
+  if let Err(err) = driver::attach_fd(s, a.this, fd, None) {
     return int(env, err);
   }
   let mut st = s.borrow_mut();
@@ -566,7 +397,7 @@ pipe_fn!(fchmod, 1, |env, s, a| {
 // Closes the handle; `cb` (if a function) runs later with no arguments. A
 // second call does nothing.
 pipe_fn!(close, 1, |env, s, a| {
-  deliver::close(s, env, a.argv[0]);
+  driver::close(s, env, a.argv[0]);
   Ok(js::undefined(env))
 });
 
@@ -601,7 +432,7 @@ pipe_fn!(read_start, 0, |env, s, a| {
   let _ = &a;
   let mut st = s.borrow_mut();
   let err = st.core.read_start();
-  deliver::update_poll(&mut st);
+  driver::update_poll(&mut st);
   int(env, err)
 });
 
@@ -609,7 +440,7 @@ pipe_fn!(read_stop, 0, |env, s, a| {
   let _ = &a;
   let mut st = s.borrow_mut();
   st.core.read_stop();
-  deliver::update_poll(&mut st);
+  driver::update_poll(&mut st);
   int(env, 0)
 });
 
@@ -619,10 +450,10 @@ pipe_fn!(shutdown, 1, |env, s, a| {
   let id = st.next_req_id();
   let err = st.core.shutdown(id);
   if err == 0 {
-    let r = js::new_ref(env, req, 1);
+    let r = st.env().new_ref(req, 1);
     st.js.reqs.push_back((id, r));
     // The shutdown(2) itself runs on POLLOUT once the queue is empty.
-    deliver::update_poll(&mut st);
+    driver::update_poll(&mut st);
   }
   int(env, err)
 });
@@ -632,24 +463,24 @@ pipe_fn!(write_buffer, 3, |env, s, a| {
   let Some((p, len)) = js::uint8_bytes(env, a.argv[1]) else {
     return Err(arg_error(env, "Second argument must be a buffer"));
   };
-  let fds = match write_handle(env, s, req, a.argv[2]) {
-    Ok(None) => {
-      // SAFETY: no JS ran since the lookup above (write_handle returns
-      // None before touching JS). What the socket does not take now stays
-      // in the caller's buffer, held by reference and looked up again at
-      // every flush (as Node's write requests pin theirs), never by pointer.
+  let status = match write_handle(env, s, req, a.argv[2]) {
+    Ok(fds) if fds.is_empty() => {
+      // SAFETY: no JS ran since the lookup above (write_handle returns an
+      // empty list before touching JS), and native_write runs none. What
+      // the socket does not take now stays in the caller's buffer, held by
+      // reference and looked up again at every flush (as Node's write
+      // requests pin theirs), never by pointer.
       let bytes = unsafe { std::slice::from_raw_parts(p, len) };
-      return int(
-        env,
-        native_write(env, s, req, &[bytes], &[], Some(a.argv[1])),
-      );
+      native_write(s, req, &[bytes], fds, Some(a.argv[1]))
     }
-    Ok(Some(fd)) => fd,
-    Err(e) => return int(env, e),
+    // JS may have run (a getter on handle.fd): look the bytes up again.
+    Ok(fds) => encoding::with_view(env, a.argv[1], |bytes| {
+      native_write(s, req, &[bytes], fds, None)
+    }),
+    Err(e) => e,
   };
-  // JS may have run (a getter on handle.fd): look the bytes up again.
-  let bytes = view_bytes(env, a.argv[1]);
-  int(env, native_write(env, s, req, &[bytes], &[fds], None))
+  driver::after_write(env, s);
+  int(env, status)
 });
 
 // `writev(req, chunks, allBuffers)`: chunks is a list of Uint8Arrays, or
@@ -689,7 +520,7 @@ pipe_fn!(writev, 3, |env, s, a| {
       } else {
         js::undefined(env)
       };
-      chunks.push(convert_chunk(env, element(i), enc)?);
+      chunks.push(encoding::convert_chunk(env, element(i), enc)?);
     }
   }
   let usable = {
@@ -698,17 +529,17 @@ pipe_fn!(writev, 3, |env, s, a| {
   };
   if chunks.is_empty() && usable {
     // Node's writev of no chunks finishes at once: no request, no callback.
-    buffers::set_state(env, [(K_BYTES_WRITTEN, 0), (K_LAST_WRITE_WAS_ASYNC, 0)]);
+    buffers::set_state(
+      js::RefEnv::new(env),
+      [(K_BYTES_WRITTEN, 0), (K_LAST_WRITE_WAS_ASYNC, 0)],
+    );
     return int(env, 0);
   }
-  let slices: Vec<&[u8]> = chunks
-    .iter()
-    .map(|c| match c {
-      Chunk::Owned(v) => v.as_slice(),
-      Chunk::View(v) => view_bytes(env, *v),
-    })
-    .collect();
-  int(env, native_write(env, s, req, &slices, &[], None))
+  let status = encoding::with_chunks(env, &chunks, |slices| {
+    native_write(s, req, slices, Vec::new(), None)
+  });
+  driver::after_write(env, s);
+  int(env, status)
 });
 
 pipe_fn!(write_utf8_string, 3, |env, s, a| {
@@ -744,7 +575,7 @@ pipe_fn!(use_user_buffer, 1, |env, s, a| {
   // After the close phase nothing would release it again.
   if !st.closed && !st.torn_down {
     let st = &mut *st;
-    JsRefs::replace(env, &mut st.js.user_buf, a.argv[0]);
+    JsRefs::replace(st.env(), &mut st.js.user_buf, a.argv[0]);
   }
   int(env, 0)
 });
@@ -811,7 +642,7 @@ pipe_fn!(set_pooled_reads, 1, |env, s, a| {
 // the next loop turn, in order, as writes that finish at once do.
 pipe_fn!(try_flush, 0, |env, s, a| {
   let _ = &a;
-  double(env, deliver::flush_now(env, s) as f64)
+  double(env, driver::flush_now(env, s) as f64)
 });
 
 // pipewrap extension: `sendFds(req, data, fds)` sends `data` (at least one
@@ -861,9 +692,17 @@ pipe_fn!(send_fds, 3, |env, s, a| {
       "fds must hold 1 to 64 file descriptors",
     ));
   }
+  // The write owns duplicates: the caller may close its fds at once.
+  let owned = match fds.iter().map(|&fd| sys::dup_cloexec(fd)).collect() {
+    Ok(owned) => owned,
+    Err(e) => return int(env, e),
+  };
   // Looked up after the element getters above (which may run JS) ran.
-  let bytes = view_bytes(env, a.argv[1]);
-  int(env, native_write(env, s, req, &[bytes], &fds, None))
+  let status = encoding::with_view(env, a.argv[1], |bytes| {
+    native_write(s, req, &[bytes], owned, None)
+  });
+  driver::after_write(env, s);
+  int(env, status)
 });
 
 pipe_fn!(get_fd, 0, |env, s, a| {
@@ -919,7 +758,7 @@ pipe_fn!(set_onread, 1, |env, s, a| {
   // After the close phase nothing would release it again.
   if !st.closed && !st.torn_down {
     let st = &mut *st;
-    st.js.set_onread(env, a.argv[0]);
+    st.js.set_onread(st.env(), a.argv[0]);
   }
   Ok(js::undefined(env))
 });

@@ -3,10 +3,11 @@
 //! the JS references the delivery layer keeps for it. Plus the registry of
 //! open handles that env teardown closes.
 //!
-//! Nothing here calls JS. The rule that keeps re-entrancy safe: code holding
-//! a borrow of a `Stream` only runs syscalls and N-API calls that cannot run
-//! JS (reference bookkeeping, value creation); deliver.rs calls JS only after
-//! every borrow is released.
+//! Nothing here calls JS, by construction: a `Stream` keeps a `RefEnv`,
+//! whose methods cannot run JS, so code holding a borrow of one can do
+//! reference bookkeeping and byte lookups but never reach a call, a getter
+//! or an async hook. The delivery layer gets the env that runs JS from the
+//! handle itself ([`env_of`]), after every borrow is released.
 
 use std::cell::{Cell, RefCell};
 use std::ptr;
@@ -18,7 +19,7 @@ use pipewrap_core::stream::{Kind, ReqId, StreamCore};
 
 use crate::class::{self, IdMap};
 use crate::env;
-use crate::js::{self, napi_call};
+use crate::js::{self, RefEnv};
 use crate::uv;
 
 pub type StreamRef = Rc<RefCell<Stream>>;
@@ -57,38 +58,35 @@ impl JsRefs {
   }
 
   /// Replaces one reference slot, releasing the old value.
-  pub fn replace(env: napi_env, slot: &mut napi_ref, value: napi_value) {
-    js::drop_ref(env, slot);
-    *slot = js::new_ref(env, value, 1);
+  pub fn replace(env: RefEnv, slot: &mut napi_ref, value: napi_value) {
+    env.drop_ref(slot);
+    *slot = env.new_ref(value, 1);
   }
 
   /// Sets `onread`. Handles given the function the last one was given
   /// (Node's net layer, and ours, give every socket the same one) share one
   /// counted reference instead of holding one each: a reference and a
   /// global handle less per connection.
-  pub fn set_onread(&mut self, env: napi_env, func: napi_value) {
+  pub fn set_onread(&mut self, env: RefEnv, func: napi_value) {
     let last = LAST_ONREAD.with(|l| l.get());
-    if !last.is_null()
-      && self.onread == last
-      && js::strict_equals(env, js::ref_value(env, last), func)
-    {
+    if !last.is_null() && self.onread == last && env.strict_equals(env.ref_value(last), func) {
       return;
     }
     self.release_onread(env);
     // Read again: releasing ours may have deleted the shared one.
     let last = LAST_ONREAD.with(|l| l.get());
-    if !last.is_null() && js::strict_equals(env, js::ref_value(env, last), func) {
-      js::ref_more(env, last);
+    if !last.is_null() && env.strict_equals(env.ref_value(last), func) {
+      env.ref_more(last);
       self.onread = last;
     } else {
-      self.onread = js::new_ref(env, func, 1);
+      self.onread = env.new_ref(func, 1);
       LAST_ONREAD.with(|l| l.set(self.onread));
     }
   }
 
-  fn release_onread(&mut self, env: napi_env) {
+  fn release_onread(&mut self, env: RefEnv) {
     let r = self.onread;
-    if js::ref_less(env, &mut self.onread) {
+    if env.ref_less(&mut self.onread) {
       LAST_ONREAD.with(|l| {
         if l.get() == r {
           l.set(ptr::null_mut());
@@ -99,11 +97,11 @@ impl JsRefs {
 
   /// Takes the request stored for `id` (the caller drops the reference),
   /// releasing the buffer it lent, if any.
-  pub fn take_req(&mut self, env: napi_env, id: ReqId) -> napi_ref {
+  pub fn take_req(&mut self, env: RefEnv, id: ReqId) -> napi_ref {
     let at = self.lent.iter().position(|(r, _)| *r == id);
     if let Some(i) = at {
       if let Some((_, mut buf)) = self.lent.remove(i) {
-        js::drop_ref(env, &mut buf);
+        env.drop_ref(&mut buf);
       }
     }
     let at = self.reqs.iter().position(|(r, _)| *r == id);
@@ -112,26 +110,29 @@ impl JsRefs {
   }
 
   /// The bytes of the buffer request `id` lent, looked up now (None if it
-  /// was detached). Valid until JS runs again: for one flush only.
-  pub fn lent_bytes<'a>(&self, env: napi_env, id: ReqId) -> Option<&'a [u8]> {
+  /// was detached). The slice borrows these references, so it cannot
+  /// outlive the borrow of the handle's state, under which no JS can run
+  /// (see [`RefEnv`]): it is valid for one flush only.
+  pub fn lent_bytes(&self, env: RefEnv, id: ReqId) -> Option<&[u8]> {
     let (_, r) = self.lent.iter().find(|(r, _)| *r == id)?;
-    let (p, len) = js::uint8_bytes(env, js::ref_value(env, *r))?;
+    let (p, len) = env.uint8_bytes(env.ref_value(*r))?;
     // SAFETY: the Uint8Array is held by a reference and its memory was
-    // looked up just now; the caller (a flush) uses it before any JS runs.
+    // looked up just now; the slice's lifetime is this borrow of `self`,
+    // during which no JS can run to detach or resize it.
     Some(unsafe { std::slice::from_raw_parts(p, len) })
   }
 
   /// Releases everything.
-  pub fn release(&mut self, env: napi_env) {
+  pub fn release(&mut self, env: RefEnv) {
     class::release_wrapped(env, &mut self.this);
     self.release_onread(env);
-    js::drop_ref(env, &mut self.close_cb);
-    js::drop_ref(env, &mut self.user_buf);
+    env.drop_ref(&mut self.close_cb);
+    env.drop_ref(&mut self.user_buf);
     for (_, mut r) in self.reqs.take_all().chain(self.lent.take_all()) {
-      js::drop_ref(env, &mut r);
+      env.drop_ref(&mut r);
     }
     if !self.async_ctx.is_null() {
-      napi_call!(napi_async_destroy(env, self.async_ctx));
+      js::async_destroy(env, self.async_ctx);
       self.async_ctx = ptr::null_mut();
     }
   }
@@ -139,7 +140,8 @@ impl JsRefs {
 
 pub struct Stream {
   pub id: u64,
-  pub env: napi_env,
+  /// Private: no JS can run through it (see [`env_of`] for the env that can).
+  env: RefEnv,
   pub core: StreamCore,
   /// The poll handle, set up when the fd first needs an event (or at once
   /// for `open`/`bind`, so an fd the loop cannot watch fails there).
@@ -177,7 +179,7 @@ impl Stream {
     });
     Rc::new(RefCell::new(Stream {
       id,
-      env,
+      env: RefEnv::new(env),
       core: StreamCore::new(kind),
       poll: ptr::null_mut(),
       poll_events: 0,
@@ -198,21 +200,10 @@ impl Stream {
     self.next_req
   }
 
-  /// Holds the handle's JS object (`me` is this stream's own `Rc`, which
-  /// its object wraps) and opens the async context its callbacks run in
-  /// (once).
-  pub fn bind_this(&mut self, me: &StreamRef, this: napi_value) {
-    self.hold_this(me);
-    if !self.js.async_ctx.is_null() {
-      return;
-    }
-    let name = js::string(self.env, "PIPEWRAP");
-    napi_call!(napi_async_init(
-      self.env,
-      this,
-      name,
-      &mut self.js.async_ctx
-    ));
+  /// The env of this handle for code holding its state: no JS runs
+  /// through it.
+  pub fn env(&self) -> RefEnv {
+    self.env
   }
 
   /// Holds the handle's JS object until the close phase ends (the wrap's
@@ -224,7 +215,7 @@ impl Stream {
   }
 
   pub fn this(&self) -> napi_value {
-    js::ref_value(self.env, self.js.this)
+    self.env.ref_value(self.js.this)
   }
 
   /// Sends what the socket takes of the write queue (lent buffers looked up
@@ -238,6 +229,18 @@ impl Stream {
   pub fn on_writable(&mut self) -> bool {
     let Stream { core, js, env, .. } = self;
     core.on_writable(&mut |id| js.lent_bytes(*env, id))
+  }
+
+  /// Stores the async context made for this handle (by
+  /// `driver::open_async_context`, which ran the async hooks with no borrow
+  /// held). A handle whose close phase already ended (a hook closed it)
+  /// destroys it at once: nothing would release it later.
+  pub fn set_async_context(&mut self, ctx: napi_async_context) {
+    if self.closed || self.torn_down || !self.js.async_ctx.is_null() {
+      js::async_destroy(self.env, ctx);
+      return;
+    }
+    self.js.async_ctx = ctx;
   }
 
   /// Applies `refed` to the poll handle (no effect once closing).
@@ -256,9 +259,30 @@ impl Stream {
   }
 }
 
+/// A handle collected without ever being closed (never opened, say, but
+/// given an `onread` or a user buffer) still releases what it holds: the
+/// last owner of its state is then the object's finalizer, where deleting
+/// references is allowed. Closed and torn-down handles hold nothing more.
+impl Drop for Stream {
+  fn drop(&mut self) {
+    if !self.torn_down {
+      self.js.release(self.env);
+    }
+  }
+}
+
+/// The env that runs JS, for the delivery layer: from the handle, not its
+/// borrowed state, so only code that holds no borrow can get it.
+pub fn env_of(rc: &StreamRef) -> napi_env {
+  rc.borrow().env.no_js()
+}
+
 /// Registers an open handle, for env teardown.
-pub fn register(env: napi_env, rc: &StreamRef) {
-  let id = rc.borrow().id;
+pub fn register(rc: &StreamRef) {
+  let (id, env) = {
+    let s = rc.borrow();
+    (s.id, s.env.no_js())
+  };
   let first = OPEN.with(|o| {
     let mut o = o.borrow_mut();
     let first = !TEARDOWN_HOOKED.with(|h| h.replace(true));
@@ -306,7 +330,7 @@ fn teardown_all(env: napi_env) {
       continue;
     }
     s.torn_down = true;
-    s.js.release(env);
+    s.js.release(RefEnv::new(env));
     let poll = std::mem::replace(&mut s.poll, ptr::null_mut());
     if !poll.is_null() && !s.core.is_closing() {
       // SAFETY: the poll is initialised and not yet closing; it leaves

@@ -128,9 +128,11 @@ struct QueuedWrite {
   data: Payload,
   /// Bytes of `data` already sent.
   offset: usize,
-  /// fds to send with the first byte (SCM_RIGHTS). Borrowed: the caller
-  /// keeps the handles they belong to alive until the write completes.
-  fds: Vec<RawFd>,
+  /// fds to send with the first byte (SCM_RIGHTS): the stream's own
+  /// duplicates, closed once that byte went out or the write failed, so
+  /// the caller closing its fd (and the number being reused) before the
+  /// flush cannot send another file.
+  fds: Vec<OwnedFd>,
 }
 
 impl QueuedWrite {
@@ -211,9 +213,6 @@ impl StreamCore {
     }
   }
 
-  pub fn kind(&self) -> Kind {
-    self.kind
-  }
   pub fn is_ipc(&self) -> bool {
     self.kind == Kind::Ipc
   }
@@ -306,8 +305,14 @@ impl StreamCore {
     }
   }
 
-  /// Starts a connect on the socket this stream holds.
+  /// Starts a connect on the socket this stream holds. On a stream already
+  /// closing (closed by an async hook as it opened) the request is
+  /// cancelled, to complete with the close like every other request.
   pub fn connect(&mut self, req: ReqId, name: &[u8]) -> ConnectStart {
+    if self.closing {
+      self.cancel_connect(req);
+      return ConnectStart::Failed(-libc::ECANCELED);
+    }
     let start = match sys::connect(self.fd(), name) {
       Ok(()) => ConnectStart::Connected,
       Err(e) if e == -libc::EINPROGRESS => ConnectStart::InProgress,
@@ -325,7 +330,21 @@ impl StreamCore {
 
   /// A connect that could not even start (no socket): fails with `status`.
   pub fn connect_failed_early(&mut self, req: ReqId, status: i32) {
+    if self.closing {
+      return self.cancel_connect(req);
+    }
     self.connect = ConnectState::Decided(req, status);
+  }
+
+  fn cancel_connect(&mut self, req: ReqId) {
+    self.completed.push_back(Completion {
+      req,
+      done: Done::Connect {
+        status: -libc::ECANCELED,
+        readable: false,
+        writable: false,
+      },
+    });
   }
 
   /// Delivers a decided connect into the completion queue (no-op if none is
@@ -386,14 +405,15 @@ impl StreamCore {
   /// As uv_try_write: the syscall at once, only with nothing queued and no
   /// connect pending. Returns the bytes the kernel took (0 when it could
   /// not try, or on EAGAIN).
-  fn try_now(&mut self, bufs: &[&[u8]], fds: &[RawFd]) -> Result<Option<usize>, i32> {
+  fn try_now(&mut self, bufs: &[&[u8]], fds: &[OwnedFd]) -> Result<Option<usize>, i32> {
     if !self.writes.is_empty() || self.connect != ConnectState::Idle {
       return Ok(None);
     }
     let fd = self.fd();
-    let res = match (fds, bufs) {
-      ([_, ..], [one]) => sys::send_with_fds(fd, one, fds),
-      ([_, ..], _) => sys::send_with_fds(fd, &bufs.concat(), fds),
+    let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+    let res = match (&raw[..], bufs) {
+      ([_, ..], [one]) => sys::send_with_fds(fd, one, &raw),
+      ([_, ..], _) => sys::send_with_fds(fd, &bufs.concat(), &raw),
       ([], [one]) => sys::write(fd, one),
       ([], _) => sys::writev(fd, &iovecs(bufs.iter().copied())),
     };
@@ -405,11 +425,17 @@ impl StreamCore {
   }
 
   /// `write`: tries the syscall at once when nothing is queued; what the
-  /// socket does not take now is copied and queued.
-  pub fn write(&mut self, req: ReqId, bufs: &[&[u8]], fds: &[RawFd]) -> Result<WriteStart, i32> {
+  /// socket does not take now is copied and queued. `fds` are the caller's
+  /// duplicates (see `sys::dup_cloexec`), closed once sent or failed.
+  pub fn write(
+    &mut self,
+    req: ReqId,
+    bufs: &[&[u8]],
+    fds: Vec<OwnedFd>,
+  ) -> Result<WriteStart, i32> {
     let total: usize = bufs.iter().map(|b| b.len()).sum();
     self.admit(total)?;
-    let sent = self.try_now(bufs, fds)?;
+    let sent = self.try_now(bufs, &fds)?;
     let written = sent.unwrap_or(0);
     if sent.is_some() && written == total {
       if fds.is_empty() {
@@ -437,11 +463,8 @@ impl StreamCore {
       req,
       data: Payload::Owned(data),
       offset: 0,
-      fds: if sent.is_some() {
-        Vec::new()
-      } else {
-        fds.to_vec()
-      },
+      // Sent with the first byte, or still to send.
+      fds: if sent.is_some() { Vec::new() } else { fds },
     });
     Ok(WriteStart::Async)
   }
@@ -534,8 +557,10 @@ impl StreamCore {
       }
       let res = match bufs.as_slice() {
         [one] if first_fds => {
-          let fds = self.writes.front().map_or(&[][..], |w| &w.fds[..]);
-          sys::send_with_fds(fd, one, fds)
+          let fds: Vec<RawFd> = self.writes.front().map_or(Vec::new(), |w| {
+            w.fds.iter().map(AsRawFd::as_raw_fd).collect()
+          });
+          sys::send_with_fds(fd, one, &fds)
         }
         [one] => sys::write(fd, one),
         _ => sys::writev(fd, &iovecs(bufs.iter().copied())),

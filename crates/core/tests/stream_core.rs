@@ -43,9 +43,9 @@ fn write_status(req: u64, status: i32) -> Completion {
 fn zero_length_write_completes_in_queue_order() {
   let (mut core, peer) = pair();
   let big = vec![7u8; 4 << 20];
-  assert_eq!(core.write(1, &[&big], &[]), Ok(WriteStart::Async));
-  assert_eq!(core.write(2, &[b""], &[]), Ok(WriteStart::Async));
-  assert_eq!(core.write(3, &[b"tail"], &[]), Ok(WriteStart::Async));
+  assert_eq!(core.write(1, &[&big], Vec::new()), Ok(WriteStart::Async));
+  assert_eq!(core.write(2, &[b""], Vec::new()), Ok(WriteStart::Async));
+  assert_eq!(core.write(3, &[b"tail"], Vec::new()), Ok(WriteStart::Async));
   assert!(drain(&mut core).is_empty(), "nothing finished while queued");
   let reader = std::thread::spawn(move || {
     let mut got = Vec::new();
@@ -72,11 +72,15 @@ fn close_cancels_pending_after_finished_ones() {
   let (fd_a, _fd_b) = UnixStream::pair().unwrap();
   // A handle write that goes out at once still completes asynchronously.
   assert_eq!(
-    core.write(1, &[b"h"], &[fd_a.as_raw_fd()]),
+    core.write(
+      1,
+      &[b"h"],
+      vec![sys::dup_cloexec(fd_a.as_raw_fd()).unwrap()]
+    ),
     Ok(WriteStart::Async)
   );
   let big = vec![0u8; 4 << 20];
-  assert_eq!(core.write(2, &[&big], &[]), Ok(WriteStart::Async));
+  assert_eq!(core.write(2, &[&big], Vec::new()), Ok(WriteStart::Async));
   assert_eq!(core.shutdown(3), 0);
   core.close();
   let canceled = -libc::ECANCELED;
@@ -91,7 +95,7 @@ fn close_cancels_pending_after_finished_ones() {
       },
     ]
   );
-  assert_eq!(core.write(4, &[b"x"], &[]), Err(-libc::EBADF));
+  assert_eq!(core.write(4, &[b"x"], Vec::new()), Err(-libc::EBADF));
   core.close();
   assert!(
     drain(&mut core).is_empty(),
@@ -102,9 +106,9 @@ fn close_cancels_pending_after_finished_ones() {
 #[test]
 fn shutdown_waits_for_the_queue() {
   let (mut core, peer) = pair();
-  assert_eq!(core.write(1, &[b"abc"], &[]), Ok(WriteStart::Sync));
+  assert_eq!(core.write(1, &[b"abc"], Vec::new()), Ok(WriteStart::Sync));
   assert_eq!(core.shutdown(2), 0);
-  assert_eq!(core.write(3, &[b"x"], &[]), Err(-libc::EPIPE));
+  assert_eq!(core.write(3, &[b"x"], Vec::new()), Err(-libc::EPIPE));
   core.flush(&mut |_| None);
   assert_eq!(
     drain(&mut core),
@@ -148,7 +152,10 @@ async fn connects_to_tokio_listener_and_writes_wait_for_the_connect() {
   let start = core.connect(10, path.as_os_str().as_encoded_bytes());
   assert_eq!(start, ConnectStart::Connected);
   // Written while the connect is undelivered: queued, not sent.
-  assert_eq!(core.write(11, &[b"ping"], &[]), Ok(WriteStart::Async));
+  assert_eq!(
+    core.write(11, &[b"ping"], Vec::new()),
+    Ok(WriteStart::Async)
+  );
   assert!(drain(&mut core).is_empty());
   core.finish_connect();
   assert_eq!(
@@ -179,7 +186,7 @@ fn failed_connect_cancels_queued_writes_behind_it() {
   core.adopt(sys::unix_socket().unwrap());
   let start = core.connect(1, dir.join("missing.sock").as_os_str().as_encoded_bytes());
   assert_eq!(start, ConnectStart::Failed(-libc::ENOENT));
-  assert_eq!(core.write(2, &[b"x"], &[]), Ok(WriteStart::Async));
+  assert_eq!(core.write(2, &[b"x"], Vec::new()), Ok(WriteStart::Async));
   core.finish_connect();
   assert_eq!(
     drain(&mut core),
@@ -245,7 +252,7 @@ fn lent_writes_are_read_again_at_each_flush_and_fail_once_gone() {
   let small = b"after".to_vec();
   assert_eq!(core.write_lent(1, &big), Ok(WriteStart::Async));
   assert_eq!(core.write_lent(2, b"gone soon"), Ok(WriteStart::Async));
-  assert_eq!(core.write(3, &[&small], &[]), Ok(WriteStart::Async));
+  assert_eq!(core.write(3, &[&small], Vec::new()), Ok(WriteStart::Async));
   assert!(
     core.write_queue_size() > 14,
     "the big write was queued, partly sent"

@@ -1,5 +1,6 @@
-//! The delivery layer: the libuv poll that watches each fd, and every call
-//! from native code into JS. Events come from the state machine
+//! The I/O driver: the libuv poll that watches each fd, the reads, writes,
+//! accepts and connects it triggers, and every call from native code into
+//! JS (the delivery of their results). Events come from the state machine
 //! (`pipewrap_core::stream`); each is taken out under a short borrow, the
 //! borrow is released, and only then is JS called. After every call into JS
 //! the state is looked at afresh: a callback may have closed the handle,
@@ -33,31 +34,68 @@ const READS_PER_EVENT: usize = 32;
 
 /// Adopts `fd` and starts watching it with a poll handle now, so that an fd
 /// the loop cannot watch (or watches already: libuv's EEXIST) fails here.
-pub fn attach_fd(rc: &StreamRef, this: napi_value, fd: RawFd) -> Result<(), i32> {
-  let mut s = rc.borrow_mut();
-  init_poll(&mut s, fd)?;
-  s.core.adopt(fd);
-  s.bind_this(rc, this);
-  let env = s.env;
-  drop(s);
-  stream::register(env, rc);
+/// `bound` is the path `fd` was bound to (unlinked by close). Runs JS last
+/// (async hooks, see [`bind_js`]): the handle may be closed on return.
+pub fn attach_fd(
+  rc: &StreamRef,
+  this: napi_value,
+  fd: RawFd,
+  bound: Option<Vec<u8>>,
+) -> Result<(), i32> {
+  {
+    let mut s = rc.borrow_mut();
+    init_poll(&mut s, fd)?;
+    s.core.adopt(fd);
+    if let Some(path) = bound {
+      s.core.set_bound_path(path);
+    }
+  }
+  stream::register(rc);
+  bind_js(rc, this);
   Ok(())
 }
 
-/// Adopts a socket pipewrap just made (socket(2)): non-blocking and pollable
-/// by construction, so its poll handle is set up when it first needs an
-/// event (see [`update_poll`]).
+/// Adopts a socket pipewrap just made (socket(2), accept(2)): non-blocking
+/// and pollable by construction, so its poll handle is set up when it first
+/// needs an event (see [`update_poll`]). Runs JS last (async hooks, see
+/// [`bind_js`]): the handle may be closed on return.
 pub fn attach_new_socket(rc: &StreamRef, this: napi_value, fd: RawFd) {
-  let mut s = rc.borrow_mut();
-  s.core.adopt(fd);
-  s.bind_this(rc, this);
-  let env = s.env;
-  drop(s);
-  stream::register(env, rc);
+  {
+    let mut s = rc.borrow_mut();
+    s.core.adopt(fd);
+  }
+  stream::register(rc);
+  bind_js(rc, this);
+}
+
+/// Holds the handle's JS object while it is open and opens the async
+/// context its callbacks run in (once). Opening it runs the user's
+/// `async_hooks` init hooks, so it happens with no borrow held: a hook may
+/// close the handle, write to it or anything else a callback may do.
+pub fn bind_js(rc: &StreamRef, this: napi_value) {
+  let has_ctx = {
+    let mut s = rc.borrow_mut();
+    s.hold_this(rc);
+    !s.js.async_ctx.is_null()
+  };
+  if has_ctx {
+    return;
+  }
+  let ctx = js::async_init(stream::env_of(rc), this, "PIPEWRAP");
+  rc.borrow_mut().set_async_context(ctx);
+}
+
+/// A `Pipe` object around a connected socket (accepted, or received over
+/// IPC), open and bound (async hooks run: see [`bind_js`]).
+fn connected_pipe(env: napi_env, fd: std::os::fd::OwnedFd) -> Result<napi_value, i32> {
+  let (obj, rc) = handles::new_connected_pipe(env, fd)?;
+  stream::register(&rc);
+  bind_js(&rc, obj);
+  Ok(obj)
 }
 
 fn init_poll(s: &mut Stream, fd: RawFd) -> Result<(), i32> {
-  let uv_loop = env::uv_loop(s.env);
+  let uv_loop = env::uv_loop(s.env().no_js());
   let poll = uv::alloc_handle(uv::UV_POLL);
   if poll.is_null() {
     return Err(-libc::ENOMEM);
@@ -105,7 +143,7 @@ pub fn update_poll(s: &mut Stream) {
   }
   s.poll_dirty = true;
   let id = s.id;
-  env::before_poll(s.env, Box::new(move |env| apply_poll(env, id)));
+  env::before_poll(s.env().no_js(), Box::new(move |env| apply_poll(env, id)));
 }
 
 /// The prepare phase: brings the poll in line with what the stream needs.
@@ -130,19 +168,29 @@ fn apply_poll(env: napi_env, id: u64) {
   if let Some(err) = failed {
     return watch_failed(env, &rc, err);
   }
-  let mut s = rc.borrow_mut();
-  let want = s.core.wanted_events();
-  if s.poll.is_null() || want == s.poll_events {
-    return;
-  }
-  s.poll_events = want;
-  // SAFETY: poll is initialised and not closing (checked above).
-  unsafe {
-    if want == 0 {
-      uv::uv_poll_stop(s.poll);
-    } else {
-      uv::uv_poll_start(s.poll, want, on_poll);
+  let err = {
+    let mut s = rc.borrow_mut();
+    let want = s.core.wanted_events();
+    if s.poll.is_null() || want == s.poll_events {
+      return;
     }
+    // SAFETY: poll is initialised and not closing (checked above).
+    let err = unsafe {
+      if want == 0 {
+        uv::uv_poll_stop(s.poll)
+      } else {
+        uv::uv_poll_start(s.poll, want, on_poll)
+      }
+    };
+    if err == 0 {
+      s.poll_events = want;
+    }
+    err
+  };
+  // epoll_ctl refused the fd (ENOMEM, ENOSPC at the user watch limit, ...):
+  // what waits on an event would never get one.
+  if err != 0 {
+    watch_failed(env, &rc, err);
   }
 }
 
@@ -168,7 +216,7 @@ unsafe extern "C" fn on_poll(handle: *mut uv::uv_poll_t, status: i32, events: i3
   let (_, Some(rc)) = stream_of_handle(handle) else {
     return;
   };
-  let env = rc.borrow().env;
+  let env = stream::env_of(&rc);
   let _scope = js::HandleScope::open(env);
   let mut events = events;
   if status < 0 {
@@ -245,7 +293,8 @@ pub fn deliver_completions(env: napi_env, rc: &StreamRef) {
       let Some(c) = s.core.take_completion() else {
         break;
       };
-      let r = s.js.take_req(env, c.req);
+      let ref_env = s.env();
+      let r = s.js.take_req(ref_env, c.req);
       (c, r, s.this(), s.js.async_ctx)
     };
     let req = js::ref_value(env, req_ref);
@@ -283,6 +332,15 @@ pub fn deliver_completions(env: napi_env, rc: &StreamRef) {
   update_poll(&mut s);
 }
 
+/// After a write call: a write that finished inside the call (a handle
+/// write that went out at once, a failed one) calls back on the next loop
+/// turn, as uv_write2's does.
+pub fn after_write(env: napi_env, rc: &StreamRef) {
+  if rc.borrow().core.has_completions() {
+    deliver_next_turn(env, rc);
+  }
+}
+
 /// Delivers this handle's finished requests on the next loop turn (where
 /// libuv delivers requests that finished at once).
 pub fn deliver_next_turn(env: napi_env, rc: &StreamRef) {
@@ -292,7 +350,7 @@ pub fn deliver_next_turn(env: napi_env, rc: &StreamRef) {
 
 fn deliver_read_error(env: napi_env, rc: &StreamRef, err: i32) {
   buffers::set_state(
-    env,
+    js::RefEnv::new(env),
     [(K_READ_BYTES_OR_ERROR, err), (K_ARRAY_BUFFER_OFFSET, 0)],
   );
   call_onread(env, rc, &[js::undefined(env)]);
@@ -380,7 +438,10 @@ fn read_once(env: napi_env, s: &mut Stream) -> Read {
   if !s.js.user_buf.is_null() {
     let buf = js::ref_value(env, s.js.user_buf);
     let Some((p, len)) = js::uint8_bytes(env, buf).filter(|(_, len)| *len > 0) else {
-      // Detached since it was set: nowhere to read into.
+      // Detached since it was set: nowhere to read into. One EFAULT, and
+      // reading stops (as after any read error), so the stream layer sees
+      // an error once instead of a socket that goes quiet.
+      s.core.read_stop();
       return Read::Stopped(-libc::EFAULT);
     };
     // SAFETY: the Uint8Array's memory was looked up just now and the view
@@ -470,7 +531,7 @@ fn read_ready(env: napi_env, rc: &StreamRef) {
       Read::Again | Read::NoJs => return,
     };
     buffers::set_state(
-      env,
+      js::RefEnv::new(env),
       [
         (K_READ_BYTES_OR_ERROR, n as i32),
         (K_ARRAY_BUFFER_OFFSET, off as i32),
@@ -484,7 +545,7 @@ fn read_ready(env: napi_env, rc: &StreamRef) {
         let mut s = rc.borrow_mut();
         if !s.core.is_closing() {
           let s = &mut *s;
-          stream::JsRefs::replace(env, &mut s.js.user_buf, next);
+          stream::JsRefs::replace(s.env(), &mut s.js.user_buf, next);
         }
       }
     }
@@ -516,7 +577,7 @@ fn set_pending_handles(env: napi_env, rc: &StreamRef) {
   };
   if ipc {
     if let Some(fd) = fds.into_iter().next() {
-      let handle = handles::wrap_received_fd(env, fd);
+      let handle = handles::wrap_received_fd(env, fd, |fd| connected_pipe(env, fd));
       js::set(env, this, c"pendingHandle", handle);
     }
     return;
@@ -539,7 +600,7 @@ fn accept_ready(env: napi_env, rc: &StreamRef) {
   loop {
     let res = rc.borrow().core.accept();
     match res {
-      Ok(client_fd) => match handles::new_connected_pipe(env, client_fd) {
+      Ok(client_fd) => match connected_pipe(env, client_fd) {
         Ok(client) => {
           let this = rc.borrow().this();
           let onconnection = js::get(env, this, c"onconnection");
@@ -667,7 +728,7 @@ pub fn start_connect(rc: &StreamRef, env: napi_env, req: napi_value, name: &[u8]
   let start = {
     let mut s = rc.borrow_mut();
     let id = s.next_req_id();
-    let r = js::new_ref(env, req, 1);
+    let r = s.env().new_ref(req, 1);
     s.js.reqs.push_back((id, r));
     let start = s.core.connect(id, name);
     update_poll(&mut s);
@@ -691,7 +752,7 @@ pub fn fail_connect_later(rc: &StreamRef, env: napi_env, req: napi_value, status
   {
     let mut s = rc.borrow_mut();
     let id = s.next_req_id();
-    let r = js::new_ref(env, req, 1);
+    let r = s.env().new_ref(req, 1);
     s.js.reqs.push_back((id, r));
     s.core.connect_failed_early(id, status);
   }
@@ -719,7 +780,7 @@ pub fn close(rc: &StreamRef, env: napi_env, cb: napi_value) {
   }
   s.hold_this(rc);
   if js::is_function(env, cb) {
-    stream::JsRefs::replace(env, &mut s.js.close_cb, cb);
+    stream::JsRefs::replace(s.env(), &mut s.js.close_cb, cb);
   }
   let poll = std::mem::replace(&mut s.poll, ptr::null_mut());
   if !poll.is_null() {
@@ -743,7 +804,7 @@ unsafe extern "C" fn on_poll_close(handle: *mut uv::uv_handle_t) {
   let Some(rc) = rc else {
     return; // torn down
   };
-  let env = rc.borrow().env;
+  let env = stream::env_of(&rc);
   let _scope = js::HandleScope::open(env);
   finish_close(env, &rc);
 }
@@ -770,6 +831,7 @@ fn finish_close(env: napi_env, rc: &StreamRef) {
   }
   let id = {
     let mut s = rc.borrow_mut();
+    let env = s.env();
     s.js.release(env);
     s.id
   };
