@@ -3,7 +3,15 @@
 //! napi-rs' `#[napi]` classes cost about 1 µs per method call here (borrow
 //! tracking, per-call allocations), which is more than a whole ping-pong
 //! round trip's budget. These classes use `napi_define_class` directly: one
-//! type-tag check and one unwrap per call, as Node's own binding does.
+//! unwrap and one lookup in the set of live natives per call.
+//!
+//! Why an address set rather than `napi_type_tag_object`: a wrapped pointer
+//! is only dereferenced if this addon registered it (another addon's wrap
+//! cannot share a live address), which is the proof a type tag gives; the
+//! set also holds each wrap's own reference (needed to make it strong while
+//! the handle is open), so it exists anyway. A tag would add a property to
+//! every Pipe object (idle memory per connection is a tracked number) and
+//! a second N-API call to every method.
 
 use std::ffi::CStr;
 use std::mem::ManuallyDrop;

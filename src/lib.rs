@@ -5,31 +5,27 @@
 // obligation to every call site.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 //! pipewrap: Node's `pipe_wrap` binding (Unix domain sockets and the fork IPC
-//! channel) as a napi-rs addon. Sockets are watched by `uv_poll_t` handles on
-//! Node's own event loop, so every syscall and callback runs on the JS thread
-//! (see docs/design.md for why).
-
+//! channel) as a napi-rs addon. On Unix, sockets are watched by `uv_poll_t`
+//! handles on Node's own event loop, so every syscall and callback runs on
+//! the JS thread (see docs/design.md for why and for the module graph).
 //!
-//! The module graph, leaves first: `uv` (libuv FFI), `js` (N-API helpers),
-//! `class` (raw class plumbing), `env` (the per-env scheduler), `buffers`
-//! (the ArrayBuffers shared with JS), `reqs` (request classes), `stream`
-//! (one handle: core state machine + poll + JS refs), `handles` (Pipe
-//! objects made natively), `deliver` (the poll and every call into JS),
-//! `pipe` (the Pipe class's methods). No module calls back up this list.
+//! Leaves first: `uv` (libuv FFI), `js` (N-API helpers), `class` (raw
+//! class plumbing), `env` (the per-env scheduler), `buffers` (the
+//! ArrayBuffers shared with JS), `reqs` (request classes), `encoding`
+//! (JS values to bytes), `os` (the seam: one backend per OS performs the
+//! handle operations and calls JS with their results), `pipe` (the Pipe
+//! class's methods, the same on every OS). No module calls back up this
+//! list.
 
 pub mod buffers;
 pub mod class;
-pub mod driver;
 pub mod encoding;
 pub mod env;
-pub mod handles;
 pub mod js;
+pub mod os;
 pub mod pipe;
 pub mod reqs;
-pub mod stream;
 pub mod uv;
-
-use pipewrap_core::sys;
 
 use napi::bindgen_prelude::*;
 use napi_derive::napi;
@@ -74,24 +70,14 @@ pub fn live_references() -> i64 {
 /// inside worker threads. 0 or a negative errno.
 #[napi]
 pub fn close_fd(fd: i32) -> i32 {
-  if fd < 0 {
-    return -libc::EBADF;
-  }
-  // SAFETY: close(2) on an integer: at worst EBADF.
-  if unsafe { libc::close(fd) } == 0 {
-    0
-  } else {
-    -std::io::Error::last_os_error()
-      .raw_os_error()
-      .unwrap_or(libc::EIO)
-  }
+  os::close_fd(fd)
 }
 
 /// A connected pair of AF_UNIX stream sockets `[fd0, fd1]`, both
 /// close-on-exec (a child gets its end through spawn's stdio array).
 #[napi]
 pub fn socketpair(env: Env) -> Result<Vec<i32>> {
-  sys::socketpair()
+  os::socketpair()
     .map(|f| f.to_vec())
     .map_err(|e| errno_error(&env, e, "socketpair"))
 }
@@ -99,31 +85,16 @@ pub fn socketpair(env: Env) -> Result<Vec<i32>> {
 /// Tries to connect to `path` without waiting: 0 if a server is there,
 /// -111 (ECONNREFUSED) for a stale socket file, another negative errno else.
 #[napi]
-pub fn probe_unix_socket(env: Env, path: String) -> Result<i32> {
-  let _ = env;
-  Ok(sys::probe(path.as_bytes()))
+pub fn probe_unix_socket(path: String) -> i32 {
+  os::probe(path.as_bytes())
 }
 
 fn errno_error(env: &Env, err: i32, syscall: &str) -> Error {
-  let name = errno_name(err);
+  let name = os::errno_name(err);
   js::throw(
     env.raw(),
     js::ErrorKind::System,
     name,
     &format!("{syscall} {name}"),
   )
-}
-
-/// Node's name for a (negative) errno, for the few errors thrown natively
-/// (socketpair(2) can fail only in these ways); libuv's "UNKNOWN" otherwise.
-pub fn errno_name(err: i32) -> &'static str {
-  match -err {
-    libc::EMFILE => "EMFILE",
-    libc::ENFILE => "ENFILE",
-    libc::ENOMEM => "ENOMEM",
-    libc::ENOBUFS => "ENOBUFS",
-    libc::EINVAL => "EINVAL",
-    libc::EFAULT => "EFAULT",
-    _ => "UNKNOWN",
-  }
 }

@@ -2,21 +2,17 @@
 //! validate their arguments (throwing a `TypeError` with a Node-style `code`
 //! where Node would abort), then act, returning 0 or a negative errno.
 
-use std::os::fd::{OwnedFd, RawFd};
+use std::os::fd::RawFd;
 use std::ptr;
 
 use napi::sys::{self as napi_sys, napi_callback_info, napi_env, napi_value};
 
 use crate::buffers::{self, K_BYTES_WRITTEN, K_LAST_WRITE_WAS_ASYNC};
 use crate::class::{self, CallArgs, JsResult, Thrown};
-use crate::driver;
 use crate::encoding::{self, Chunk, Encoding};
-use crate::handles;
 use crate::js::{self, napi_call};
+use crate::os::{self, Handle, Kind};
 use crate::reqs::{self, ReqKind};
-use crate::stream::{self, JsRefs, StreamRef};
-use pipewrap_core::stream::{Kind, WriteStart};
-use pipewrap_core::sys;
 
 type Result<T> = std::result::Result<T, Thrown>;
 
@@ -66,8 +62,8 @@ fn send_handle_fd(env: napi_env, handle: napi_value) -> Option<RawFd> {
 /// Unwraps the receiver of a Pipe method, throwing on a foreign `this`, and
 /// on a call that re-enters a handle whose state is in use (a bug guard:
 /// the delivery layer never calls JS with the state borrowed).
-fn this_pipe<const N: usize>(env: napi_env, a: &CallArgs<N>) -> Result<handles::PipeStream> {
-  let Some(s) = handles::stream_of(env, a.this) else {
+fn this_pipe<const N: usize>(env: napi_env, a: &CallArgs<N>) -> Result<os::PipeStream> {
+  let Some(s) = os::stream_of(env, a.this) else {
     return Err(class::type_error(
       env,
       "ERR_INVALID_THIS",
@@ -94,7 +90,7 @@ macro_rules! pipe_fn {
       let $a = class::call_args::<$n>($env, info);
       let run = || -> JsResult {
         let wrapped = this_pipe($env, &$a)?;
-        let $s: &StreamRef = &wrapped;
+        let $s: &Handle = &wrapped;
         let result: JsResult = $body;
         result
       };
@@ -109,78 +105,31 @@ fn int(env: napi_env, v: i32) -> JsResult {
 
 /// The JS side of a write, done before any bytes are looked at (it may run
 /// JS: a getter on `handle.fd`, a setter on `req.handle`): on IPC pipes only
-/// (ignored elsewhere, like Node), a duplicate of the fd of the handle to
-/// send, which the write owns until it completes. Returns an empty list,
-/// having run no JS, when there is no handle to send.
+/// (ignored elsewhere, like Node), the handle to send, which the write owns
+/// until it completes. Returns an empty list, having run no JS, when there
+/// is no handle to send.
 fn write_handle(
   env: napi_env,
-  s: &StreamRef,
+  s: &Handle,
   req: napi_value,
   handle: napi_value,
-) -> std::result::Result<Vec<OwnedFd>, i32> {
-  if !s.borrow().core.is_ipc() {
+) -> std::result::Result<Vec<os::SendHandle>, i32> {
+  if !os::is_ipc(s) {
     return Ok(Vec::new());
   }
   match send_handle_fd(env, handle) {
     None => Ok(Vec::new()),
-    Some(-1) => Err(-libc::EBADF),
+    Some(-1) => Err(os::errno::EBADF),
     Some(fd) => {
-      let copy = sys::dup_cloexec(fd)?;
+      let owned = os::send_handle(fd)?;
       // As in Node: the request holds the sent handle until it completes.
       js::set(env, req, c"handle", handle);
-      Ok(vec![copy])
+      Ok(vec![owned])
     }
   }
 }
 
-/// The native write shared by every `write*` method. It cannot run JS: it
-/// sees the handle's state only through its `RefEnv`. With `lent` (one
-/// Uint8Array the request holds on to), what the socket does not take now
-/// is queued without a copy (`StreamCore::write_lent`); otherwise it is
-/// copied. Reports through `streamBaseState` whether a callback will
-/// follow; the caller then calls `driver::after_write`.
-fn native_write(
-  s: &StreamRef,
-  req: napi_value,
-  bufs: &[&[u8]],
-  fds: Vec<OwnedFd>,
-  lent: Option<napi_value>,
-) -> i32 {
-  let mut st = s.borrow_mut();
-  let env = st.env();
-  let id = st.next_req_id();
-  let total: usize = bufs.iter().map(|b| b.len()).sum();
-  let res = match (lent, bufs) {
-    (Some(_), [bytes]) if fds.is_empty() => st.core.write_lent(id, bytes),
-    _ => st.core.write(id, bufs, fds),
-  };
-  let status = match res {
-    Ok(start) => {
-      let is_async = start == WriteStart::Async;
-      buffers::set_state(
-        env,
-        [
-          (K_BYTES_WRITTEN, total as i32),
-          (K_LAST_WRITE_WAS_ASYNC, is_async as i32),
-        ],
-      );
-      if is_async {
-        let r = env.new_ref(req, 1);
-        st.js.reqs.push_back((id, r));
-        if let Some(buf) = lent {
-          let b = env.new_ref(buf, 1);
-          st.js.lent.push_back((id, b));
-        }
-      }
-      0
-    }
-    Err(e) => e,
-  };
-  driver::update_poll(&mut st);
-  status
-}
-
-fn string_write(env: napi_env, s: &StreamRef, a: &CallArgs<3>, enc: Encoding) -> JsResult {
+fn string_write(env: napi_env, s: &Handle, a: &CallArgs<3>, enc: Encoding) -> JsResult {
   let req = reqs::check(env, a.argv[0], ReqKind::Write)?;
   if js::type_of(env, a.argv[1]) != napi_sys::ValueType::napi_string {
     return Err(arg_error(
@@ -193,9 +142,9 @@ fn string_write(env: napi_env, s: &StreamRef, a: &CallArgs<3>, enc: Encoding) ->
     Err(e) => return int(env, e),
   };
   let status = encoding::with_string_bytes(env, a.argv[1], enc, |bytes| {
-    native_write(s, req, &[bytes], fds, None)
+    os::write(s, req, &[bytes], fds, None)
   });
-  driver::after_write(env, s);
+  os::after_write(env, s);
   int(env, status)
 }
 
@@ -229,54 +178,19 @@ unsafe extern "C" fn pipe_ctor(env: napi_env, info: napi_callback_info) -> napi_
       return ptr::null_mut();
     }
   };
-  class::wrap_tracked(env, a.this, stream::Stream::new(env, kind));
+  class::wrap_tracked(env, a.this, os::new_handle(env, kind));
   a.this
 }
 
 // Binds to a path or an abstract name ('\0name'). 0 or a negative errno.
 pipe_fn!(bind, 2, |env, s, a| {
   let name = string_arg(env, a.argv[0], "name")?;
-  {
-    let st = s.borrow();
-    if st.core.is_closing() || st.core.has_fd() {
-      return int(env, -libc::EINVAL);
-    }
-  }
-  if let Err(err) = sys::unix_addr(&name) {
-    return int(env, err);
-  }
-  let fd = match sys::unix_socket() {
-    Ok(fd) => fd,
-    Err(err) => return int(env, err),
-  };
-  if let Err(err) = sys::bind(fd, &name) {
-    sys::close(fd);
-    // libuv reports a missing directory as EACCES (Windows parity).
-    return int(
-      env,
-      if err == -libc::ENOENT {
-        -libc::EACCES
-      } else {
-        err
-      },
-    );
-  }
-  if let Err(err) = driver::attach_fd(s, a.this, fd, Some(name)) {
-    sys::close(fd);
-    return int(env, err);
-  }
-  int(env, 0)
+  int(env, os::bind(s, a.this, name))
 });
 
 pipe_fn!(listen, 1, |env, s, a| {
   let backlog = int_arg(env, a.argv[0], "backlog")?;
-  let mut st = s.borrow_mut();
-  let err = st.core.listen(backlog);
-  if err == 0 {
-    driver::reserve_spare_fd();
-    driver::update_poll(&mut st);
-  }
-  int(env, err)
+  int(env, os::listen(s, backlog))
 });
 
 // Connects to a path or abstract name. Socket-level errors always arrive
@@ -285,177 +199,60 @@ pipe_fn!(listen, 1, |env, s, a| {
 pipe_fn!(connect, 2, |env, s, a| {
   let req = reqs::check(env, a.argv[0], ReqKind::Connect)?;
   let name = string_arg(env, a.argv[1], "name")?;
-  {
-    let st = s.borrow();
-    if st.core.is_closing() || st.core.is_listening() || st.core.is_connecting() {
-      return int(env, -libc::EINVAL);
-    }
-  }
-  if let Err(err) = sys::unix_addr(&name) {
-    return int(env, err);
-  }
-  if !s.borrow().core.has_fd() {
-    match sys::unix_socket() {
-      Ok(fd) => driver::attach_new_socket(s, a.this, fd),
-      Err(err) => {
-        driver::bind_js(s, a.this);
-        driver::fail_connect_later(s, env, req, err);
-        return int(env, 0);
-      }
-    }
-  }
-  // An async hook may have closed the handle as it opened (bind_js).
-  driver::start_connect(s, env, req, &name);
-  int(env, 0)
+  int(env, os::connect(s, env, a.this, req, &name))
 });
 
 // Adopts an existing fd (made non-blocking). As libuv: EEXIST only if the
 // loop already watches it, EBADF if it is not open.
 pipe_fn!(open, 1, |env, s, a| {
   let fd = int_arg(env, a.argv[0], "fd")?;
-  {
-    let st = s.borrow();
-    if st.core.is_closing() {
-      return int(env, -libc::EINVAL);
-    }
-    if st.core.has_fd() {
-      return int(env, if st.core.fd() == fd { 0 } else { -libc::EBUSY });
-    }
-  }
-  if fd < 0 {
-    return int(env, -libc::EBADF);
-  }
-  // libuv's rule: EEXIST only for an fd the loop watches. Ours are watched
-  // from the moment they want an event (the poll itself starts just before
-  // the loop polls); uv_poll_init below catches everyone else's.
-  if stream::fd_watched(fd) {
-    return int(env, -libc::EEXIST);
-  }
-  let mode = match sys::access_mode(fd) {
-    Ok(m) => m,
-    Err(err) => return int(env, err),
-  };
-  if let Err(err) = sys::set_nonblocking(fd, true) {
-    return int(env, err);
-  }
-  // uv_poll_init refuses an fd the loop watches (EEXIST): libuv's rule.
-  if let Err(err) = driver::attach_fd(s, a.this, fd, None) {
-    return int(env, err);
-  }
-  let mut st = s.borrow_mut();
-  st.core.readable = mode != libc::O_WRONLY;
-  st.core.writable = mode != libc::O_RDONLY;
-  int(env, 0)
+  int(env, os::open(s, a.this, fd))
 });
 
 // Adds read and/or write permission for everyone to the bound socket file
 // (never removes bits), like `uv_pipe_chmod`.
 pipe_fn!(fchmod, 1, |env, s, a| {
   let mode = int_arg(env, a.argv[0], "mode")?;
-  let name = {
-    let st = s.borrow();
-    if !st.core.has_fd() || st.core.is_closing() {
-      return int(env, -libc::EBADF);
-    }
-    if !(1..=3).contains(&mode) {
-      return int(env, -libc::EINVAL);
-    }
-    match st.core.bound_path() {
-      Some(p) => p.to_vec(),
-      None => match sys::socket_name(st.core.fd()) {
-        Ok(n) => n,
-        Err(err) => return int(env, err),
-      },
-    }
-  };
-  if name.is_empty() || name[0] == 0 {
-    return int(env, -libc::EINVAL);
-  }
-  let Ok(path) = std::ffi::CString::new(name) else {
-    return int(env, -libc::EINVAL);
-  };
-  let mode_now = match sys::file_mode(&path) {
-    Ok(m) => m,
-    Err(err) => return int(env, err),
-  };
-  let mut want = mode_now;
-  if mode & 1 != 0 {
-    want |= 0o444;
-  }
-  if mode & 2 != 0 {
-    want |= 0o222;
-  }
-  if want == mode_now {
-    return int(env, 0);
-  }
-  int(
-    env,
-    sys::chmod(&path, want).map(|_| 0).unwrap_or_else(|e| e),
-  )
+  int(env, os::fchmod(s, mode))
 });
 
 // Closes the handle; `cb` (if a function) runs later with no arguments. A
 // second call does nothing.
 pipe_fn!(close, 1, |env, s, a| {
-  driver::close(s, env, a.argv[0]);
+  os::close(s, env, a.argv[0]);
   Ok(js::undefined(env))
 });
 
-fn set_ref(s: &StreamRef, on: bool) {
-  let mut st = s.borrow_mut();
-  // No effect once closing (as in Node).
-  if !st.core.is_closing() {
-    st.refed = on;
-    st.apply_ref();
-  }
-}
-
 pipe_fn!(ref_, 0, |env, s, a| {
   let _ = &a;
-  set_ref(s, true);
+  os::set_ref(s, true);
   Ok(js::undefined(env))
 });
 
 pipe_fn!(unref, 0, |env, s, a| {
   let _ = &a;
-  set_ref(s, false);
+  os::set_ref(s, false);
   Ok(js::undefined(env))
 });
 
 pipe_fn!(has_ref, 0, |env, s, a| {
   let _ = &a;
-  let st = s.borrow();
-  Ok(js::boolean(env, st.refed && !st.closed))
+  Ok(js::boolean(env, os::has_ref(s)))
 });
 
 pipe_fn!(read_start, 0, |env, s, a| {
   let _ = &a;
-  let mut st = s.borrow_mut();
-  let err = st.core.read_start();
-  driver::update_poll(&mut st);
-  int(env, err)
+  int(env, os::read_start(s))
 });
 
 pipe_fn!(read_stop, 0, |env, s, a| {
   let _ = &a;
-  let mut st = s.borrow_mut();
-  st.core.read_stop();
-  driver::update_poll(&mut st);
-  int(env, 0)
+  int(env, os::read_stop(s))
 });
 
 pipe_fn!(shutdown, 1, |env, s, a| {
   let req = reqs::check(env, a.argv[0], ReqKind::Shutdown)?;
-  let mut st = s.borrow_mut();
-  let id = st.next_req_id();
-  let err = st.core.shutdown(id);
-  if err == 0 {
-    let r = st.env().new_ref(req, 1);
-    st.js.reqs.push_back((id, r));
-    // The shutdown(2) itself runs on POLLOUT once the queue is empty.
-    driver::update_poll(&mut st);
-  }
-  int(env, err)
+  int(env, os::shutdown(s, req))
 });
 
 pipe_fn!(write_buffer, 3, |env, s, a| {
@@ -471,15 +268,15 @@ pipe_fn!(write_buffer, 3, |env, s, a| {
       // reference and looked up again at every flush (as Node's write
       // requests pin theirs), never by pointer.
       let bytes = unsafe { std::slice::from_raw_parts(p, len) };
-      native_write(s, req, &[bytes], fds, Some(a.argv[1]))
+      os::write(s, req, &[bytes], fds, Some(a.argv[1]))
     }
     // JS may have run (a getter on handle.fd): look the bytes up again.
     Ok(fds) => encoding::with_view(env, a.argv[1], |bytes| {
-      native_write(s, req, &[bytes], fds, None)
+      os::write(s, req, &[bytes], fds, None)
     }),
     Err(e) => e,
   };
-  driver::after_write(env, s);
+  os::after_write(env, s);
   int(env, status)
 });
 
@@ -523,11 +320,7 @@ pipe_fn!(writev, 3, |env, s, a| {
       chunks.push(encoding::convert_chunk(env, element(i), enc)?);
     }
   }
-  let usable = {
-    let st = s.borrow();
-    st.core.has_fd() && !st.core.is_closing() && st.core.writable
-  };
-  if chunks.is_empty() && usable {
+  if chunks.is_empty() && os::can_write(s) {
     // Node's writev of no chunks finishes at once: no request, no callback.
     buffers::set_state(
       js::RefEnv::new(env),
@@ -536,9 +329,9 @@ pipe_fn!(writev, 3, |env, s, a| {
     return int(env, 0);
   }
   let status = encoding::with_chunks(env, &chunks, |slices| {
-    native_write(s, req, slices, Vec::new(), None)
+    os::write(s, req, slices, Vec::new(), None)
   });
-  driver::after_write(env, s);
+  os::after_write(env, s);
   int(env, status)
 });
 
@@ -571,38 +364,20 @@ pipe_fn!(use_user_buffer, 1, |env, s, a| {
       "The user buffer must not be empty",
     ));
   }
-  let mut st = s.borrow_mut();
-  // After the close phase nothing would release it again.
-  if !st.closed && !st.torn_down {
-    let st = &mut *st;
-    JsRefs::replace(st.env(), &mut st.js.user_buf, a.argv[0]);
-  }
+  os::use_user_buffer(s, a.argv[0]);
   int(env, 0)
 });
 
 pipe_fn!(set_blocking, 1, |env, s, a| {
   let mut blocking = false;
   napi_call!(napi_get_value_bool(env, a.argv[0], &mut blocking));
-  let st = s.borrow();
-  if !st.core.has_fd() || st.core.is_closing() {
-    return int(env, -libc::EINVAL);
-  }
-  int(
-    env,
-    sys::set_nonblocking(st.core.fd(), !blocking)
-      .map(|_| 0)
-      .unwrap_or_else(|e| e),
-  )
+  int(env, os::set_blocking(s, blocking))
 });
 
 // pipewrap extension: `{ pid, uid, gid }` of the peer, or a negative errno.
 pipe_fn!(get_peer_credentials, 0, |env, s, a| {
   let _ = &a;
-  let fd = s.borrow().core.fd();
-  if fd < 0 {
-    return int(env, -libc::EBADF);
-  }
-  match sys::peer_credentials(fd) {
+  match os::peer_credentials(s) {
     Ok(c) => {
       let mut obj = ptr::null_mut();
       napi_call!(napi_create_object(env, &mut obj));
@@ -620,7 +395,7 @@ pipe_fn!(get_peer_credentials, 0, |env, s, a| {
 pipe_fn!(set_fd_passing, 1, |env, s, a| {
   let mut on = false;
   napi_call!(napi_get_value_bool(env, a.argv[0], &mut on));
-  s.borrow_mut().core.fd_passing = on;
+  os::set_fd_passing(s, on);
   Ok(js::undefined(env))
 });
 
@@ -631,7 +406,7 @@ pipe_fn!(set_fd_passing, 1, |env, s, a| {
 pipe_fn!(set_pooled_reads, 1, |env, s, a| {
   let mut on = false;
   napi_call!(napi_get_value_bool(env, a.argv[0], &mut on));
-  s.borrow_mut().pooled_reads = on;
+  os::set_pooled_reads(s, on);
   Ok(js::undefined(env))
 });
 
@@ -642,7 +417,7 @@ pipe_fn!(set_pooled_reads, 1, |env, s, a| {
 // the next loop turn, in order, as writes that finish at once do.
 pipe_fn!(try_flush, 0, |env, s, a| {
   let _ = &a;
-  double(env, driver::flush_now(env, s) as f64)
+  double(env, os::try_flush(env, s) as f64)
 });
 
 // pipewrap extension: `sendFds(req, data, fds)` sends `data` (at least one
@@ -685,7 +460,7 @@ pipe_fn!(send_fds, 3, |env, s, a| {
       }
     }
   }
-  if fds.is_empty() || fds.len() > sys::MAX_FDS_PER_READ {
+  if fds.is_empty() || fds.len() > os::MAX_SEND_HANDLES {
     return Err(class::range_error(
       env,
       "ERR_OUT_OF_RANGE",
@@ -693,29 +468,21 @@ pipe_fn!(send_fds, 3, |env, s, a| {
     ));
   }
   // The write owns duplicates: the caller may close its fds at once.
-  let owned = match fds.iter().map(|&fd| sys::dup_cloexec(fd)).collect() {
+  let owned = match fds.iter().map(|&fd| os::send_handle(fd)).collect() {
     Ok(owned) => owned,
     Err(e) => return int(env, e),
   };
   // Looked up after the element getters above (which may run JS) ran.
   let status = encoding::with_view(env, a.argv[1], |bytes| {
-    native_write(s, req, &[bytes], owned, None)
+    os::write(s, req, &[bytes], owned, None)
   });
-  driver::after_write(env, s);
+  os::after_write(env, s);
   int(env, status)
 });
 
 pipe_fn!(get_fd, 0, |env, s, a| {
   let _ = &a;
-  let st = s.borrow();
-  int(
-    env,
-    if st.core.is_closing() {
-      -libc::EINVAL
-    } else {
-      st.core.fd()
-    },
-  )
+  int(env, os::fd(s))
 });
 
 fn double(env: napi_env, v: f64) -> JsResult {
@@ -726,27 +493,23 @@ fn double(env: napi_env, v: f64) -> JsResult {
 
 pipe_fn!(get_bytes_read, 0, |env, s, a| {
   let _ = &a;
-  double(env, s.borrow().core.bytes_read() as f64)
+  double(env, os::bytes_read(s) as f64)
 });
 
 pipe_fn!(get_bytes_written, 0, |env, s, a| {
   let _ = &a;
-  double(env, s.borrow().core.bytes_written() as f64)
+  double(env, os::bytes_written(s) as f64)
 });
 
 pipe_fn!(get_write_queue_size, 0, |env, s, a| {
   let _ = &a;
-  double(env, s.borrow().core.write_queue_size() as f64)
+  double(env, os::write_queue_size(s) as f64)
 });
 
 pipe_fn!(get_onread, 0, |env, s, a| {
   let _ = &a;
-  let r = s.borrow().js.onread;
-  Ok(if r.is_null() {
-    js::undefined(env)
-  } else {
-    js::ref_value(env, r)
-  })
+  let f = os::onread(s);
+  Ok(if f.is_null() { js::undefined(env) } else { f })
 });
 
 // Node aborts on a non-function here; pipewrap throws.
@@ -754,19 +517,14 @@ pipe_fn!(set_onread, 1, |env, s, a| {
   if !js::is_function(env, a.argv[0]) {
     return Err(arg_error(env, "The \"onread\" property must be a function"));
   }
-  let mut st = s.borrow_mut();
-  // After the close phase nothing would release it again.
-  if !st.closed && !st.torn_down {
-    let st = &mut *st;
-    st.js.set_onread(st.env(), a.argv[0]);
-  }
+  os::set_onread(s, a.argv[0]);
   Ok(js::undefined(env))
 });
 
 /// Defines `Pipe` on `exports`: once per env, the same class for every load
 /// of the addon (handles made natively use it too).
 pub fn define(env: napi_env, exports: napi_value) {
-  let existing = handles::pipe_ctor(env);
+  let existing = os::pipe_ctor(env);
   if !existing.is_null() {
     js::set(env, exports, c"Pipe", existing);
     return;
@@ -805,6 +563,6 @@ pub fn define(env: napi_env, exports: napi_value) {
     class::accessor(c"onread", Some(get_onread), Some(set_onread)),
   ];
   let ctor = class::define_class(env, c"Pipe", Some(pipe_ctor), &props);
-  handles::set_pipe_ctor(env, ctor);
+  os::set_pipe_ctor(env, ctor);
   js::set(env, exports, c"Pipe", ctor);
 }

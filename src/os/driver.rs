@@ -20,9 +20,9 @@ use pipewrap_core::stream::{ConnectStart, Done, ReadResult};
 
 use crate::buffers::{self, K_ARRAY_BUFFER_OFFSET, K_READ_BYTES_OR_ERROR};
 use crate::env;
-use crate::handles;
 use crate::js::{self, napi_call};
-use crate::stream::{self, Stream, StreamRef};
+use crate::os::handles;
+use crate::os::stream::{self, Stream, StreamRef};
 use crate::uv;
 
 /// libuv reads up to 64 KiB per read, and at most 32 reads per event.

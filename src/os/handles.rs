@@ -12,7 +12,7 @@ use pipewrap_core::sys;
 
 use crate::class;
 use crate::js::{self, napi_call};
-use crate::stream::{Stream, StreamRef};
+use crate::os::stream::{Stream, StreamRef};
 
 thread_local! {
   /// The `Pipe` constructor of this env, defined once however often the
