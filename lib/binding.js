@@ -24,10 +24,28 @@ function loadNodeBinding() {
   };
 }
 
+// napi-rs' generated loader takes the win32-x64-gnu binary only under a
+// Node built with MinGW; the official node.exe is built with MSVC. N-API is
+// one C ABI either way, so pipewrap's GNU-built Windows binary (the one it
+// ships) is loaded directly when the loader found nothing.
+function loadWindowsGnu() {
+  if (process.platform !== 'win32' || process.arch !== 'x64') return null;
+  for (const where of ['../pipewrap.win32-x64-gnu.node', 'pipewrap-win32-x64-gnu']) {
+    try {
+      return require(where);
+    } catch {
+      // try the next place
+    }
+  }
+  return null;
+}
+
 function loadNative() {
   try {
     return require('../index.js');
   } catch (err) {
+    const gnu = loadWindowsGnu();
+    if (gnu) return gnu;
     // The generated loader's last attempt (a wasm fallback) hides the real
     // story; say what is missing and what to do.
     throw require('./native-error').nativeMissingError(err);

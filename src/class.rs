@@ -266,3 +266,28 @@ pub fn define_class(
 pub fn finish(result: JsResult) -> napi_value {
   result.unwrap_or(ptr::null_mut())
 }
+
+thread_local! {
+  /// The `Pipe` constructor of this env, defined once however often the
+  /// addon is loaded.
+  static PIPE_CTOR: std::cell::Cell<napi_ref> = const { std::cell::Cell::new(ptr::null_mut()) };
+}
+
+/// The Pipe class, if this env defined it already.
+pub fn pipe_ctor(env: napi_env) -> napi_value {
+  js::ref_value(env, PIPE_CTOR.with(|c| c.get()))
+}
+
+/// Remembers the Pipe class (once per env; released at teardown).
+pub fn set_pipe_ctor(env: napi_env, ctor: napi_value) {
+  PIPE_CTOR.with(|c| c.set(js::new_ref(env, ctor, 1)));
+  crate::env::on_teardown(
+    env,
+    Box::new(|env| {
+      PIPE_CTOR.with(|c| {
+        let mut r = c.replace(ptr::null_mut());
+        js::drop_ref(env, &mut r);
+      })
+    }),
+  );
+}

@@ -18,12 +18,14 @@
 //! list.
 
 pub mod buffers;
+pub mod callbacks;
 pub mod class;
 pub mod encoding;
 pub mod env;
 pub mod js;
 pub mod os;
 pub mod pipe;
+pub mod refs;
 pub mod reqs;
 pub mod uv;
 

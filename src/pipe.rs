@@ -2,7 +2,6 @@
 //! validate their arguments (throwing a `TypeError` with a Node-style `code`
 //! where Node would abort), then act, returning 0 or a negative errno.
 
-use std::os::fd::RawFd;
 use std::ptr;
 
 use napi::sys::{self as napi_sys, napi_callback_info, napi_env, napi_value};
@@ -49,7 +48,7 @@ fn int_arg(env: napi_env, v: napi_value, what: &str) -> Result<i32> {
 
 /// The fd of a handle to send: any object with a numeric `fd` (a pipewrap
 /// Pipe, or one of Node's own TCP/Pipe handles).
-fn send_handle_fd(env: napi_env, handle: napi_value) -> Option<RawFd> {
+fn send_handle_fd(env: napi_env, handle: napi_value) -> Option<i32> {
   if !js::is_object(env, handle) {
     return None;
   }
@@ -480,6 +479,13 @@ pipe_fn!(send_fds, 3, |env, s, a| {
   int(env, status)
 });
 
+// Windows only (as in Node): how many pipe instances a server keeps ready.
+pipe_fn!(set_pending_instances, 1, |env, s, a| {
+  let count = int_arg(env, a.argv[0], "instances")?;
+  os::set_pending_instances(s, count);
+  Ok(js::undefined(env))
+});
+
 pipe_fn!(get_fd, 0, |env, s, a| {
   let _ = &a;
   int(env, os::fd(s))
@@ -524,13 +530,13 @@ pipe_fn!(set_onread, 1, |env, s, a| {
 /// Defines `Pipe` on `exports`: once per env, the same class for every load
 /// of the addon (handles made natively use it too).
 pub fn define(env: napi_env, exports: napi_value) {
-  let existing = os::pipe_ctor(env);
+  let existing = class::pipe_ctor(env);
   if !existing.is_null() {
     js::set(env, exports, c"Pipe", existing);
     return;
   }
   let m = class::method;
-  let props = [
+  let mut props = vec![
     m(c"bind", Some(bind)),
     m(c"listen", Some(listen)),
     m(c"connect", Some(connect)),
@@ -562,7 +568,10 @@ pub fn define(env: napi_env, exports: napi_value) {
     class::accessor(c"writeQueueSize", Some(get_write_queue_size), None),
     class::accessor(c"onread", Some(get_onread), Some(set_onread)),
   ];
+  if os::PENDING_INSTANCES {
+    props.push(m(c"setPendingInstances", Some(set_pending_instances)));
+  }
   let ctor = class::define_class(env, c"Pipe", Some(pipe_ctor), &props);
-  os::set_pipe_ctor(env, ctor);
+  class::set_pipe_ctor(env, ctor);
   js::set(env, exports, c"Pipe", ctor);
 }

@@ -19,6 +19,7 @@ use napi::sys::{napi_env, napi_value};
 use pipewrap_core::stream::{ConnectStart, Done, ReadResult};
 
 use crate::buffers::{self, K_ARRAY_BUFFER_OFFSET, K_READ_BYTES_OR_ERROR};
+use crate::callbacks::{self, HandleState, Outcome};
 use crate::env;
 use crate::js::{self, napi_call};
 use crate::os::handles;
@@ -68,22 +69,7 @@ pub fn attach_new_socket(rc: &StreamRef, this: napi_value, fd: RawFd) {
   bind_js(rc, this);
 }
 
-/// Holds the handle's JS object while it is open and opens the async
-/// context its callbacks run in (once). Opening it runs the user's
-/// `async_hooks` init hooks, so it happens with no borrow held: a hook may
-/// close the handle, write to it or anything else a callback may do.
-pub fn bind_js(rc: &StreamRef, this: napi_value) {
-  let has_ctx = {
-    let mut s = rc.borrow_mut();
-    s.hold_this(rc);
-    !s.js.async_ctx.is_null()
-  };
-  if has_ctx {
-    return;
-  }
-  let ctx = js::async_init(stream::env_of(rc), this, "PIPEWRAP");
-  rc.borrow_mut().set_async_context(ctx);
-}
+pub use crate::callbacks::bind_js;
 
 /// A `Pipe` object around a connected socket (accepted, or received over
 /// IPC), open and bound (async hooks run: see [`bind_js`]).
@@ -216,7 +202,7 @@ unsafe extern "C" fn on_poll(handle: *mut uv::uv_poll_t, status: i32, events: i3
   let (_, Some(rc)) = stream_of_handle(handle) else {
     return;
   };
-  let env = stream::env_of(&rc);
+  let env = callbacks::env_of(&rc);
   let _scope = js::HandleScope::open(env);
   let mut events = events;
   if status < 0 {
@@ -250,42 +236,12 @@ unsafe extern "C" fn on_poll(handle: *mut uv::uv_poll_t, status: i32, events: i3
 // ---------------------------------------------------------------------------
 // Calling JS.
 
-/// `func` with `this` = the handle, in its async context. Call with no
-/// borrow held.
-fn call_on_this(
-  env: napi_env,
-  rc: &StreamRef,
-  func: napi_value,
-  args: &[napi_value],
-) -> napi_value {
-  let (this, ctx) = {
-    let s = rc.borrow();
-    (s.this(), s.js.async_ctx)
-  };
-  if this.is_null() || !js::is_function(env, func) {
-    return ptr::null_mut();
-  }
-  js::make_callback(env, ctx, this, func, args)
-}
-
-/// `onread`: the setter only accepts functions, so no type check per read.
-fn call_onread(env: napi_env, rc: &StreamRef, args: &[napi_value]) -> napi_value {
-  let (onread, this, ctx) = {
-    let s = rc.borrow();
-    (js::ref_value(env, s.js.onread), s.this(), s.js.async_ctx)
-  };
-  if onread.is_null() || this.is_null() {
-    return ptr::null_mut();
-  }
-  js::make_callback(env, ctx, this, onread, args)
-}
-
 /// Hands every finished request to JS, in order: `req.oncomplete(status,
 /// handle, ...)`. Each is taken out under a borrow and called without one,
 /// so a callback may close the handle or write again.
 pub fn deliver_completions(env: napi_env, rc: &StreamRef) {
   loop {
-    let (c, mut req_ref, this, ctx) = {
+    let (c, req_ref) = {
       let mut s = rc.borrow_mut();
       if s.torn_down {
         return;
@@ -295,37 +251,17 @@ pub fn deliver_completions(env: napi_env, rc: &StreamRef) {
       };
       let ref_env = s.env();
       let r = s.js.take_req(ref_env, c.req);
-      (c, r, s.this(), s.js.async_ctx)
+      (c, r)
     };
-    let req = js::ref_value(env, req_ref);
-    js::drop_ref(env, &mut req_ref);
-    if req.is_null() {
-      continue;
-    }
-    let oncomplete = js::get(env, req, c"oncomplete");
-    if !js::is_function(env, oncomplete) {
-      continue;
-    }
-    let u = js::undefined(env);
-    match c.done {
+    let (status, outcome) = match c.done {
       Done::Connect {
         status,
         readable,
         writable,
-      } => {
-        let args = [
-          js::int(env, status),
-          this,
-          req,
-          js::boolean(env, readable),
-          js::boolean(env, writable),
-        ];
-        js::make_callback(env, ctx, req, oncomplete, &args);
-      }
-      Done::Write { status } | Done::Shutdown { status } => {
-        js::make_callback(env, ctx, req, oncomplete, &[js::int(env, status), this, u]);
-      }
-    }
+      } => (status, Outcome::Connected { readable, writable }),
+      Done::Write { status } | Done::Shutdown { status } => (status, Outcome::Done),
+    };
+    callbacks::complete(env, rc, req_ref, status, outcome);
   }
   // A callback may have queued more work: update the poll once.
   let mut s = rc.borrow_mut();
@@ -353,7 +289,7 @@ fn deliver_read_error(env: napi_env, rc: &StreamRef, err: i32) {
     js::RefEnv::new(env),
     [(K_READ_BYTES_OR_ERROR, err), (K_ARRAY_BUFFER_OFFSET, 0)],
   );
-  call_onread(env, rc, &[js::undefined(env)]);
+  callbacks::call_onread(env, rc, &[js::undefined(env)]);
 }
 
 // ---------------------------------------------------------------------------
@@ -538,7 +474,7 @@ fn read_ready(env: napi_env, rc: &StreamRef) {
       ],
     );
     set_pending_handles(env, rc);
-    let next = call_onread(env, rc, &[arg]);
+    let next = callbacks::call_onread(env, rc, &[arg]);
     if matches!(outcome, Read::User(..)) {
       // Returning a Uint8Array from onread switches the user buffer.
       if !next.is_null() && js::uint8_bytes(env, next).is_some_and(|(_, l)| l > 0) {
@@ -602,11 +538,7 @@ fn accept_ready(env: napi_env, rc: &StreamRef) {
     match res {
       Ok(client_fd) => match connected_pipe(env, client_fd) {
         Ok(client) => {
-          let this = rc.borrow().this();
-          let onconnection = js::get(env, this, c"onconnection");
-          if js::is_function(env, onconnection) {
-            call_on_this(env, rc, onconnection, &[js::int(env, 0), client]);
-          } else {
+          if !callbacks::call_onconnection(env, rc, 0, client) {
             close_value(env, client);
           }
         }
@@ -630,17 +562,7 @@ fn accept_ready(env: napi_env, rc: &StreamRef) {
 
 /// `onconnection(status, undefined)`, as Node reports accept errors.
 fn report_accept_error(env: napi_env, rc: &StreamRef, err: i32) {
-  let this = rc.borrow().this();
-  if this.is_null() {
-    return;
-  }
-  let onconnection = js::get(env, this, c"onconnection");
-  call_on_this(
-    env,
-    rc,
-    onconnection,
-    &[js::int(env, err), js::undefined(env)],
-  );
+  callbacks::call_onconnection(env, rc, err, ptr::null_mut());
 }
 
 thread_local! {
@@ -804,7 +726,7 @@ unsafe extern "C" fn on_poll_close(handle: *mut uv::uv_handle_t) {
   let Some(rc) = rc else {
     return; // torn down
   };
-  let env = stream::env_of(&rc);
+  let env = callbacks::env_of(&rc);
   let _scope = js::HandleScope::open(env);
   finish_close(env, &rc);
 }

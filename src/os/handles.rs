@@ -6,38 +6,13 @@ use std::cell::RefCell;
 use std::os::fd::{IntoRawFd, OwnedFd};
 use std::ptr;
 
-use napi::sys::{self as napi_sys, napi_env, napi_ref, napi_value};
+use napi::sys::{self as napi_sys, napi_env, napi_value};
 use pipewrap_core::stream::Kind;
 use pipewrap_core::sys;
 
 use crate::class;
 use crate::js::{self, napi_call};
 use crate::os::stream::{Stream, StreamRef};
-
-thread_local! {
-  /// The `Pipe` constructor of this env, defined once however often the
-  /// addon is loaded.
-  static PIPE_CTOR: std::cell::Cell<napi_ref> = const { std::cell::Cell::new(ptr::null_mut()) };
-}
-
-/// The Pipe class, if this env defined it already.
-pub fn pipe_ctor(env: napi_env) -> napi_value {
-  js::ref_value(env, PIPE_CTOR.with(|c| c.get()))
-}
-
-/// Remembers the Pipe class (once per env; released at teardown).
-pub fn set_pipe_ctor(env: napi_env, ctor: napi_value) {
-  PIPE_CTOR.with(|c| c.set(js::new_ref(env, ctor, 1)));
-  crate::env::on_teardown(
-    env,
-    Box::new(|env| {
-      PIPE_CTOR.with(|c| {
-        let mut r = c.replace(ptr::null_mut());
-        js::drop_ref(env, &mut r);
-      })
-    }),
-  );
-}
 
 /// A Pipe object's stream, lent for one call.
 pub type PipeStream = class::Wrapped<RefCell<Stream>>;
@@ -52,7 +27,7 @@ pub fn stream_of(env: napi_env, value: napi_value) -> Option<PipeStream> {
 /// object: the driver does that (`driver::connected_pipe`), since binding
 /// runs JS. On failure the fd is closed and the errno says why.
 pub fn new_connected_pipe(env: napi_env, fd: OwnedFd) -> Result<(napi_value, StreamRef), i32> {
-  let ctor = pipe_ctor(env);
+  let ctor = class::pipe_ctor(env);
   if ctor.is_null() {
     return Err(-libc::EINVAL);
   }

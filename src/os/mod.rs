@@ -7,9 +7,16 @@
 //! and delivers their results. The backend is picked here and only here:
 //! no other module carries an OS `cfg`.
 //!
-//! Unix (Linux; macOS being ported): the Node-free state machine
-//! (`pipewrap_core`), a `uv_poll_t` per fd on Node's loop (`driver`), one
-//! handle's state (`stream`) and natively made `Pipe` objects (`handles`).
+//! Unix (Linux, macOS): the Node-free state machine (`pipewrap_core`), a
+//! `uv_poll_t` per fd on Node's loop (`driver`), one handle's state
+//! (`stream`) and natively made `Pipe` objects (`handles`).
+//!
+//! Windows: libuv's own named pipes (`uv_pipe_t`), exported by node.exe,
+//! on the same loop (`windows`).
+//!
+//! Each backend exports the same names: `Handle`, `Kind`, `SendHandle`,
+//! `errno`, `stream_of`, the operations, and `PENDING_INSTANCES` (whether
+//! `Pipe` has Windows' `setPendingInstances`).
 
 #[cfg(unix)]
 pub mod driver;
@@ -22,5 +29,7 @@ mod unix;
 #[cfg(unix)]
 pub use unix::*;
 
-#[cfg(not(unix))]
-compile_error!("pipewrap has a Unix backend only so far; the Windows one is issue 19");
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+pub use windows::*;

@@ -13,130 +13,18 @@ use std::cell::{Cell, RefCell};
 use std::ptr;
 use std::rc::Rc;
 
-use napi::sys::{napi_async_context, napi_env, napi_ref, napi_value};
-use pipewrap_core::queue::Queue;
+use napi::sys::napi_env;
 use pipewrap_core::stream::{Kind, ReqId, StreamCore};
 
-use crate::class::{self, IdMap};
+pub use crate::refs::JsRefs;
+
+use crate::callbacks::HandleState;
+use crate::class::IdMap;
 use crate::env;
-use crate::js::{self, RefEnv};
+use crate::js::RefEnv;
 use crate::uv;
 
 pub type StreamRef = Rc<RefCell<Stream>>;
-
-/// The JS references one handle holds. Each is released exactly once: when
-/// replaced, at the end of the close phase, or at env teardown.
-pub struct JsRefs {
-  /// The handle object's wrap reference, held strong from the first use
-  /// until the close phase ends (as in Node, an open handle is never
-  /// collected); null when not held.
-  pub this: napi_ref,
-  pub onread: napi_ref,
-  pub async_ctx: napi_async_context,
-  pub close_cb: napi_ref,
-  /// `useUserBuffer`'s Uint8Array: its memory is looked up again for every
-  /// read, never cached.
-  pub user_buf: napi_ref,
-  /// Request objects by id, in the order they were made.
-  pub reqs: Queue<(ReqId, napi_ref)>,
-  /// The Uint8Arrays of queued lent writes (`StreamCore::write_lent`) by
-  /// request id: their memory is looked up again at every flush.
-  pub lent: Queue<(ReqId, napi_ref)>,
-}
-
-impl JsRefs {
-  fn new() -> Self {
-    JsRefs {
-      this: ptr::null_mut(),
-      onread: ptr::null_mut(),
-      async_ctx: ptr::null_mut(),
-      close_cb: ptr::null_mut(),
-      user_buf: ptr::null_mut(),
-      reqs: Queue::new(),
-      lent: Queue::new(),
-    }
-  }
-
-  /// Replaces one reference slot, releasing the old value.
-  pub fn replace(env: RefEnv, slot: &mut napi_ref, value: napi_value) {
-    env.drop_ref(slot);
-    *slot = env.new_ref(value, 1);
-  }
-
-  /// Sets `onread`. Handles given the function the last one was given
-  /// (Node's net layer, and ours, give every socket the same one) share one
-  /// counted reference instead of holding one each: a reference and a
-  /// global handle less per connection.
-  pub fn set_onread(&mut self, env: RefEnv, func: napi_value) {
-    let last = LAST_ONREAD.with(|l| l.get());
-    if !last.is_null() && self.onread == last && env.strict_equals(env.ref_value(last), func) {
-      return;
-    }
-    self.release_onread(env);
-    // Read again: releasing ours may have deleted the shared one.
-    let last = LAST_ONREAD.with(|l| l.get());
-    if !last.is_null() && env.strict_equals(env.ref_value(last), func) {
-      env.ref_more(last);
-      self.onread = last;
-    } else {
-      self.onread = env.new_ref(func, 1);
-      LAST_ONREAD.with(|l| l.set(self.onread));
-    }
-  }
-
-  fn release_onread(&mut self, env: RefEnv) {
-    let r = self.onread;
-    if env.ref_less(&mut self.onread) {
-      LAST_ONREAD.with(|l| {
-        if l.get() == r {
-          l.set(ptr::null_mut());
-        }
-      });
-    }
-  }
-
-  /// Takes the request stored for `id` (the caller drops the reference),
-  /// releasing the buffer it lent, if any.
-  pub fn take_req(&mut self, env: RefEnv, id: ReqId) -> napi_ref {
-    let at = self.lent.iter().position(|(r, _)| *r == id);
-    if let Some(i) = at {
-      if let Some((_, mut buf)) = self.lent.remove(i) {
-        env.drop_ref(&mut buf);
-      }
-    }
-    let at = self.reqs.iter().position(|(r, _)| *r == id);
-    at.and_then(|i| self.reqs.remove(i))
-      .map_or(ptr::null_mut(), |(_, r)| r)
-  }
-
-  /// The bytes of the buffer request `id` lent, looked up now (None if it
-  /// was detached). The slice borrows these references, so it cannot
-  /// outlive the borrow of the handle's state, under which no JS can run
-  /// (see [`RefEnv`]): it is valid for one flush only.
-  pub fn lent_bytes(&self, env: RefEnv, id: ReqId) -> Option<&[u8]> {
-    let (_, r) = self.lent.iter().find(|(r, _)| *r == id)?;
-    let (p, len) = env.uint8_bytes(env.ref_value(*r))?;
-    // SAFETY: the Uint8Array is held by a reference and its memory was
-    // looked up just now; the slice's lifetime is this borrow of `self`,
-    // during which no JS can run to detach or resize it.
-    Some(unsafe { std::slice::from_raw_parts(p, len) })
-  }
-
-  /// Releases everything.
-  pub fn release(&mut self, env: RefEnv) {
-    class::release_wrapped(env, &mut self.this);
-    self.release_onread(env);
-    env.drop_ref(&mut self.close_cb);
-    env.drop_ref(&mut self.user_buf);
-    for (_, mut r) in self.reqs.take_all().chain(self.lent.take_all()) {
-      env.drop_ref(&mut r);
-    }
-    if !self.async_ctx.is_null() {
-      js::async_destroy(env, self.async_ctx);
-      self.async_ctx = ptr::null_mut();
-    }
-  }
-}
 
 pub struct Stream {
   pub id: u64,
@@ -163,9 +51,6 @@ pub struct Stream {
 }
 
 thread_local! {
-  /// The reference of the last `onread` set (see `JsRefs::set_onread`);
-  /// it belongs to the handles that hold it, not to this slot.
-  static LAST_ONREAD: Cell<napi_ref> = const { Cell::new(ptr::null_mut()) };
   static NEXT_ID: Cell<u64> = const { Cell::new(0) };
   /// Open handles by id, closed by env teardown if JS never did.
   static OPEN: RefCell<IdMap<StreamRef>> = RefCell::new(IdMap::default());
@@ -206,18 +91,6 @@ impl Stream {
     self.env
   }
 
-  /// Holds the handle's JS object until the close phase ends (the wrap's
-  /// reference made strong: as in Node, an open handle is never collected).
-  pub fn hold_this(&mut self, me: &StreamRef) {
-    if self.js.this.is_null() {
-      self.js.this = class::hold_wrapped(self.env, me);
-    }
-  }
-
-  pub fn this(&self) -> napi_value {
-    self.env.ref_value(self.js.this)
-  }
-
   /// Sends what the socket takes of the write queue (lent buffers looked up
   /// for this flush only).
   pub fn flush(&mut self) {
@@ -229,18 +102,6 @@ impl Stream {
   pub fn on_writable(&mut self) -> bool {
     let Stream { core, js, env, .. } = self;
     core.on_writable(&mut |id| js.lent_bytes(*env, id))
-  }
-
-  /// Stores the async context made for this handle (by
-  /// `driver::open_async_context`, which ran the async hooks with no borrow
-  /// held). A handle whose close phase already ended (a hook closed it)
-  /// destroys it at once: nothing would release it later.
-  pub fn set_async_context(&mut self, ctx: napi_async_context) {
-    if self.closed || self.torn_down || !self.js.async_ctx.is_null() {
-      js::async_destroy(self.env, ctx);
-      return;
-    }
-    self.js.async_ctx = ctx;
   }
 
   /// Applies `refed` to the poll handle (no effect once closing).
@@ -259,6 +120,21 @@ impl Stream {
   }
 }
 
+impl HandleState for Stream {
+  fn refs(&self) -> &JsRefs {
+    &self.js
+  }
+  fn refs_mut(&mut self) -> &mut JsRefs {
+    &mut self.js
+  }
+  fn ref_env(&self) -> RefEnv {
+    self.env
+  }
+  fn finished(&self) -> bool {
+    self.closed || self.torn_down
+  }
+}
+
 /// A handle collected without ever being closed (never opened, say, but
 /// given an `onread` or a user buffer) still releases what it holds: the
 /// last owner of its state is then the object's finalizer, where deleting
@@ -269,12 +145,6 @@ impl Drop for Stream {
       self.js.release(self.env);
     }
   }
-}
-
-/// The env that runs JS, for the delivery layer: from the handle, not its
-/// borrowed state, so only code that holds no borrow can get it.
-pub fn env_of(rc: &StreamRef) -> napi_env {
-  rc.borrow().env.no_js()
 }
 
 /// Registers an open handle, for env teardown.

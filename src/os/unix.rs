@@ -14,7 +14,7 @@ use crate::buffers::{self, K_BYTES_WRITTEN, K_LAST_WRITE_WAS_ASYNC};
 use crate::os::driver;
 use crate::os::stream::{self, JsRefs, Stream, StreamRef};
 
-pub use crate::os::handles::{pipe_ctor, set_pipe_ctor, stream_of, PipeStream};
+pub use crate::os::handles::{stream_of, PipeStream};
 pub use pipewrap_core::stream::Kind;
 
 /// One handle's state, as the binding holds it.
@@ -28,6 +28,13 @@ pub type SendHandle = OwnedFd;
 pub mod errno {
   pub const EBADF: i32 = -libc::EBADF;
   pub const EINVAL: i32 = -libc::EINVAL;
+}
+
+/// `setPendingInstances` is a Windows method: Node's Pipe has none here.
+pub const PENDING_INSTANCES: bool = false;
+
+pub fn set_pending_instances(s: &Handle, count: i32) {
+  let _ = (s, count);
 }
 
 /// Most fds one message may carry (SCM_RIGHTS).

@@ -4,5 +4,9 @@
 
 pub mod framing;
 pub mod queue;
+// The Unix backend's OS layer and state machine; on Windows the addon uses
+// libuv's named pipes and only the OS-free queue from here.
+#[cfg(unix)]
 pub mod stream;
+#[cfg(unix)]
 pub mod sys;

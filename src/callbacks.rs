@@ -1,0 +1,186 @@
+//! Calling JS for a handle, the same for every backend: binding a handle to
+//! its object (async hooks run here), `onread`, `onconnection` and request
+//! completions. Each helper reads what it needs under a short borrow and
+//! calls JS with none held, so a callback may close the handle, write again
+//! or detach a buffer; callers look at the state afresh afterwards.
+
+use std::cell::RefCell;
+use std::ptr;
+use std::rc::Rc;
+
+use napi::sys::{napi_async_context, napi_env, napi_ref, napi_value};
+
+use crate::class;
+use crate::js::{self, RefEnv};
+use crate::refs::JsRefs;
+
+/// A backend's per-handle state, as the delivery helpers see it.
+pub trait HandleState: Sized + 'static {
+  fn refs(&self) -> &JsRefs;
+  fn refs_mut(&mut self) -> &mut JsRefs;
+  /// The env as code holding this state sees it (no JS can run through it).
+  fn ref_env(&self) -> RefEnv;
+  /// The close phase ended or env teardown ran: nothing may be stored any
+  /// more (nothing would release it).
+  fn finished(&self) -> bool;
+
+  /// The handle's JS object, while it is held.
+  fn this(&self) -> napi_value {
+    self.ref_env().ref_value(self.refs().this)
+  }
+
+  /// Holds the handle's JS object until the close phase ends (the wrap's
+  /// reference made strong: as in Node, an open handle is never collected).
+  /// `me` is this state's own `Rc`, which the object wraps.
+  fn hold_this(&mut self, me: &Rc<RefCell<Self>>) {
+    if self.refs().this.is_null() {
+      let held = class::hold_wrapped(self.ref_env(), me);
+      self.refs_mut().this = held;
+    }
+  }
+
+  /// Stores the async context [`bind_js`] made. A handle whose close phase
+  /// already ended (a hook closed it) destroys it at once.
+  fn set_async_context(&mut self, ctx: napi_async_context) {
+    if self.finished() || !self.refs().async_ctx.is_null() {
+      js::async_destroy(self.ref_env(), ctx);
+      return;
+    }
+    self.refs_mut().async_ctx = ctx;
+  }
+}
+
+/// The env that runs JS: from the handle, not its borrowed state, so only
+/// code that holds no borrow can get it.
+pub fn env_of<T: HandleState>(rc: &Rc<RefCell<T>>) -> napi_env {
+  rc.borrow().ref_env().no_js()
+}
+
+/// Holds the handle's JS object while it is open and opens the async
+/// context its callbacks run in (once). Opening it runs the user's
+/// `async_hooks` init hooks, so it happens with no borrow held: a hook may
+/// close the handle, write to it or anything else a callback may do.
+pub fn bind_js<T: HandleState>(rc: &Rc<RefCell<T>>, this: napi_value) {
+  let has_ctx = {
+    let mut s = rc.borrow_mut();
+    s.hold_this(rc);
+    !s.refs().async_ctx.is_null()
+  };
+  if has_ctx {
+    return;
+  }
+  let ctx = js::async_init(env_of(rc), this, "PIPEWRAP");
+  rc.borrow_mut().set_async_context(ctx);
+}
+
+/// `func` with `this` = the handle, in its async context.
+pub fn call_on_this<T: HandleState>(
+  env: napi_env,
+  rc: &Rc<RefCell<T>>,
+  func: napi_value,
+  args: &[napi_value],
+) -> napi_value {
+  let (this, ctx) = {
+    let s = rc.borrow();
+    (s.this(), s.refs().async_ctx)
+  };
+  if this.is_null() || !js::is_function(env, func) {
+    return ptr::null_mut();
+  }
+  js::make_callback(env, ctx, this, func, args)
+}
+
+/// `onread`: the setter only accepts functions, so no type check per read.
+pub fn call_onread<T: HandleState>(
+  env: napi_env,
+  rc: &Rc<RefCell<T>>,
+  args: &[napi_value],
+) -> napi_value {
+  let (onread, this, ctx) = {
+    let s = rc.borrow();
+    (
+      js::ref_value(env, s.refs().onread),
+      s.this(),
+      s.refs().async_ctx,
+    )
+  };
+  if onread.is_null() || this.is_null() {
+    return ptr::null_mut();
+  }
+  js::make_callback(env, ctx, this, onread, args)
+}
+
+/// `onconnection(status, client)` on a server handle (`client` undefined
+/// for an accept error, as Node reports it). Returns false when there was
+/// no listener to take the client.
+pub fn call_onconnection<T: HandleState>(
+  env: napi_env,
+  rc: &Rc<RefCell<T>>,
+  status: i32,
+  client: napi_value,
+) -> bool {
+  let this = rc.borrow().this();
+  if this.is_null() {
+    return false;
+  }
+  let onconnection = js::get(env, this, c"onconnection");
+  if !js::is_function(env, onconnection) {
+    return false;
+  }
+  let client = if client.is_null() {
+    js::undefined(env)
+  } else {
+    client
+  };
+  call_on_this(env, rc, onconnection, &[js::int(env, status), client]);
+  true
+}
+
+/// What a finished request reports after `status, handle`.
+pub enum Outcome {
+  /// A write or shutdown: `undefined`.
+  Done,
+  /// A connect: `req, readable, writable`.
+  Connected { readable: bool, writable: bool },
+}
+
+/// `req.oncomplete(status, handle, ...)` for a finished request whose
+/// reference the caller took out of the handle's refs (released here).
+pub fn complete<T: HandleState>(
+  env: napi_env,
+  rc: &Rc<RefCell<T>>,
+  mut req_ref: napi_ref,
+  status: i32,
+  outcome: Outcome,
+) {
+  let req = js::ref_value(env, req_ref);
+  js::drop_ref(env, &mut req_ref);
+  if req.is_null() {
+    return;
+  }
+  let oncomplete = js::get(env, req, c"oncomplete");
+  if !js::is_function(env, oncomplete) {
+    return;
+  }
+  let (this, ctx) = {
+    let s = rc.borrow();
+    (s.this(), s.refs().async_ctx)
+  };
+  let status = js::int(env, status);
+  match outcome {
+    Outcome::Done => {
+      let args = [status, this, js::undefined(env)];
+      js::make_callback(env, ctx, req, oncomplete, &args);
+    }
+    Outcome::Connected { readable, writable } => {
+      let args = [
+        status,
+        this,
+        req,
+        js::boolean(env, readable),
+        js::boolean(env, writable),
+      ];
+      js::make_callback(env, ctx, req, oncomplete, &args);
+    }
+  }
+}
