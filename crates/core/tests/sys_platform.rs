@@ -233,3 +233,83 @@ fn writev_clamps_to_the_iovec_limit() {
   sys::close(a);
   sys::close(b);
 }
+
+/// The fds open on /dev/null (no other test here opens it).
+#[cfg(target_os = "linux")]
+fn devnull_fds() -> Vec<RawFd> {
+  let mut fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")
+    .unwrap()
+    .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+    .filter(|&fd: &RawFd| {
+      std::fs::read_link(format!("/proc/self/fd/{fd}"))
+        .is_ok_and(|p| p == std::path::Path::new("/dev/null"))
+    })
+    .collect();
+  fds.sort();
+  fds
+}
+
+/// More fds in one message than a read takes: we get MAX_FDS_PER_READ, the
+/// kernel closes the rest (MSG_CTRUNC), nothing stays open.
+///
+/// Under qemu-user (`npm run test:arm64` sets PIPEWRAP_TEST_QEMU=1) the
+/// count differs, and not because of pipewrap: qemu hands the host kernel a
+/// control buffer twice the size the program asked for, so the kernel
+/// installs as many fds as fit in that one; qemu copies back only what fits
+/// in ours and neither reports nor closes the rest. Those fds never reach
+/// `recv_with_fds`. The test asserts exactly that many and closes them, so
+/// any other fd left open still fails it.
+#[cfg(target_os = "linux")]
+#[test]
+fn more_fds_than_one_read_takes_are_closed_by_the_kernel() {
+  const SENT: usize = 200;
+  let was = devnull_fds();
+  let [a, b] = sys::socketpair().unwrap();
+  let devnull = std::ffi::CString::new("/dev/null").unwrap();
+  // SAFETY: open of a NUL-terminated path; each fd is closed below.
+  let fds: Vec<RawFd> = (0..SENT)
+    .map(|_| unsafe { libc::open(devnull.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC) })
+    .collect();
+  assert!(fds.iter().all(|&fd| fd >= 0));
+  assert_eq!(sys::send_with_fds(a, b"x", &fds).unwrap(), 1);
+  for &fd in &fds {
+    sys::close(fd);
+  }
+  let mut buf = [0u8; 8];
+  let mut got = Vec::new();
+  assert_eq!(sys::recv_with_fds(b, &mut buf, &mut got).unwrap(), 1);
+  assert_eq!(got.len(), sys::MAX_FDS_PER_READ);
+  for &fd in &got {
+    assert_eq!(sys::fd_kind(fd), sys::FdKind::Other, "a /dev/null fd");
+    sys::close(fd);
+  }
+  let extra: Vec<RawFd> = devnull_fds()
+    .into_iter()
+    .filter(|fd| !was.contains(fd))
+    .collect();
+  let qemu = std::env::var_os("PIPEWRAP_TEST_QEMU").is_some_and(|v| v == "1");
+  let expected_extra = if qemu {
+    // The host kernel fills 2 * CMSG_SPACE(64 fds): one header and as many
+    // 4-byte fds as fit after it.
+    // SAFETY: CMSG_SPACE/CMSG_LEN are pure size computations.
+    let (space, header) = unsafe {
+      (
+        libc::CMSG_SPACE((sys::MAX_FDS_PER_READ * 4) as u32) as usize,
+        libc::CMSG_LEN(0) as usize,
+      )
+    };
+    SENT.min((2 * space - header) / 4) - sys::MAX_FDS_PER_READ
+  } else {
+    0
+  };
+  for &fd in &extra {
+    sys::close(fd);
+  }
+  assert_eq!(
+    extra.len(),
+    expected_extra,
+    "/dev/null fds left open by the read (qemu: {qemu}): {extra:?}"
+  );
+  sys::close(a);
+  sys::close(b);
+}
