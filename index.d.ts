@@ -29,6 +29,10 @@ export declare class Pipe {
   setBlocking(blocking: boolean): number
   /** pipewrap extension: the peer's credentials (SO_PEERCRED), or a negative errno. */
   getPeerCredentials(): { pid: number; uid: number; gid: number } | number
+  /** pipewrap extension: the peer's pid on every platform, or a negative errno. */
+  getPeerPid(): number
+  /** Windows only (as Node's Pipe): how many pipe instances a server keeps ready. */
+  setPendingInstances?(instances: number): void
   /** pipewrap extension: receive SCM_RIGHTS fds as `pendingFds` before `onread`. */
   setFdPassing(enabled: boolean): void
   /** pipewrap extension: small reads as slices of a shared pool (offset in streamBaseState[kArrayBufferOffset]). */

@@ -256,3 +256,23 @@ test('tryFlush: sends the queue now, returns what is left, and completions still
   assert.ok(order.every(([, status]) => status === 0), JSON.stringify(order));
   assert.equal(typeof new Pipe(constants.SOCKET).tryFlush(), 'number');
 });
+
+test('getPeerPid: the pid at the other end, on accepted and connecting sockets (every platform)', async (t) => {
+  const p = path.join(tmp(t), 'pid.sock');
+  const pids = await new Promise((resolve) => {
+    const server = pw.createServer((s) => {
+      const accepted = s.getPeerPid();
+      s.end();
+      server.close();
+      resolve(accepted);
+    });
+    server.listen(p, () => {
+      const c = pw.connect(p, () => {
+        c.pidSeen = c.getPeerPid();
+      });
+      c.resume();
+    });
+  });
+  assert.equal(pids, process.pid);
+  assert.throws(() => new pw.Socket().getPeerPid(), { code: 'ERR_SOCKET_CLOSED' });
+});

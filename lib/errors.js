@@ -168,6 +168,23 @@ function systemErrorName(errno) {
 }
 
 let uvErrmap;
+let uvCodes;
+/**
+ * libuv's (negative) code for an error name, on this platform: the errno
+ * negated on Unix, libuv's own numbers on Windows (os.constants.errno holds
+ * the CRT's there, which libuv does not return).
+ */
+function uvCode(name) {
+  if (uvCodes === undefined) {
+    if (uvErrmap === undefined) uvErrmap = util.getSystemErrorMap();
+    uvCodes = new Map();
+    for (const [code, [n]] of uvErrmap) uvCodes.set(n, code);
+  }
+  const code = uvCodes.get(name);
+  if (code === undefined) throw new Error(`pipewrap: libuv has no error named ${name}`);
+  return code;
+}
+
 function systemErrorMessage(errno) {
   // getSystemErrorMap() builds a fresh Map on every call: fetch it once.
   if (uvErrmap === undefined) uvErrmap = util.getSystemErrorMap();
@@ -225,4 +242,5 @@ module.exports = {
   exceptionWithHostPort,
   uvExceptionWithHostPort,
   describeReceived,
+  uvCode,
 };

@@ -10,7 +10,6 @@
 
 const EventEmitter = require('events');
 const fs = require('fs');
-const os = require('os');
 const stream = require('stream');
 const binding = require('./binding');
 const errors = require('./errors');
@@ -30,13 +29,12 @@ const {
   constants: PipeConstants,
 } = binding;
 
-const { errno: E } = os.constants;
-const UV_EOF = -4095;
-const UV_EADDRINUSE = -E.EADDRINUSE;
-const UV_ECONNREFUSED = -E.ECONNREFUSED;
-const UV_ENAMETOOLONG = -E.ENAMETOOLONG;
-const UV_ENOTCONN = -E.ENOTCONN;
-const UV_EINVAL = -E.EINVAL;
+const UV_EOF = errors.uvCode('EOF');
+const UV_EADDRINUSE = errors.uvCode('EADDRINUSE');
+const UV_ECONNREFUSED = errors.uvCode('ECONNREFUSED');
+const UV_ENAMETOOLONG = errors.uvCode('ENAMETOOLONG');
+const UV_ENOTCONN = errors.uvCode('ENOTCONN');
+const UV_EINVAL = errors.uvCode('EINVAL');
 
 // sockaddr_un.sun_path is 108 bytes on Linux, 104 on macOS (crates/core
 // sys::SUN_PATH_LEN). A filesystem path needs its terminating NUL inside it;
@@ -44,6 +42,14 @@ const UV_EINVAL = -E.EINVAL;
 // Node does) does not.
 const SUN_PATH_LEN = process.platform === 'darwin' ? 104 : 108;
 const ABSTRACT_NAMES = process.platform === 'linux';
+// On Windows a "path" is a named pipe (\\.\pipe\name, \\?\pipe\name):
+// no sun_path limit, and the Unix-only extras (fd passing, abstract names,
+// socket file modes, stale-file reclaim, uid/gid credentials) throw.
+const IS_WINDOWS = process.platform === 'win32';
+
+function unixOnly(feature) {
+  return codes.ERR_FEATURE_UNAVAILABLE_ON_PLATFORM(`${feature} (Unix domain sockets only; Windows named pipes have none)`);
+}
 
 // The back-pointer from a binding handle to its Socket/Server (Node uses a
 // private owner_symbol for this).
@@ -90,10 +96,12 @@ function validatePath(path, name) {
   if (path.indexOf('\0', 1) !== -1) {
     throw codes.ERR_INVALID_ARG_VALUE(name, path, 'must not contain null bytes (except a leading one for abstract names)');
   }
+  if (IS_WINDOWS && path.charCodeAt(0) === 0) throw unixOnly('abstract socket names');
 }
 
 // Returns a suffix for the error message when `path` does not fit sun_path.
 function pathTooLong(path) {
+  if (IS_WINDOWS) return null;
   const bytes = Buffer.byteLength(path, 'utf8');
   const max = ABSTRACT_NAMES && path.charCodeAt(0) === 0 ? SUN_PATH_LEN : SUN_PATH_LEN - 1;
   if (bytes <= max) return null;
@@ -360,6 +368,7 @@ function initSocketHandle(self) {
 }
 
 function enableFdPassing(handle) {
+  if (IS_WINDOWS) throw unixOnly('fdPassing');
   if (typeof handle.setFdPassing !== 'function') {
     throw codes.ERR_FEATURE_UNAVAILABLE_ON_PLATFORM('fdPassing (it needs the pipewrap native binding)');
   }
@@ -448,6 +457,7 @@ class Socket extends stream.Duplex {
     const { path } = options;
     validatePath(path, 'options.path');
     if (options.fdPassing !== undefined) this[kFdPassing] = Boolean(options.fdPassing);
+    if (IS_WINDOWS && this[kFdPassing]) throw unixOnly('fdPassing');
 
     if (this.connecting) {
       throw codes.ERR_SOCKET_CONNECTING();
@@ -534,6 +544,7 @@ class Socket extends stream.Duplex {
    * (SO_PEERCRED), for accepted and connecting sockets alike.
    */
   getPeerCredentials() {
+    if (IS_WINDOWS) throw unixOnly('getPeerCredentials (uid/gid); getPeerPid() gives the pid');
     const handle = this._handle;
     if (!handle || this.connecting) {
       throw codes.ERR_SOCKET_CLOSED();
@@ -547,6 +558,24 @@ class Socket extends stream.Duplex {
   }
 
   /**
+   * pipewrap extension: the pid of the process at the other end, on every
+   * platform (SO_PEERCRED on Linux, LOCAL_PEERPID on macOS,
+   * GetNamedPipeClientProcessId / GetNamedPipeServerProcessId on Windows).
+   */
+  getPeerPid() {
+    const handle = this._handle;
+    if (!handle || this.connecting) {
+      throw codes.ERR_SOCKET_CLOSED();
+    }
+    if (typeof handle.getPeerPid !== 'function') {
+      throw codes.ERR_FEATURE_UNAVAILABLE_ON_PLATFORM('getPeerPid (it needs the pipewrap native binding)');
+    }
+    const pid = handle.getPeerPid();
+    if (pid < 0) throw errnoException(pid, 'getpeerpid');
+    return pid;
+  }
+
+  /**
    * pipewrap extension: sends open fds over this socket (SCM_RIGHTS), with
    * `data` or a single zero byte. The receiver, if it set `fdPassing`, gets
    * them as an `'fds'` event before the `'data'` that carried them. The
@@ -554,6 +583,7 @@ class Socket extends stream.Duplex {
    * its copies. Ordered with the socket's other writes.
    */
   sendFds(fds, data, callback) {
+    if (IS_WINDOWS) throw unixOnly('sendFds');
     if (typeof data === 'function') {
       callback = data;
       data = undefined;
@@ -990,6 +1020,7 @@ class Server extends EventEmitter {
     this.allowHalfOpen = Boolean(options.allowHalfOpen);
     this.pauseOnConnect = Boolean(options.pauseOnConnect);
     this.fdPassing = Boolean(options.fdPassing);
+    if (IS_WINDOWS && this.fdPassing) throw unixOnly('fdPassing');
     this.highWaterMark = options.highWaterMark >= 0 ? options.highWaterMark : stream.getDefaultHighWaterMark(false);
   }
 
@@ -1093,6 +1124,8 @@ class Server extends EventEmitter {
       throw codes.ERR_INVALID_ARG_VALUE('options', given,
         'can not set readableAll or writableAll to true when path is abstract unix socket');
     }
+    if (IS_WINDOWS && options.mode !== undefined) throw unixOnly('options.mode');
+    if (IS_WINDOWS && options.reclaimStale === true) throw unixOnly('options.reclaimStale');
     let mode = null;
     if (options.mode !== undefined) {
       if (abstract) {
@@ -1235,6 +1268,7 @@ function socketpair(options = {}) {
   if (peer !== undefined && peer !== 'socket' && peer !== 'fd') {
     throw codes.ERR_INVALID_ARG_VALUE('options.peer', peer, "must be 'socket' or 'fd'");
   }
+  if (IS_WINDOWS) throw unixOnly('socketpair');
   if (!binding.native || typeof binding.native.socketpair !== 'function') {
     throw codes.ERR_FEATURE_UNAVAILABLE_ON_PLATFORM('socketpair (it needs the pipewrap native binding)');
   }

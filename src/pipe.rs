@@ -389,6 +389,13 @@ pipe_fn!(get_peer_credentials, 0, |env, s, a| {
   }
 });
 
+// pipewrap extension: the pid of the process at the other end (every OS),
+// or a negative errno.
+pipe_fn!(get_peer_pid, 0, |env, s, a| {
+  let _ = &a;
+  int(env, os::peer_pid(s).unwrap_or_else(|e| e))
+});
+
 // pipewrap extension: receive SCM_RIGHTS fds on this socket; they appear as
 // `pendingFds` (an array) before the `onread` that carried them.
 pipe_fn!(set_fd_passing, 1, |env, s, a| {
@@ -558,6 +565,7 @@ pub fn define(env: napi_env, exports: napi_value) {
     m(c"useUserBuffer", Some(use_user_buffer)),
     m(c"setBlocking", Some(set_blocking)),
     m(c"getPeerCredentials", Some(get_peer_credentials)),
+    m(c"getPeerPid", Some(get_peer_pid)),
     m(c"setFdPassing", Some(set_fd_passing)),
     m(c"setPooledReads", Some(set_pooled_reads)),
     m(c"sendFds", Some(send_fds)),

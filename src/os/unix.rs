@@ -330,6 +330,11 @@ pub fn peer_credentials(s: &Handle) -> Result<sys::PeerCredentials, i32> {
   sys::peer_credentials(fd)
 }
 
+/// The pid of the process at the other end.
+pub fn peer_pid(s: &Handle) -> Result<i32, i32> {
+  peer_credentials(s).map(|c| c.pid)
+}
+
 pub fn set_fd_passing(s: &Handle, on: bool) {
   s.borrow_mut().core.fd_passing = on;
 }

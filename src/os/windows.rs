@@ -110,6 +110,13 @@ mod ffi {
     pub fn uv_req_set_data(req: *mut uv_req_t, data: *mut c_void);
     pub fn uv_err_name(err: c_int) -> *const c_char;
     pub fn uv_has_ref(handle: *const uv_handle_t) -> c_int;
+    pub fn uv_fileno(handle: *const uv_handle_t, fd: *mut *mut c_void) -> c_int;
+  }
+
+  #[link(name = "kernel32")]
+  extern "system" {
+    pub fn GetNamedPipeClientProcessId(pipe: *mut c_void, pid: *mut u32) -> i32;
+    pub fn GetNamedPipeServerProcessId(pipe: *mut c_void, pid: *mut u32) -> i32;
   }
 }
 
@@ -127,6 +134,9 @@ pub struct WinPipe {
   closed: bool,
   torn_down: bool,
   listening: bool,
+  /// Which end of the pipe this is: Some(true) for a server's accepted
+  /// instance, Some(false) for a client, None for an opened handle.
+  server_end: Option<bool>,
   refed: bool,
   pooled_reads: bool,
   bytes_read: u64,
@@ -200,6 +210,7 @@ pub fn new_handle(env: napi_env, kind: Kind) -> Handle {
     closed: false,
     torn_down: false,
     listening: false,
+    server_end: None,
     refed: true,
     pooled_reads: false,
     bytes_read: 0,
@@ -464,6 +475,7 @@ fn accept_one(env: napi_env, server: *mut uv_handle_t) -> Result<(napi_value, Ha
     close(&client, env, js::undefined(env));
     return Err(err);
   }
+  client.borrow_mut().server_end = Some(true);
   callbacks::bind_js(&client, obj);
   Ok((obj, client))
 }
@@ -484,6 +496,7 @@ pub fn connect(s: &Handle, env: napi_env, this: napi_value, req: napi_value, nam
     Ok(p) => p,
     Err(e) => return e,
   };
+  s.borrow_mut().server_end = Some(false);
   callbacks::bind_js(s, this);
   let Some(creq) = new_req(s, ffi::UV_CONNECT, req, Vec::new()) else {
     return errno::ENOMEM;
@@ -893,6 +906,42 @@ pub fn set_blocking(s: &Handle, blocking: bool) -> i32 {
 pub fn peer_credentials(s: &Handle) -> Result<PeerCredentials, i32> {
   let _ = s;
   Err(errno::ENOTSUP)
+}
+
+/// The pid of the process at the other end of the pipe
+/// (`GetNamedPipeClientProcessId` on a server's instance,
+/// `GetNamedPipeServerProcessId` on a client).
+pub fn peer_pid(s: &Handle) -> Result<i32, i32> {
+  let (pipe, server_end) = {
+    let st = s.borrow();
+    (st.pipe, st.server_end)
+  };
+  if pipe.is_null() || s.borrow().closing {
+    return Err(errno::EBADF);
+  }
+  let mut os_handle = ptr::null_mut();
+  // SAFETY: pipe is open; os_handle is an out-pointer.
+  let err = unsafe { ffi::uv_fileno(pipe, &mut os_handle) };
+  if err != 0 {
+    return Err(err);
+  }
+  let ask = |client: bool| {
+    let mut pid = 0u32;
+    // SAFETY: os_handle is the pipe's live HANDLE; pid is an out-pointer.
+    let ok = unsafe {
+      if client {
+        ffi::GetNamedPipeClientProcessId(os_handle, &mut pid)
+      } else {
+        ffi::GetNamedPipeServerProcessId(os_handle, &mut pid)
+      }
+    };
+    (ok != 0).then_some(pid as i32)
+  };
+  let found = match server_end {
+    Some(server) => ask(server),
+    None => ask(true).or_else(|| ask(false)),
+  };
+  found.ok_or(errno::ENOTSUP)
 }
 
 /// What `getPeerCredentials` reports (never made on this backend).
