@@ -47,6 +47,7 @@ pub mod errno {
   pub const EAGAIN: i32 = -4088;
   pub const ENOMEM: i32 = -4057;
   pub const ENOSYS: i32 = -4054;
+  pub const EMFILE: i32 = -4066;
 }
 
 mod ffi {
@@ -113,10 +114,57 @@ mod ffi {
     pub fn uv_fileno(handle: *const uv_handle_t, fd: *mut *mut c_void) -> c_int;
   }
 
+  pub const UV_FS: c_int = 6;
+
+  // CRT fds through libuv: node.exe's CRT owns the fd table libuv reads
+  // (uv_pipe_open), not the msvcrt this addon links.
+  extern "C" {
+    pub fn uv_translate_sys_error(sys_errno: c_int) -> c_int;
+    pub fn uv_open_osfhandle(os_fd: *mut c_void) -> c_int;
+    pub fn uv_default_loop() -> *mut uv_loop_t;
+    pub fn uv_fs_close(
+      lp: *mut uv_loop_t,
+      req: *mut uv_req_t,
+      file: c_int,
+      cb: Option<unsafe extern "C" fn(*mut uv_req_t)>,
+    ) -> c_int;
+    pub fn uv_fs_req_cleanup(req: *mut uv_req_t);
+  }
+
+  pub const PIPE_ACCESS_DUPLEX: u32 = 0x3;
+  pub const FILE_FLAG_OVERLAPPED: u32 = 0x4000_0000;
+  pub const FILE_FLAG_FIRST_PIPE_INSTANCE: u32 = 0x0008_0000;
+  pub const GENERIC_READ: u32 = 0x8000_0000;
+  pub const GENERIC_WRITE: u32 = 0x4000_0000;
+  pub const OPEN_EXISTING: u32 = 3;
+  pub const INVALID_HANDLE_VALUE: *mut c_void = -1isize as *mut c_void;
+
   #[link(name = "kernel32")]
   extern "system" {
     pub fn GetNamedPipeClientProcessId(pipe: *mut c_void, pid: *mut u32) -> i32;
     pub fn GetNamedPipeServerProcessId(pipe: *mut c_void, pid: *mut u32) -> i32;
+    pub fn CreateNamedPipeW(
+      name: *const u16,
+      open_mode: u32,
+      pipe_mode: u32,
+      max_instances: u32,
+      out_buffer: u32,
+      in_buffer: u32,
+      default_timeout: u32,
+      security: *mut c_void,
+    ) -> *mut c_void;
+    pub fn CreateFileW(
+      name: *const u16,
+      access: u32,
+      share: u32,
+      security: *mut c_void,
+      disposition: u32,
+      flags: u32,
+      template: *mut c_void,
+    ) -> *mut c_void;
+    pub fn CloseHandle(handle: *mut c_void) -> i32;
+    pub fn GetLastError() -> u32;
+    pub fn GetCurrentProcessId() -> u32;
   }
 }
 
@@ -1002,20 +1050,95 @@ pub fn write_queue_size(s: &Handle) -> usize {
   }
 }
 
-/// AF_UNIX socket pairs are Unix-only.
+/// A connected pair of overlapped named pipe ends as CRT fds, the way
+/// libuv makes a child's stdio pipes: the first end for this process
+/// (`Pipe.open`, IPC or not), the second to hand to a child through
+/// `spawn`'s stdio (libuv duplicates it into the child). `fork()` speaks
+/// Node's channel over it, libuv's IPC framing included.
 pub fn socketpair() -> Result<[i32; 2], i32> {
-  Err(errno::ENOTSUP)
+  // Process-wide: worker threads make pairs too.
+  static PAIRS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+  let n = PAIRS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+  // SAFETY: plain Win32 query.
+  let pid = unsafe { ffi::GetCurrentProcessId() };
+  let name = format!(r"\\.\pipe\pipewrap-pair-{pid}-{n}");
+  let wide: Vec<u16> = name.encode_utf16().chain(std::iter::once(0)).collect();
+  let last_error = || {
+    // SAFETY: plain Win32 queries.
+    unsafe { ffi::uv_translate_sys_error(ffi::GetLastError() as c_int) }
+  };
+  // SAFETY: wide is NUL-terminated; no security attributes (not inherited:
+  // spawn duplicates the child's end itself).
+  let server = unsafe {
+    ffi::CreateNamedPipeW(
+      wide.as_ptr(),
+      ffi::PIPE_ACCESS_DUPLEX | ffi::FILE_FLAG_OVERLAPPED | ffi::FILE_FLAG_FIRST_PIPE_INSTANCE,
+      0, // PIPE_TYPE_BYTE | PIPE_READMODE_BYTE | PIPE_WAIT
+      1,
+      65536,
+      65536,
+      0,
+      ptr::null_mut(),
+    )
+  };
+  if server == ffi::INVALID_HANDLE_VALUE {
+    return Err(last_error());
+  }
+  // SAFETY: as above; the server end exists, so this connects at once.
+  let client = unsafe {
+    ffi::CreateFileW(
+      wide.as_ptr(),
+      ffi::GENERIC_READ | ffi::GENERIC_WRITE,
+      0,
+      ptr::null_mut(),
+      ffi::OPEN_EXISTING,
+      ffi::FILE_FLAG_OVERLAPPED,
+      ptr::null_mut(),
+    )
+  };
+  if client == ffi::INVALID_HANDLE_VALUE {
+    let err = last_error();
+    // SAFETY: server is ours and open.
+    unsafe { ffi::CloseHandle(server) };
+    return Err(err);
+  }
+  let mut fds = [-1; 2];
+  for (slot, handle) in fds.iter_mut().zip([server, client]) {
+    // SAFETY: handle is ours; node's CRT fd takes it over (closing the
+    // fd closes the handle).
+    let fd = unsafe { ffi::uv_open_osfhandle(handle) };
+    if fd < 0 {
+      // SAFETY: handle was not taken over.
+      unsafe { ffi::CloseHandle(handle) };
+    }
+    *slot = fd;
+  }
+  if fds.contains(&-1) {
+    for fd in fds.into_iter().filter(|&fd| fd >= 0) {
+      close_fd(fd);
+    }
+    return Err(errno::EMFILE);
+  }
+  Ok(fds)
 }
 
+/// Closes a CRT fd of node's CRT (a `socketpair()` end), synchronously.
 pub fn close_fd(fd: i32) -> i32 {
   if fd < 0 {
     return errno::EBADF;
   }
-  // SAFETY: the CRT's close on an integer: at worst an error.
-  if unsafe { libc::close(fd) } == 0 {
-    0
-  } else {
-    errno::EBADF
+  // SAFETY: uv_req_size is a pure lookup.
+  let req = unsafe { libc::malloc(ffi::uv_req_size(ffi::UV_FS)) } as *mut ffi::uv_req_t;
+  if req.is_null() {
+    return errno::ENOMEM;
+  }
+  // SAFETY: without a callback uv_fs_close runs synchronously (the loop
+  // is only bookkeeping); the request is cleaned up and freed after.
+  unsafe {
+    let err = ffi::uv_fs_close(ffi::uv_default_loop(), req, fd, None);
+    ffi::uv_fs_req_cleanup(req);
+    libc::free(req.cast());
+    err.min(0)
   }
 }
 
