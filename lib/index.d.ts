@@ -665,24 +665,18 @@ export declare class IPCChannel extends EventEmitter implements IPCEndpoint {
 }
 
 /**
- * The ChildProcess-like object {@link fork} returns: the child's process
- * state (delegated to the underlying `ChildProcess`) and a pipewrap channel.
+ * What {@link fork} returns: Node's own `child_process.ChildProcess` (so
+ * `instanceof ChildProcess` holds, and `pid`, `killed`, `exitCode`,
+ * `signalCode`, `stdio`, `spawnargs`, `kill()`, `ref()`, `unref()` and
+ * `[Symbol.dispose]()` are Node's), with the pipewrap channel installed on
+ * it as Node's `setupChannel` installs its own: `send()`, `disconnect()`,
+ * `connected`, `channel` and the channel's events. `ref()`/`unref()` (un)ref
+ * the process, not the channel, as in Node (use `channel.ref()`/`unref()`).
  * Events come in the order `'disconnect'`, `'exit'`, `'close'`.
  */
-export declare class ChildProcessIPC extends EventEmitter implements IPCEndpoint {
-  private constructor();
-  readonly pid: number | undefined;
-  readonly stdin: stream.Writable | null;
-  readonly stdout: stream.Readable | null;
-  readonly stderr: stream.Readable | null;
-  readonly stdio: child_process.ChildProcess['stdio'];
-  readonly exitCode: number | null;
-  readonly signalCode: NodeJS.Signals | null;
-  readonly killed: boolean;
-  readonly spawnfile: string;
-  readonly spawnargs: string[];
-  /** The underlying `child_process.ChildProcess` (its own `send`/`connected` are not the channel). */
-  readonly childProcess: child_process.ChildProcess;
+export interface ChildProcessIPC
+  extends Omit<child_process.ChildProcess, keyof IPCEndpoint | 'addListener' | 'on' | 'once' | 'prependListener' |
+    'prependOnceListener' | 'off' | 'removeListener' | 'emit'>, IPCEndpoint {
   readonly connected: boolean;
   readonly channel: IPCControl | null;
   /** @deprecated Node's alias of `channel` (DEP0129); warns once. */
@@ -691,13 +685,6 @@ export declare class ChildProcessIPC extends EventEmitter implements IPCEndpoint
   send(message: Serializable, sendHandle: SendHandle | null | undefined, callback?: SendCallback): boolean;
   send(message: Serializable, sendHandle: SendHandle | null | undefined, options: MessageOptions | undefined, callback?: SendCallback): boolean;
   disconnect(): void;
-  kill(signal?: NodeJS.Signals | number): boolean;
-  /** Refs the child process (as `ChildProcess.ref()`); returns nothing. */
-  ref(): void;
-  /** Unrefs the child process (as `ChildProcess.unref()`); returns nothing. */
-  unref(): void;
-  /** Kills the child unless already killed. */
-  [Symbol.dispose](): void;
 
   addListener<K extends keyof ChildProcessIPCEvents>(event: K, listener: (...args: ChildProcessIPCEvents[K]) => void): this;
   addListener<E extends string | symbol>(event: OtherEvent<E, ChildProcessIPCEvents>, listener: (...args: any[]) => void): this;

@@ -18,7 +18,6 @@ export const {
   fork,
   openChannel,
   IPCChannel,
-  ChildProcessIPC,
   binding,
   Pipe,
   PipeConnectWrap,

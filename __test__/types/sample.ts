@@ -179,7 +179,9 @@ if (child.channel) {
 child.ref();
 child.kill('SIGTERM');
 child.disconnect();
-child2.childProcess.unref();
+child2.unref(); // Node's own: the process, not the channel
+const wasKilled: boolean = child2.killed; // Node's own properties
+void wasKilled;
 child2[Symbol.dispose]();
 
 // openChannel in a child whose Node runtime did not open the channel.
