@@ -47,6 +47,11 @@ const ABSTRACT_NAMES = process.platform === 'linux';
 // socket file modes, stale-file reclaim, uid/gid credentials) throw.
 const IS_WINDOWS = process.platform === 'win32';
 
+// The libuv code of an fs error (fs errors carry it as `errno`).
+function fsErrno(e) {
+  return typeof e.errno === 'number' && e.errno < 0 ? e.errno : UV_EINVAL;
+}
+
 function unixOnly(feature) {
   return codes.ERR_FEATURE_UNAVAILABLE_ON_PLATFORM(`${feature} (Unix domain sockets only; Windows named pipes have none)`);
 }
@@ -334,7 +339,7 @@ function createHandleFromFd(fd) {
   try {
     st = fs.fstatSync(fd);
   } catch (e) {
-    throw errnoException(-E[e.code] || UV_EINVAL, 'open');
+    throw errnoException(fsErrno(e), 'open');
   }
   if (!st.isSocket() && !st.isFIFO()) {
     const kind = st.isFile() ? 'FILE' : st.isCharacterDevice() ? 'TTY' : 'UNKNOWN';
@@ -1092,7 +1097,7 @@ class Server extends EventEmitter {
     try {
       if (!fs.fstatSync(fd).isSocket()) err = UV_EINVAL;
     } catch (e) {
-      err = -E[e.code] || UV_EINVAL;
+      err = fsErrno(e);
     }
     if (!err) {
       handle = new Pipe(PipeConstants.SERVER);

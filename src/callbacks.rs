@@ -19,7 +19,9 @@ pub trait HandleState: Sized + 'static {
   fn refs(&self) -> &JsRefs;
   fn refs_mut(&mut self) -> &mut JsRefs;
   /// The env as code holding this state sees it (no JS can run through it).
-  fn ref_env(&self) -> RefEnv;
+  fn ref_env(&self) -> RefEnv {
+    self.refs().env
+  }
   /// The close phase ended or env teardown ran: nothing may be stored any
   /// more (nothing would release it).
   fn finished(&self) -> bool;

@@ -26,6 +26,8 @@ thread_local! {
 /// The JS references one handle holds. Each is released exactly once: when
 /// replaced, at the end of the close phase, or at env teardown.
 pub struct JsRefs {
+  /// The env they belong to (reference calls only: see `RefEnv`).
+  pub env: RefEnv,
   /// The handle object's wrap reference, held strong from the first use
   /// until the close phase ends (as in Node, an open handle is never
   /// collected); null when not held.
@@ -43,15 +45,10 @@ pub struct JsRefs {
   pub lent: Queue<(ReqId, napi_ref)>,
 }
 
-impl Default for JsRefs {
-  fn default() -> Self {
-    Self::new()
-  }
-}
-
 impl JsRefs {
-  pub fn new() -> Self {
+  pub fn new(env: RefEnv) -> Self {
     JsRefs {
+      env,
       this: ptr::null_mut(),
       onread: ptr::null_mut(),
       async_ctx: ptr::null_mut(),
@@ -127,7 +124,7 @@ impl JsRefs {
     Some(unsafe { std::slice::from_raw_parts(p, len) })
   }
 
-  /// Releases everything.
+  /// Releases everything (again: every slot is nulled once released).
   pub fn release(&mut self, env: RefEnv) {
     class::release_wrapped(env, &mut self.this);
     self.release_onread(env);
@@ -140,5 +137,16 @@ impl JsRefs {
       js::async_destroy(env, self.async_ctx);
       self.async_ctx = ptr::null_mut();
     }
+  }
+}
+
+/// A handle collected without ever being closed (never opened, say, but
+/// given an `onread` or a user buffer) still releases what it holds: its
+/// state's last owner is then the object's finalizer, where deleting
+/// references is allowed. Closed and torn-down handles released everything
+/// already, so this makes no N-API call for them (their env may be gone).
+impl Drop for JsRefs {
+  fn drop(&mut self) {
+    self.release(self.env);
   }
 }

@@ -75,7 +75,7 @@ impl Stream {
       big_reads: false,
       pooled_reads: false,
       next_req: 0,
-      js: JsRefs::new(),
+      js: JsRefs::new(RefEnv::new(env)),
     }))
   }
 
@@ -127,23 +127,8 @@ impl HandleState for Stream {
   fn refs_mut(&mut self) -> &mut JsRefs {
     &mut self.js
   }
-  fn ref_env(&self) -> RefEnv {
-    self.env
-  }
   fn finished(&self) -> bool {
     self.closed || self.torn_down
-  }
-}
-
-/// A handle collected without ever being closed (never opened, say, but
-/// given an `onread` or a user buffer) still releases what it holds: the
-/// last owner of its state is then the object's finalizer, where deleting
-/// references is allowed. Closed and torn-down handles hold nothing more.
-impl Drop for Stream {
-  fn drop(&mut self) {
-    if !self.torn_down {
-      self.js.release(self.env);
-    }
   }
 }
 

@@ -216,19 +216,8 @@ impl HandleState for WinPipe {
   fn refs_mut(&mut self) -> &mut JsRefs {
     &mut self.js
   }
-  fn ref_env(&self) -> RefEnv {
-    self.env
-  }
   fn finished(&self) -> bool {
     self.closed || self.torn_down
-  }
-}
-
-impl Drop for WinPipe {
-  fn drop(&mut self) {
-    if !self.torn_down {
-      self.js.release(self.env);
-    }
   }
 }
 
@@ -264,7 +253,7 @@ pub fn new_handle(env: napi_env, kind: Kind) -> Handle {
     bytes_read: 0,
     bytes_written: 0,
     next_req: 0,
-    js: JsRefs::new(),
+    js: JsRefs::new(RefEnv::new(env)),
   }))
 }
 
