@@ -5,6 +5,9 @@
 //! Both framers are incremental (a message may arrive split across any number
 //! of reads, the length field included) and bounded: a peer cannot make us
 //! buffer more than `max_message` bytes for one message.
+//!
+//! This is the one Rust implementation of the framing: `pipewrap-ipc` (the
+//! tokio channel in `crates/ipc`) frames with it.
 
 use std::fmt;
 
@@ -51,19 +54,26 @@ impl LineFramer {
 
   /// Feeds bytes; returns the complete lines. After an error the framer is
   /// empty again and must not be fed the rest of that message.
-  pub fn push(&mut self, mut data: &[u8]) -> Result<Vec<Vec<u8>>, FrameError> {
+  pub fn push(&mut self, data: &[u8]) -> Result<Vec<Vec<u8>>, FrameError> {
     let mut lines = Vec::new();
+    self.push_into(data, &mut lines)?;
+    Ok(lines)
+  }
+
+  /// Like [`push`](Self::push), appending the complete lines to `out`; lines
+  /// completed before an oversized one are in `out` when the error returns.
+  pub fn push_into(&mut self, mut data: &[u8], out: &mut Vec<Vec<u8>>) -> Result<(), FrameError> {
     while let Some(pos) = data.iter().position(|&b| b == b'\n') {
       let (head, rest) = data.split_at(pos);
       self.check(self.pending.len() + head.len())?;
       let mut line = std::mem::take(&mut self.pending);
       line.extend_from_slice(head);
-      lines.push(line);
+      out.push(line);
       data = &rest[1..];
     }
     self.check(self.pending.len() + data.len())?;
     self.pending.extend_from_slice(data);
-    Ok(lines)
+    Ok(())
   }
 
   fn check(&mut self, len: usize) -> Result<(), FrameError> {
@@ -93,9 +103,24 @@ impl LengthFramer {
     }
   }
 
+  /// Bytes held for a frame not yet complete (its length field included).
+  pub fn buffered(&self) -> usize {
+    self.pending.len()
+  }
+
+  /// Feeds bytes; returns the complete payloads. After an error the framer
+  /// is empty again; the stream cannot be resynchronised.
   pub fn push(&mut self, data: &[u8]) -> Result<Vec<Vec<u8>>, FrameError> {
-    self.pending.extend_from_slice(data);
     let mut frames = Vec::new();
+    self.push_into(data, &mut frames)?;
+    Ok(frames)
+  }
+
+  /// Like [`push`](Self::push), appending the payloads to `frames`; frames
+  /// completed before an oversized one are in `frames` when the error
+  /// returns.
+  pub fn push_into(&mut self, data: &[u8], frames: &mut Vec<Vec<u8>>) -> Result<(), FrameError> {
+    self.pending.extend_from_slice(data);
     let mut at = 0;
     while self.pending.len() - at >= 4 {
       let len = u32::from_be_bytes(self.pending[at..at + 4].try_into().expect("4 bytes")) as usize;
@@ -113,7 +138,7 @@ impl LengthFramer {
       at += 4 + len;
     }
     self.pending.drain(..at);
-    Ok(frames)
+    Ok(())
   }
 }
 
