@@ -174,10 +174,69 @@ pub fn set_state(env: RefEnv, slots: [(usize, i32); 2]) {
   }
 }
 
+/// A fresh ArrayBuffer of `len` bytes for the kernel to fill, without the
+/// zero-fill napi_create_arraybuffer does (for 64 KiB reads that memset cost
+/// as much as the kernel's copy): napi_create_buffer allocates uninitialised
+/// memory (node::Buffer::New), and its ArrayBuffer is exactly `len` long.
+pub fn new_uninit_array_buffer(env: RefEnv, len: usize) -> Option<(napi_value, *mut u8)> {
+  let env = env.no_js();
+  let mut buf = ptr::null_mut();
+  let mut data = ptr::null_mut();
+  let status = napi_call!(napi_create_buffer(env, len, &mut data, &mut buf));
+  if status != napi::sys::Status::napi_ok || buf.is_null() || data.is_null() {
+    return new_array_buffer(env, len);
+  }
+  let mut ab = ptr::null_mut();
+  let mut ab_data = ptr::null_mut();
+  let mut view_len = 0;
+  let mut offset = 0;
+  let mut kind = 0;
+  let status = napi_call!(napi_get_typedarray_info(
+    env,
+    buf,
+    &mut kind,
+    &mut view_len,
+    &mut ab_data,
+    &mut ab,
+    &mut offset
+  ));
+  if status != napi::sys::Status::napi_ok || ab.is_null() || offset != 0 || view_len != len {
+    return new_array_buffer(env, len);
+  }
+  let mut ab_len = 0;
+  let mut base = ptr::null_mut();
+  napi_call!(napi_get_arraybuffer_info(env, ab, &mut base, &mut ab_len));
+  if ab_len != len || base.is_null() {
+    return new_array_buffer(env, len);
+  }
+  Some((ab, base as *mut u8))
+}
+
+/// A fresh, zeroed ArrayBuffer of `len` bytes and its data, or None if the
+/// env can no longer make values (teardown).
+fn new_array_buffer(env: napi_env, len: usize) -> Option<(napi_value, *mut u8)> {
+  let mut data = ptr::null_mut();
+  let mut ab = ptr::null_mut();
+  let status = napi_call!(napi_create_arraybuffer(env, len, &mut data, &mut ab));
+  if status != napi::sys::Status::napi_ok || data.is_null() || ab.is_null() {
+    return None;
+  }
+  Some((ab, data as *mut u8))
+}
+
+/// A fresh ArrayBuffer holding a copy of `bytes` (no JS runs).
+pub fn array_buffer_from(env: RefEnv, bytes: &[u8]) -> Option<napi_value> {
+  let (ab, out) = new_uninit_array_buffer(env, bytes.len())?;
+  // SAFETY: out has bytes.len() fresh bytes, not overlapping `bytes`.
+  unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), out, bytes.len()) };
+  Some(ab)
+}
+
 /// Copies `bytes` (at most POOLED_READ_MAX) into a fresh slice of the read
 /// pool: the pool's ArrayBuffer and the slice's offset. None if the env can
 /// no longer run JS.
-pub fn copy_to_pool(env: napi_env, bytes: &[u8]) -> Option<(napi_value, usize)> {
+pub fn copy_to_pool(env: RefEnv, bytes: &[u8]) -> Option<(napi_value, usize)> {
+  let env = env.no_js();
   debug_assert!(bytes.len() <= POOLED_READ_MAX);
   let (pool, mut data, mut off) = SHARED.with(|s| {
     let s = s.borrow();

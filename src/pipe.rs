@@ -279,46 +279,58 @@ pipe_fn!(write_buffer, 3, |env, s, a| {
   int(env, status)
 });
 
+/// The elements of a JS array (each lookup may run JS: a getter), or a
+/// TypeError saying `what` must be an array.
+fn array_elements(env: napi_env, arr: napi_value, what: &str) -> Result<Vec<napi_value>> {
+  let mut is_array = false;
+  napi_call!(napi_is_array(env, arr, &mut is_array));
+  if !is_array {
+    return Err(arg_error(env, what));
+  }
+  let mut n = 0u32;
+  napi_call!(napi_get_array_length(env, arr, &mut n));
+  (0..n)
+    .map(|i| {
+      let mut v = ptr::null_mut();
+      match napi_call!(napi_get_element(env, arr, i, &mut v)) {
+        napi_sys::Status::napi_ok => Ok(v),
+        _ => Err(Thrown), // a getter threw
+      }
+    })
+    .collect()
+}
+
+/// writev's chunks: Uint8Arrays (`all_buffers`), or `[chunk, encoding]`
+/// pairs converted now (conversions may run JS; views are looked up later).
+fn writev_chunks(env: napi_env, items: &[napi_value], all_buffers: bool) -> Result<Vec<Chunk>> {
+  if all_buffers {
+    return items
+      .iter()
+      .map(|&v| match js::uint8_bytes(env, v) {
+        Some(_) => Ok(Chunk::View(v)),
+        None => Err(arg_error(env, "writev chunks must be Uint8Arrays")),
+      })
+      .collect();
+  }
+  items
+    .chunks(2)
+    .map(|pair| {
+      let enc = pair.get(1).copied().unwrap_or_else(|| js::undefined(env));
+      encoding::convert_chunk(env, pair[0], enc)
+    })
+    .collect()
+}
+
 // `writev(req, chunks, allBuffers)`: chunks is a list of Uint8Arrays, or
 // (allBuffers false) a flat list of `[chunk, encoding, ...]` pairs. Every
 // conversion that may run JS happens first; the chunks' memory is looked up
 // only after the last of them.
 pipe_fn!(writev, 3, |env, s, a| {
   let req = reqs::check(env, a.argv[0], ReqKind::Write)?;
-  let arr = a.argv[1];
-  let mut is_array = false;
-  napi_call!(napi_is_array(env, arr, &mut is_array));
-  if !is_array {
-    return Err(arg_error(env, "The \"chunks\" argument must be an Array"));
-  }
-  let mut n = 0u32;
-  napi_call!(napi_get_array_length(env, arr, &mut n));
-  let element = |i: u32| {
-    let mut v = ptr::null_mut();
-    napi_call!(napi_get_element(env, arr, i, &mut v));
-    v
-  };
+  let items = array_elements(env, a.argv[1], "The \"chunks\" argument must be an Array")?;
   let mut all_buffers = false;
   napi_call!(napi_get_value_bool(env, a.argv[2], &mut all_buffers));
-  let mut chunks: Vec<Chunk> = Vec::with_capacity(n as usize);
-  if all_buffers {
-    for i in 0..n {
-      let v = element(i);
-      if js::uint8_bytes(env, v).is_none() {
-        return Err(arg_error(env, "writev chunks must be Uint8Arrays"));
-      }
-      chunks.push(Chunk::View(v));
-    }
-  } else {
-    for i in (0..n).step_by(2) {
-      let enc = if i + 1 < n {
-        element(i + 1)
-      } else {
-        js::undefined(env)
-      };
-      chunks.push(encoding::convert_chunk(env, element(i), enc)?);
-    }
-  }
+  let chunks = writev_chunks(env, &items, all_buffers)?;
   if chunks.is_empty() && os::can_write(s) {
     // Node's writev of no chunks finishes at once: no request, no callback.
     buffers::set_state(
@@ -441,37 +453,15 @@ pipe_fn!(send_fds, 3, |env, s, a| {
       "sendFds needs at least one byte of data",
     ));
   }
-  let mut is_array = false;
-  napi_call!(napi_is_array(env, a.argv[2], &mut is_array));
-  if !is_array {
-    return Err(arg_error(
-      env,
-      "The \"fds\" argument must be an Array of integers",
-    ));
-  }
-  let mut n = 0u32;
-  napi_call!(napi_get_array_length(env, a.argv[2], &mut n));
-  let mut fds = Vec::with_capacity(n as usize);
-  for i in 0..n {
-    let mut v = ptr::null_mut();
-    napi_call!(napi_get_element(env, a.argv[2], i, &mut v));
-    match js::number_i32(env, v) {
-      Some(fd) if fd >= 0 => fds.push(fd),
-      _ => {
-        return Err(class::range_error(
-          env,
-          "ERR_OUT_OF_RANGE",
-          "fds must be non-negative integers",
-        ))
-      }
-    }
-  }
+  let items = array_elements(env, a.argv[2], "The \"fds\" argument must be an Array of integers")?;
+  let out_of_range = |what| class::range_error(env, "ERR_OUT_OF_RANGE", what);
+  let fds = items
+    .iter()
+    .map(|&v| js::number_i32(env, v).filter(|fd| *fd >= 0))
+    .collect::<Option<Vec<i32>>>()
+    .ok_or_else(|| out_of_range("fds must be non-negative integers"))?;
   if fds.is_empty() || fds.len() > os::MAX_SEND_HANDLES {
-    return Err(class::range_error(
-      env,
-      "ERR_OUT_OF_RANGE",
-      "fds must hold 1 to 64 file descriptors",
-    ));
+    return Err(out_of_range("fds must hold 1 to 64 file descriptors"));
   }
   // The write owns duplicates: the caller may close its fds at once.
   let owned = match fds.iter().map(|&fd| os::send_handle(fd)).collect() {

@@ -307,55 +307,6 @@ thread_local! {
 /// cheap syscall. Smaller reads go through the scratch buffer and a copy.
 const BIG_READ: usize = 16 * 1024;
 
-/// A fresh ArrayBuffer of `len` bytes for the kernel to fill, without the
-/// zero-fill napi_create_arraybuffer does (for 64 KiB reads that memset cost
-/// as much as the kernel's copy): napi_create_buffer allocates uninitialised
-/// memory (node::Buffer::New), and its ArrayBuffer is exactly `len` long.
-fn new_read_array_buffer(env: napi_env, len: usize) -> Option<(napi_value, *mut u8)> {
-  let mut buf = ptr::null_mut();
-  let mut data = ptr::null_mut();
-  let status = napi_call!(napi_create_buffer(env, len, &mut data, &mut buf));
-  if status != napi::sys::Status::napi_ok || buf.is_null() || data.is_null() {
-    return new_array_buffer(env, len);
-  }
-  let mut ab = ptr::null_mut();
-  let mut ab_data = ptr::null_mut();
-  let mut view_len = 0;
-  let mut offset = 0;
-  let mut kind = 0;
-  let status = napi_call!(napi_get_typedarray_info(
-    env,
-    buf,
-    &mut kind,
-    &mut view_len,
-    &mut ab_data,
-    &mut ab,
-    &mut offset
-  ));
-  if status != napi::sys::Status::napi_ok || ab.is_null() || offset != 0 || view_len != len {
-    return new_array_buffer(env, len);
-  }
-  let mut ab_len = 0;
-  let mut base = ptr::null_mut();
-  napi_call!(napi_get_arraybuffer_info(env, ab, &mut base, &mut ab_len));
-  if ab_len != len || base.is_null() {
-    return new_array_buffer(env, len);
-  }
-  Some((ab, base as *mut u8))
-}
-
-/// A fresh ArrayBuffer of `len` bytes and its data, or None if the env can
-/// no longer run JS (teardown).
-fn new_array_buffer(env: napi_env, len: usize) -> Option<(napi_value, *mut u8)> {
-  let mut data = ptr::null_mut();
-  let mut ab = ptr::null_mut();
-  let status = napi_call!(napi_create_arraybuffer(env, len, &mut data, &mut ab));
-  if status != napi::sys::Status::napi_ok || data.is_null() || ab.is_null() {
-    return None;
-  }
-  Some((ab, data as *mut u8))
-}
-
 enum Read {
   /// n > 0 bytes, in `ab` from byte offset `off`.
   Data(usize, napi_value, usize),
@@ -369,79 +320,18 @@ enum Read {
 
 /// One read into memory that JS will own: the user buffer (looked up again
 /// now), an exact-size ArrayBuffer after a big read, or the scratch buffer
-/// copied into a fresh ArrayBuffer or a pool slice. No JS runs in here.
-fn read_once(env: napi_env, s: &mut Stream) -> Read {
+/// copied into a fresh ArrayBuffer or a pool slice. No JS runs in here: the
+/// state is borrowed, and only its `RefEnv` is at hand.
+fn read_once(s: &mut Stream) -> Read {
   if !s.js.user_buf.is_null() {
-    let buf = js::ref_value(env, s.js.user_buf);
-    let Some((p, len)) = js::uint8_bytes(env, buf).filter(|(_, len)| *len > 0) else {
-      // Detached since it was set: nowhere to read into. One EFAULT, and
-      // reading stops (as after any read error), so the stream layer sees
-      // an error once instead of a socket that goes quiet.
-      s.core.read_stop();
-      return Read::Stopped(-libc::EFAULT);
-    };
-    // SAFETY: the Uint8Array's memory was looked up just now and the view
-    // is held by a reference; no JS runs during the syscall.
-    let dst = unsafe { std::slice::from_raw_parts_mut(p, len) };
-    return match s.core.read(dst) {
-      ReadResult::Data(n) => Read::User(n, len),
-      ReadResult::Again => Read::Again,
-      ReadResult::Stopped(e) => Read::Stopped(e),
-    };
+    return read_into_user_buffer(s);
   }
-  let direct = if s.big_reads {
-    Some(s.core.bytes_available())
-      .filter(|&avail| avail >= BIG_READ)
-      .map(|avail| avail.min(READ_SIZE))
-  } else {
-    None
-  };
-  let outcome = if let Some(len) = direct {
-    let Some((ab, data)) = new_read_array_buffer(env, len) else {
-      return Read::NoJs;
-    };
-    // SAFETY: data is len bytes owned by ab, which stays alive on this
-    // frame's handle scope; no JS runs during the syscall.
-    let dst = unsafe { std::slice::from_raw_parts_mut(data, len) };
-    match s.core.read(dst) {
-      // Only this reader drains the socket, so what FIONREAD counted is
-      // still there: n == len. Should it ever come short, copy what came.
-      ReadResult::Data(n) if n == len => Read::Data(n, ab, 0),
-      ReadResult::Data(n) => match new_array_buffer(env, n) {
-        Some((exact, out)) => {
-          // SAFETY: out has n fresh bytes; data holds at least n.
-          unsafe { ptr::copy_nonoverlapping(data, out, n) };
-          Read::Data(n, exact, 0)
-        }
-        None => Read::NoJs,
-      },
-      ReadResult::Again => Read::Again,
-      ReadResult::Stopped(e) => Read::Stopped(e),
-    }
-  } else {
-    let pooled = s.pooled_reads;
-    READ_BUF.with(|b| {
-      let mut b = b.borrow_mut();
-      match s.core.read(&mut b[..]) {
-        ReadResult::Data(n) => {
-          let slot = if pooled && n <= buffers::POOLED_READ_MAX {
-            buffers::copy_to_pool(env, &b[..n])
-          } else {
-            new_array_buffer(env, n).map(|(ab, out)| {
-              // SAFETY: out has n fresh bytes; b holds at least n.
-              unsafe { ptr::copy_nonoverlapping(b.as_ptr(), out, n) };
-              (ab, 0)
-            })
-          };
-          match slot {
-            Some((ab, off)) => Read::Data(n, ab, off),
-            None => Read::NoJs,
-          }
-        }
-        ReadResult::Again => Read::Again,
-        ReadResult::Stopped(e) => Read::Stopped(e),
-      }
-    })
+  let direct = Some(s.core.bytes_available())
+    .filter(|&avail| s.big_reads && avail >= BIG_READ)
+    .map(|avail| avail.min(READ_SIZE));
+  let outcome = match direct {
+    Some(len) => read_direct(s, len),
+    None => read_through_scratch(s),
   };
   if let Read::Data(n, ..) = outcome {
     s.big_reads = n >= BIG_READ;
@@ -449,11 +339,85 @@ fn read_once(env: napi_env, s: &mut Stream) -> Read {
   outcome
 }
 
+/// `useUserBuffer`: straight into the user's Uint8Array.
+fn read_into_user_buffer(s: &mut Stream) -> Read {
+  let env = s.env();
+  let Some((p, len)) = env
+    .uint8_bytes(env.ref_value(s.js.user_buf))
+    .filter(|(_, len)| *len > 0)
+  else {
+    // Detached since it was set: nowhere to read into. One EFAULT, and
+    // reading stops (as after any read error), so the stream layer sees
+    // an error once instead of a socket that goes quiet.
+    s.core.read_stop();
+    return Read::Stopped(-libc::EFAULT);
+  };
+  // SAFETY: the Uint8Array's memory was looked up just now and the view
+  // is held by a reference; no JS runs during the syscall.
+  let dst = unsafe { std::slice::from_raw_parts_mut(p, len) };
+  match s.core.read(dst) {
+    ReadResult::Data(n) => Read::User(n, len),
+    ReadResult::Again => Read::Again,
+    ReadResult::Stopped(e) => Read::Stopped(e),
+  }
+}
+
+/// After a big read: `len` bytes (what FIONREAD counted) straight into an
+/// ArrayBuffer of that size.
+fn read_direct(s: &mut Stream, len: usize) -> Read {
+  let env = s.env();
+  let Some((ab, data)) = buffers::new_uninit_array_buffer(env, len) else {
+    return Read::NoJs;
+  };
+  // SAFETY: data is len bytes owned by ab, which stays alive on this
+  // frame's handle scope; no JS runs during the syscall.
+  let dst = unsafe { std::slice::from_raw_parts_mut(data, len) };
+  match s.core.read(dst) {
+    // Only this reader drains the socket, so what FIONREAD counted is
+    // still there: n == len. Should it ever come short, copy what came.
+    ReadResult::Data(n) if n == len => Read::Data(n, ab, 0),
+    // SAFETY: data holds at least the n bytes just read.
+    ReadResult::Data(n) => match buffers::array_buffer_from(env, unsafe {
+      std::slice::from_raw_parts(data, n)
+    }) {
+      Some(exact) => Read::Data(n, exact, 0),
+      None => Read::NoJs,
+    },
+    ReadResult::Again => Read::Again,
+    ReadResult::Stopped(e) => Read::Stopped(e),
+  }
+}
+
+/// A small read: into the scratch buffer, then copied into a pool slice
+/// (pooled reads) or an ArrayBuffer of its exact size.
+fn read_through_scratch(s: &mut Stream) -> Read {
+  let env = s.env();
+  let pooled = s.pooled_reads;
+  READ_BUF.with(|b| {
+    let mut b = b.borrow_mut();
+    match s.core.read(&mut b[..]) {
+      ReadResult::Data(n) => {
+        let slot = if pooled && n <= buffers::POOLED_READ_MAX {
+          buffers::copy_to_pool(env, &b[..n])
+        } else {
+          buffers::array_buffer_from(env, &b[..n]).map(|ab| (ab, 0))
+        };
+        match slot {
+          Some((ab, off)) => Read::Data(n, ab, off),
+          None => Read::NoJs,
+        }
+      }
+      ReadResult::Again => Read::Again,
+      ReadResult::Stopped(e) => Read::Stopped(e),
+    }
+  })
+}
+
 fn read_ready(env: napi_env, rc: &StreamRef) {
   for _ in 0..READS_PER_EVENT {
     let outcome = {
       let mut s = rc.borrow_mut();
-      let outcome = read_once(env, &mut s);
+      let outcome = read_once(&mut s);
       if matches!(outcome, Read::NoJs) {
         s.core.read_stop();
       }

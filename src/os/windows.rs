@@ -739,9 +739,9 @@ unsafe extern "C" fn on_read(stream: *mut uv_handle_t, nread: isize, buf: *const
     return read_into_user_buffer(env, &h, bytes);
   }
   let slot = if pooled && n <= buffers::POOLED_READ_MAX {
-    buffers::copy_to_pool(env, bytes)
+    buffers::copy_to_pool(RefEnv::new(env), bytes)
   } else {
-    new_array_buffer(env, bytes).map(|ab| (ab, 0))
+    buffers::array_buffer_from(RefEnv::new(env), bytes).map(|ab| (ab, 0))
   };
   let Some((ab, off)) = slot else {
     return;
@@ -790,23 +790,6 @@ fn read_into_user_buffer(env: napi_env, h: &Handle, bytes: &[u8]) {
       return;
     }
   }
-}
-
-fn new_array_buffer(env: napi_env, bytes: &[u8]) -> Option<napi_value> {
-  let mut data = ptr::null_mut();
-  let mut ab = ptr::null_mut();
-  let status = napi_call!(napi_create_arraybuffer(
-    env,
-    bytes.len(),
-    &mut data,
-    &mut ab
-  ));
-  if status != napi::sys::Status::napi_ok || data.is_null() {
-    return None;
-  }
-  // SAFETY: data is a fresh buffer of bytes.len() bytes.
-  unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), data as *mut u8, bytes.len()) };
-  Some(ab)
 }
 
 /// Half-closes once the queued writes are out.
