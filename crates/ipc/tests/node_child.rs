@@ -189,15 +189,23 @@ async fn node_handles(ch: &pipewrap_ipc::Channel, ser: Serialization) {
     let v = m.value().unwrap();
     match v["kind"].as_str() {
       Some("socket") => {
-        let h = m.take_handle().unwrap_or_else(|| panic!("{ser:?}: no handle with {v}"));
+        let h = m
+          .take_handle()
+          .unwrap_or_else(|| panic!("{ser:?}: no handle with {v}"));
         assert_eq!(h.wire_type(), "net.Socket");
-        let Socket::UnixStream(mut s) = h.into_socket().unwrap() else { panic!("not a UnixStream") };
+        let Socket::UnixStream(mut s) = h.into_socket().unwrap() else {
+          panic!("not a UnixStream")
+        };
         s.write_all(b"hello from the rust side\n").await.unwrap();
       }
       Some("server") => {
-        let h = m.take_handle().unwrap_or_else(|| panic!("{ser:?}: no handle with {v}"));
+        let h = m
+          .take_handle()
+          .unwrap_or_else(|| panic!("{ser:?}: no handle with {v}"));
         assert_eq!(h.wire_type(), "net.Server");
-        let Socket::UnixListener(l) = h.into_socket().unwrap() else { panic!("not a UnixListener") };
+        let Socket::UnixListener(l) = h.into_socket().unwrap() else {
+          panic!("not a UnixListener")
+        };
         listener = Some((l, v["path"].as_str().unwrap().to_owned()));
       }
       Some("closed") => closed = true,
@@ -206,7 +214,11 @@ async fn node_handles(ch: &pipewrap_ipc::Channel, ser: Serialization) {
     }
   }
   // Node's client read what Rust wrote on the socket it handed over.
-  assert_eq!(client_got.unwrap(), json!("hello from the rust side\n"), "{ser:?}");
+  assert_eq!(
+    client_got.unwrap(),
+    json!("hello from the rust side\n"),
+    "{ser:?}"
+  );
   // The listening socket Node made, closed on Node's side: a connection to
   // its (abstract) name is accepted here.
   let (l, _name) = listener.unwrap();
