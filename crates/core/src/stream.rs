@@ -154,6 +154,20 @@ impl QueuedWrite {
   }
 }
 
+/// What one flush syscall did (see `StreamCore::send_front`).
+enum Sent {
+  /// The kernel took this many bytes.
+  Bytes(usize),
+  /// Nothing queued.
+  Nothing,
+  /// EAGAIN: the socket is full.
+  Full,
+  /// Queued write `i`'s lent memory is gone.
+  Gone(usize),
+  /// The socket failed with this errno.
+  Broken(i32),
+}
+
 /// At most this many queued writes go out in one writev(2).
 const WRITEV_MAX: usize = 64;
 
@@ -524,67 +538,73 @@ impl StreamCore {
     if self.closing || self.fd.is_none() || self.connect != ConnectState::Idle {
       return;
     }
-    let fd = self.fd();
-    while let Some(first) = self.writes.front() {
-      let first_fds = !first.fds.is_empty();
-      let batch = if first_fds {
-        1
-      } else {
-        self
-          .writes
-          .iter()
-          .take(WRITEV_MAX)
-          .take_while(|w| w.fds.is_empty())
-          .count()
-      };
-      let mut bufs = Vec::with_capacity(batch);
-      let mut gone = None;
-      for (i, w) in self.writes.iter().take(batch).enumerate() {
-        match w.rest(lend) {
-          Some(b) => bufs.push(b),
-          None => {
-            gone = Some(i);
-            break;
-          }
-        }
-      }
-      // A lent buffer detached or resized since it was written: that write
-      // fails alone (EFAULT), the ones before it go out first.
-      if let (true, Some(i)) = (bufs.is_empty(), gone) {
-        drop(bufs);
-        self.fail_write(i, -libc::EFAULT);
-        continue;
-      }
-      let res = match bufs.as_slice() {
-        [one] if first_fds => {
-          let fds: Vec<RawFd> = self.writes.front().map_or(Vec::new(), |w| {
-            w.fds.iter().map(AsRawFd::as_raw_fd).collect()
-          });
-          sys::send_with_fds(fd, one, &fds)
-        }
-        [one] => sys::write(fd, one),
-        _ => sys::writev(fd, &iovecs(bufs.iter().copied())),
-      };
-      drop(bufs);
-      match res {
-        Ok(n) => {
+    loop {
+      match self.send_front(lend) {
+        Sent::Bytes(n) => {
           if !self.retire(n) {
-            break; // the socket is full
+            break; // partly written: the socket is full
           }
         }
-        Err(e) if e == -libc::EAGAIN || e == -libc::EINTR => break,
+        Sent::Full | Sent::Nothing => break,
+        // A lent buffer detached or resized since it was written: that
+        // write fails alone (EFAULT), the ones before it went out first.
+        Sent::Gone(i) => self.fail_write(i, -libc::EFAULT),
         // The socket is broken: every queued write fails the same way.
-        Err(e) => self.cancel_writes(e),
+        Sent::Broken(e) => self.cancel_writes(e),
       }
     }
-    if self.writes.is_empty() {
-      if let Some(req) = self.shutdown.take() {
-        let status = sys::shutdown_write(fd).err().unwrap_or(0);
-        self.completed.push_back(Completion {
-          req,
-          done: Done::Shutdown { status },
-        });
+    self.shutdown_if_drained();
+  }
+
+  /// One syscall for the front of the write queue: the consecutive plain
+  /// writes there (up to WRITEV_MAX) in one writev(2), or a write carrying
+  /// fds alone, with its SCM_RIGHTS.
+  fn send_front(&self, lend: &mut Lender<'_>) -> Sent {
+    let Some(first) = self.writes.front() else {
+      return Sent::Nothing;
+    };
+    let with_fds = !first.fds.is_empty();
+    let batch = if with_fds {
+      1
+    } else {
+      let plain = self.writes.iter().take(WRITEV_MAX);
+      plain.take_while(|w| w.fds.is_empty()).count()
+    };
+    let mut bufs = Vec::with_capacity(batch);
+    for (i, w) in self.writes.iter().take(batch).enumerate() {
+      match w.rest(lend) {
+        Some(b) => bufs.push(b),
+        None if bufs.is_empty() => return Sent::Gone(i),
+        None => break, // send the ones before it first
       }
+    }
+    let fd = self.fd();
+    let res = match bufs.as_slice() {
+      [one] if with_fds => {
+        let fds: Vec<RawFd> = first.fds.iter().map(AsRawFd::as_raw_fd).collect();
+        sys::send_with_fds(fd, one, &fds)
+      }
+      [one] => sys::write(fd, one),
+      _ => sys::writev(fd, &iovecs(bufs.iter().copied())),
+    };
+    match res {
+      Ok(n) => Sent::Bytes(n),
+      Err(e) if e == -libc::EAGAIN || e == -libc::EINTR => Sent::Full,
+      Err(e) => Sent::Broken(e),
+    }
+  }
+
+  /// A shutdown waiting for the empty queue half-closes now.
+  fn shutdown_if_drained(&mut self) {
+    if !self.writes.is_empty() {
+      return;
+    }
+    if let Some(req) = self.shutdown.take() {
+      let status = sys::shutdown_write(self.fd()).err().unwrap_or(0);
+      self.completed.push_back(Completion {
+        req,
+        done: Done::Shutdown { status },
+      });
     }
   }
 
