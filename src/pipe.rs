@@ -453,7 +453,11 @@ pipe_fn!(send_fds, 3, |env, s, a| {
       "sendFds needs at least one byte of data",
     ));
   }
-  let items = array_elements(env, a.argv[2], "The \"fds\" argument must be an Array of integers")?;
+  let items = array_elements(
+    env,
+    a.argv[2],
+    "The \"fds\" argument must be an Array of integers",
+  )?;
   let out_of_range = |what| class::range_error(env, "ERR_OUT_OF_RANGE", what);
   let fds = items
     .iter()

@@ -377,12 +377,12 @@ fn read_direct(s: &mut Stream, len: usize) -> Read {
     // still there: n == len. Should it ever come short, copy what came.
     ReadResult::Data(n) if n == len => Read::Data(n, ab, 0),
     // SAFETY: data holds at least the n bytes just read.
-    ReadResult::Data(n) => match buffers::array_buffer_from(env, unsafe {
-      std::slice::from_raw_parts(data, n)
-    }) {
-      Some(exact) => Read::Data(n, exact, 0),
-      None => Read::NoJs,
-    },
+    ReadResult::Data(n) => {
+      match buffers::array_buffer_from(env, unsafe { std::slice::from_raw_parts(data, n) }) {
+        Some(exact) => Read::Data(n, exact, 0),
+        None => Read::NoJs,
+      }
+    }
     ReadResult::Again => Read::Again,
     ReadResult::Stopped(e) => Read::Stopped(e),
   }
