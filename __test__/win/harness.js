@@ -152,7 +152,7 @@ const errInfo = (err) => (err ? { code: err.code, errno: err.errno, syscall: err
 
 // Run a Node script (under this same node.exe) and collect its output.
 // Inside Wine a child's stdout piped to its Windows parent is fine.
-function runNode(args, { timeout = 60000, env, stdio } = {}) {
+function runNode(args, { timeout = 60000, env, stdio, input } = {}) {
   return new Promise((resolve, reject) => {
     const child = childProcess.spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: stdio || ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -163,6 +163,7 @@ function runNode(args, { timeout = 60000, env, stdio } = {}) {
     const timer = setTimeout(() => { timedOut = true; child.kill(); }, timeout);
     child.on('error', reject);
     child.on('close', (code, signal) => { clearTimeout(timer); resolve({ code, signal, stdout, stderr, timedOut }); });
+    if (child.stdin) child.stdin.end(input);
   });
 }
 
