@@ -65,9 +65,9 @@ impl EnvState {
   fn new(env: napi_env) -> Self {
     let mut uv_loop = ptr::null_mut();
     napi_call!(napi_get_uv_event_loop(env, &mut uv_loop));
-    let idle = uv::alloc_handle(uv::UV_IDLE);
-    let prepare = uv::alloc_handle(uv::UV_PREPARE);
-    let check = uv::alloc_handle(uv::UV_CHECK);
+    let idle = alloc_or_oom(uv::UV_IDLE);
+    let prepare = alloc_or_oom(uv::UV_PREPARE);
+    let check = alloc_or_oom(uv::UV_CHECK);
     // SAFETY: each handle is freshly allocated with its kind's size; uv_loop
     // is this env's live loop.
     unsafe {
@@ -104,6 +104,22 @@ impl EnvState {
     // SAFETY: as for idle.
     unsafe { uv::uv_prepare_start(self.prepare, run_before_poll) };
   }
+}
+
+/// A scheduler handle: a few hundred bytes once per env. Out of memory
+/// there is Rust's (and V8's) out-of-memory abort, said as such, never a
+/// null handle passed to libuv; every per-socket allocation fails softly
+/// with ENOMEM instead.
+fn alloc_or_oom(kind: std::os::raw::c_int) -> *mut uv::uv_handle_t {
+  let handle = uv::alloc_handle(kind);
+  if handle.is_null() {
+    // SAFETY: uv_handle_size is a pure lookup.
+    let size = unsafe { uv::uv_handle_size(kind) };
+    let layout = std::alloc::Layout::from_size_align(size.max(1), 16)
+      .unwrap_or(std::alloc::Layout::new::<[u64; 32]>());
+    std::alloc::handle_alloc_error(layout);
+  }
+  handle
 }
 
 /// This env's libuv loop.

@@ -8,13 +8,19 @@ use std::ptr;
 
 use napi::sys::{self, napi_env, napi_ref, napi_value};
 
-/// Evaluates a napi call; the status is ignored where a failure can only mean
-/// the environment is going away and there is nothing better to do.
+/// Evaluates a napi call and returns its status. Call sites check it where
+/// the call can fail in a way that matters (a getter or setter that throws,
+/// a value of the wrong type, an env that can no longer run JS); the ones
+/// that ignore it create or read plain values, whose only failure is env
+/// teardown, after which out-parameters stay null and callers treat null as
+/// "nothing".
 macro_rules! napi_call {
   ($fn:ident ( $($arg:expr),* $(,)? )) => {{
     #[allow(clippy::macro_metavars_in_unsafe)]
-    // SAFETY: every call site passes a live env and values created in the
-    // current handle scope, or out-pointers to locals.
+    // SAFETY: every call site passes a live env (this thread's, during a
+    // callback or a loop callback of its own), values created in the
+    // current handle scope or held by a reference, and out-pointers to
+    // locals; N-API validates the values themselves.
     unsafe { napi::sys::$fn($($arg),*) }
   }};
 }
@@ -88,14 +94,19 @@ pub fn is_object(env: napi_env, v: napi_value) -> bool {
   )
 }
 
+/// `obj[name]`, or null if it threw (the exception stays pending: it
+/// reaches JS when the native call returns, or `make_callback` reports it).
 pub fn get(env: napi_env, obj: napi_value, name: &CStr) -> napi_value {
   let mut v = ptr::null_mut();
-  napi_call!(napi_get_named_property(env, obj, name.as_ptr(), &mut v));
-  v
+  match napi_call!(napi_get_named_property(env, obj, name.as_ptr(), &mut v)) {
+    sys::Status::napi_ok => v,
+    _ => ptr::null_mut(),
+  }
 }
 
-pub fn set(env: napi_env, obj: napi_value, name: &CStr, value: napi_value) {
-  napi_call!(napi_set_named_property(env, obj, name.as_ptr(), value));
+/// `obj[name] = value`; false if it threw (the exception stays pending).
+pub fn set(env: napi_env, obj: napi_value, name: &CStr, value: napi_value) -> bool {
+  napi_call!(napi_set_named_property(env, obj, name.as_ptr(), value)) == sys::Status::napi_ok
 }
 
 /// The value of `obj[name]` as an i32, if it is a number.
