@@ -13,6 +13,7 @@ const fs = require('fs');
 const stream = require('stream');
 const binding = require('./binding');
 const errors = require('./errors');
+const streamState = require('./stream-state');
 
 const { codes } = errors;
 
@@ -151,13 +152,11 @@ function onStreamRead(arrayBuffer) {
     }
     if (socket.destroyed) return;
     const buf = Buffer.from(arrayBuffer, streamBaseState[kArrayBufferOffset], nread);
-    const rs = socket._readableState;
-    if (rs.flowing === true && rs.length === 0 && rs.decoder === null && !rs.ended) {
+    if (streamState.canEmitDataDirectly(socket)) {
       // Flowing with nothing buffered: hand the chunk straight to 'data'
       // listeners. push() would end up emitting the same event, after a trip
       // through the buffer bookkeeping and a maybeReadMore nextTick.
-      rs.dataEmitted = true;
-      socket.emit('data', buf);
+      streamState.emitDataDirectly(socket, buf);
       return;
     }
     if (!socket.push(buf)) {
@@ -175,7 +174,7 @@ function onStreamRead(arrayBuffer) {
     socket.destroy(errnoException(nread, 'read'));
     return;
   }
-  if (!socket._readableState.endEmitted) {
+  if (!streamState.endEmitted(socket)) {
     socket.push(null);
     socket.read(0);
   }
@@ -713,11 +712,7 @@ class Socket extends stream.Duplex {
       encoding = undefined;
     }
     const handle = this._handle;
-    const ws = this._writableState;
-    if (
-      handle === null || this.connecting || this._pendingData !== null ||
-      ws.length !== 0 || ws.writing || ws.corked || ws.ending || ws.destroyed || ws.errored !== null
-    ) {
+    if (handle === null || this.connecting || this._pendingData !== null || !streamState.writableIdle(this)) {
       return super.write(chunk, encoding, cb);
     }
     let err;
@@ -750,7 +745,7 @@ class Socket extends stream.Duplex {
     this[kDirectPending]++;
     this[kDirectBytes] += req.bytes;
     this[kLastWriteQueueSize] = handle.writeQueueSize;
-    if (handle.writeQueueSize < ws.highWaterMark) return true;
+    if (handle.writeQueueSize < this.writableHighWaterMark) return true;
     this[kDirectNeedDrain] = true;
     return false;
   }
