@@ -339,17 +339,21 @@ test('fork: child.unref() + child.channel.unref() let the parent exit', async (t
   assert.deepStrictEqual([r.code, r.timedOut, alive], [0, false, true]);
 });
 
-test("fork: 'exit' is held back until 'disconnect' when EOF lags behind the exit", async (t) => {
+test("fork: what the dead child sent arrives before 'exit'; a grandchild holding the channel delays only 'disconnect', as in Node", async (t) => {
   t.timeout(T.timeout);
   const child = fork(fixture('ipc-grandchild-holder.js'));
   const exited = guard(child);
   assert.strictEqual(await message(child), 'ready');
   const order = [];
+  const count = 2000;
+  child.on('message', (m) => {
+    if (m && m.seq === count - 1) order.push('last message');
+  });
   child.on('disconnect', () => order.push('disconnect'));
   child.on('exit', (code, signal) => order.push(`exit ${code} ${signal}`));
   const closed = events(child, 'close');
-  child.send('go');
+  child.send({ op: 'go', count });
   await closed;
-  assert.deepStrictEqual(order, ['disconnect', 'exit null SIGKILL']);
+  assert.deepStrictEqual(order, ['last message', 'exit null SIGKILL', 'disconnect']);
   await exited;
 });

@@ -21,7 +21,6 @@ const { Pipe, constants } = binding;
 
 // How long a child's 'exit' waits for its channel's EOF (a grandchild that
 // inherited the channel may keep it open).
-const EXIT_HOLD_MS = 1000;
 
 // ------------------------------------------------------------------ options
 
@@ -205,14 +204,17 @@ function setupChannel(child, pipe, mode, options) {
 // channel's pipe is closed. Node's state (exitCode, signalCode, killed) is
 // set when the process ends, as usual; only the events wait. The dead
 // child's end of the socketpair is closed by the kernel before SIGCHLD, so
-// EOF is (almost always) already readable; if a grandchild inherited the
-// channel, EOF never comes, so 'exit' waits EXIT_HOLD_MS at most. The held
+// what it sent and then EOF are already readable: 'exit' waits while the
+// channel keeps delivering, and goes out after a poll phase that read
+// nothing. If a grandchild inherited the channel, EOF comes only when it
+// exits: then 'exit' goes first and 'disconnect' later, as in Node. No
+// timer: a slow machine only makes each step slower. The held
 // events are emitted through child.emit (a wrapper a library put there
 // sees them); once 'close' is out the own emit is removed.
 function orderExitAndClose(child, core) {
   const emit = child.emit;
   // close: null (not yet), 'held' (Node emitted it; ours waits) or 'emitted'.
-  const state = { exit: null, exitEmitted: false, close: null, disconnected: false, timer: null };
+  const state = { exit: null, exitEmitted: false, close: null, disconnected: false };
 
   const maybeClose = () => {
     if (state.close !== 'held' || !core.pipeClosed || (state.exit !== null && !state.exitEmitted)) return;
@@ -223,7 +225,6 @@ function orderExitAndClose(child, core) {
   const emitExit = () => {
     if (state.exitEmitted) return;
     state.exitEmitted = true;
-    if (state.timer) clearTimeout(state.timer);
     child.emit('exit', state.exit[0], state.exit[1]); // passes heldEmit now
     maybeClose();
   };
@@ -233,8 +234,17 @@ function orderExitAndClose(child, core) {
       emitExit();
       return;
     }
-    state.timer = setTimeout(emitExit, EXIT_HOLD_MS);
-    state.timer.unref();
+    emitExitWhenQuiet();
+  };
+  // Two immediates put a poll phase between them: if the channel read
+  // nothing in it (and EOF did not come), everything the child sent is in.
+  const emitExitWhenQuiet = () => {
+    const reads = core.reads;
+    setImmediate(() => setImmediate(() => {
+      if (state.exitEmitted || state.disconnected) return;
+      if (core.reads !== reads) emitExitWhenQuiet();
+      else emitExit();
+    }));
   };
   function heldEmit(event) {
     if (event === 'exit' && state.exit === null) {

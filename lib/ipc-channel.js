@@ -147,6 +147,7 @@ class ChannelCore {
     this.finished = false;     // channel torn down, 'disconnect' queued
     this.disconnectWhenIdle = false;
     this.pipeClosed = false;
+    this.reads = 0;            // onread calls so far (fork's exit ordering watches it)
     // Hooks for the owner (fork's setupChannel): connected or finished
     // changed; the pipe's close callback ran.
     this.onStateChange = null;
@@ -200,6 +201,7 @@ class ChannelCore {
   // ---------------------------------------------------------------- reading
 
   onRead(arrayBuffer) {
+    this.reads++;
     const pipe = this.pipe;
     const received = pipe.pendingHandle;
     pipe.pendingHandle = null;
