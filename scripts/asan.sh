@@ -26,6 +26,6 @@ export NAPI_RS_NATIVE_LIBRARY_PATH="$lib"
 # that would run with libasan preloaded too), and one timing test (a
 # grandchild Node that must start within a second).
 skip=(--match '!install without Rust*' --match '!*churn: 30k*' --match '!*curl --unix-socket*'
-  --match '!*inside jest and ava projects*' --match "!*held back until 'disconnect'*")
+  --match '!*inside jest and ava projects*')
 node node_modules/ava/entrypoints/cli.mjs "${skip[@]}" "$@"
 node node_modules/ava/entrypoints/cli.mjs --config ava.process.config.mjs "${skip[@]}" "$@"

@@ -34,13 +34,9 @@
 # net-example, net-http, net-interop, node-compat-errors, node-compat-esm,
 # node-compat-send-timing, structure-rules, types.
 #
-# Not run here, said at every run (KNOWN_QEMU_FAILURES): ipc-fork's "'exit'
-# is held back until 'disconnect' when EOF lags behind the exit". The
-# library, not the emulator, is wrong there: lib/fork.js holds a child's
-# 'exit' for at most EXIT_HOLD_MS (1000 ms) waiting for the channel's EOF,
-# and the test's grandchild (a node start plus 300 ms) outlives that on any
-# slow machine; under qemu a node start alone takes ~1 s. It comes back
-# once lib/fork.js stops depending on wall-clock time.
+# KNOWN_QEMU_FAILURES lists tests not run here, said at every run; it is
+# empty: the one that was (fork's 'exit' order with a grandchild holding the
+# channel) depended on a fixed 1000 ms hold in lib/fork.js, which is gone.
 #
 # PIPEWRAP_ARM64_ALL=1 runs the whole suite instead; PIPEWRAP_ARM64_STRICT=1
 # runs the known failures too.
@@ -83,9 +79,7 @@ node -e '
     if (bad.length) { console.error("test:arm64: in the wrong ava config: " + bad.join(", ")); process.exit(1); }
   });' "${WORKER_FILES[*]:-}" "${PROCESS_FILES[*]:-}"
 
-KNOWN_QEMU_FAILURES=(
-  "fork: 'exit' is held back until 'disconnect' when EOF lags behind the exit"
-)
+KNOWN_QEMU_FAILURES=()
 [ "${PIPEWRAP_ARM64_STRICT:-0}" = 1 ] && KNOWN_QEMU_FAILURES=()
 
 export CARGO_TERM_COLOR=never
