@@ -23,8 +23,7 @@ export NAPI_RS_NATIVE_LIBRARY_PATH="$lib"
 # Left out, as meaningless under ASan: the install test (the loader override
 # makes every install "have a binary"), RSS growth checks (ASan's quarantine
 # holds freed memory), curl and the jest/ava projects (third-party programs
-# that would run with libasan preloaded too), and one timing test (a
-# grandchild Node that must start within a second).
+# that would run with libasan preloaded too).
 skip=(--match '!install without Rust*' --match '!*churn: 30k*' --match '!*curl --unix-socket*'
   --match '!*inside jest and ava projects*')
 node node_modules/ava/entrypoints/cli.mjs "${skip[@]}" "$@"
