@@ -3,17 +3,17 @@
 //
 //   node client.js [socketPath]
 
-const os = require('os');
-const path = require('path');
 const net = require('../../lib/net');
+const { defaultAddress } = require('./address');
 
 class UnixDomainClient {
   constructor(socketPath) {
     this.socketPath = socketPath;
   }
 
-  // Connects, writes `obj` as JSON, half-closes so the server knows the
-  // request is complete, and resolves with the parsed reply.
+  // Connects, writes `obj` as one line of JSON (the newline tells the server
+  // the request is complete: Windows named pipes cannot half-close), and
+  // resolves with the parsed reply the server ends the connection with.
   send(obj) {
     return new Promise((resolve, reject) => {
       const socket = net.connect(this.socketPath);
@@ -28,7 +28,7 @@ class UnixDomainClient {
         }
       });
       socket.on('error', reject);
-      socket.end(JSON.stringify(obj));
+      socket.write(`${JSON.stringify(obj)}\n`);
     });
   }
 }
@@ -36,7 +36,7 @@ class UnixDomainClient {
 module.exports = { UnixDomainClient };
 
 if (require.main === module) {
-  const socketPath = process.argv[2] || path.join(os.tmpdir(), `pipewrap-brother-${process.getuid()}.sock`);
+  const socketPath = process.argv[2] || defaultAddress();
   const request = { hello: 'brother' };
   console.log(`client -> ${JSON.stringify(request)}`);
   new UnixDomainClient(socketPath).send(request).then((reply) => {

@@ -10,7 +10,10 @@ const path = require('path');
 
 const TIMEOUT_MS = 10000;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-brother-'));
-const socketPath = path.join(dir, 'brother.sock');
+// A socket file in a fresh temp dir, or on Windows a named pipe.
+const socketPath = process.platform === 'win32'
+  ? `\\\\.\\pipe\\pw-brother-${process.pid}`
+  : path.join(dir, 'brother.sock');
 const children = [];
 
 function cleanup() {
@@ -27,9 +30,9 @@ function fail(message) {
 const timer = setTimeout(() => fail(`timed out after ${TIMEOUT_MS} ms`), TIMEOUT_MS);
 
 // Start a child; resolves when it exits, collecting its stdout lines.
-function start(script, onLine) {
-  const child = spawn(process.execPath, [path.join(__dirname, script), socketPath], {
-    stdio: ['ignore', 'pipe', 'inherit'],
+function start(script, onLine, extra = []) {
+  const child = spawn(process.execPath, [path.join(__dirname, script), socketPath, ...extra], {
+    stdio: ['pipe', 'pipe', 'inherit'],
   });
   children.push(child);
   const lines = [];
@@ -49,7 +52,7 @@ function start(script, onLine) {
 async function main() {
   let markReady;
   const ready = new Promise((resolve) => { markReady = resolve; });
-  const server = start('server.js', (line) => { if (line.startsWith('ready ')) markReady(); });
+  const server = start('server.js', (line) => { if (line.startsWith('ready ')) markReady(); }, ['--stdin-control']);
   let isReady = false;
   server.exited.then(() => { if (!isReady) fail('server exited before it was ready'); });
   await ready;
@@ -58,7 +61,7 @@ async function main() {
   const client = await start('client.js').exited;
   if (client.code !== 0) fail(`client exited with ${client.code ?? client.signal}`);
 
-  server.child.kill('SIGTERM');
+  server.child.stdin.end(); // the server stops when its stdin ends
   const srv = await server.exited;
   if (srv.code !== 0) fail(`server exited with ${srv.code ?? srv.signal}`);
   if (fs.existsSync(socketPath)) fail('server left its socket file behind');
