@@ -24,6 +24,7 @@ const workloads = [
   ['pingpong', 'round trips/s', 1.25],
   ['bulk', 'MB/s', 1.2],
   ['connect', 'connections/s', 1.2],
+  ['connect-end', 'connections/s', 1.3],
   ['fanin', 'messages/s', 1.2],
   ['ipc-oneway', 'messages/s', 2],
   ['ipc-oneway-small', 'messages/s', 2.5],
@@ -44,6 +45,12 @@ const workloads = [
   ['xproc-fanin', 'messages/s', null],
   ['xproc-bulk', 'MB/s', null],
   ['idle', 'bytes/conn (lower is better)', null],
+  // The same Node parent (child_process) and a child on Node's channel:
+  // `pipewrap` = a Rust child on pipewrap-ipc (crates/ipc/examples/
+  // bench_child.rs), `node` = a plain Node child (bench/ipc-child.js); run
+  // by crates/ipc/bench/parent.js, CPU/op of the child.
+  ['rust-ipc-echo', 'round trips/s', null],
+  ['rust-ipc-oneway', 'messages/s', null],
 ].filter(([w]) => !only || only.split(',').includes(w));
 
 const median = (xs) => {
@@ -115,7 +122,10 @@ function runOne(impl, workload) {
   const nodeArgs = ['--no-deprecation'];
   if (workload === 'idle') nodeArgs.push('--expose-gc');
   let file = process.execPath;
-  let argv = [...nodeArgs, path.join(__dirname, 'workload.js'), impl, workload, String(scale)];
+  const script = workload.startsWith('rust-ipc-')
+    ? path.join(__dirname, '..', 'crates', 'ipc', 'bench', 'parent.js')
+    : path.join(__dirname, 'workload.js');
+  let argv = [...nodeArgs, script, impl, workload, String(scale)];
   // idle holds 10k sockets per process: raise the soft fd limit to the hard
   // one first (Node cannot); the peer process inherits it.
   if (workload === 'idle') {

@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::value::RawValue;
 use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
 use tokio::sync::{oneshot, Notify};
 
 use crate::handle::{Handle, SendHandle};
@@ -437,7 +438,13 @@ impl Channel {
     sys::set_nonblocking(fd.as_raw_fd(), true).map_err(|e| io::Error::from_raw_os_error(-e))?;
     // SAFETY: the OwnedFd is moved into the AsyncFd, which owns it (open,
     // the same description) until the AsyncFd is dropped.
-    let afd = unsafe { AsyncFd::register(fd) }.map_err(io::Error::from)?;
+    //
+    // Readable interest only: writes go out from `send` at once, and the
+    // driver waits for writability on a registration of its own only while
+    // the socket is full (an edge-triggered EPOLLOUT here would wake the
+    // loop every time Node reads).
+    let afd = unsafe { AsyncFd::register_with_interest(fd, Interest::READABLE) }
+      .map_err(io::Error::from)?;
     let inner = Arc::new(Inner {
       afd,
       mode: serialization,
@@ -993,6 +1000,7 @@ async fn drive(inner: Arc<Inner>) {
   let mut raw_fds: Vec<RawFd> = Vec::new();
   let mut fds: VecDeque<OwnedFd> = VecDeque::new();
   let mut frames = Vec::new();
+  let mut wafd: Option<AsyncFd<OwnedFd>> = None;
   loop {
     if inner.stop.load(Ordering::Acquire) {
       break;
@@ -1002,10 +1010,27 @@ async fn drive(inner: Arc<Inner>) {
       (out.has_work(), out.inflight.is_some())
     };
     let want_read = awaiting_ack || lock(&inner.inbox).bytes < INBOX_HIGH_WATER;
+    if !want_write {
+      wafd = None;
+    } else if wafd.is_none() {
+      match write_registration(&inner) {
+        Ok(w) => wafd = Some(w),
+        Err(e) => {
+          lock(&inner.out).close(Error::Io(e));
+          break;
+        }
+      }
+    }
+    let writable = async {
+      match &wafd {
+        Some(w) => w.writable().await,
+        None => std::future::pending().await,
+      }
+    };
     tokio::select! {
       biased;
       _ = inner.out_wake.notified(), if !want_write => {}
-      r = inner.afd.writable(), if want_write => {
+      r = writable, if want_write => {
         let Ok(mut guard) = r else { break };
         let mut out = lock(&inner.out);
         let before = out.written_seq;
@@ -1025,6 +1050,7 @@ async fn drive(inner: Arc<Inner>) {
         let res = guard.try_io(|afd| {
           sys::recv_with_fds(afd.as_raw_fd(), &mut rbuf, &mut raw_fds).map_err(|e| io::Error::from_raw_os_error(-e))
         });
+        let got_fds = !raw_fds.is_empty();
         for fd in raw_fds.drain(..) {
           // SAFETY: recvmsg just installed this fd in our table (close-on-exec); nothing else owns it.
           fds.push_back(unsafe { OwnedFd::from_raw_fd(fd) });
@@ -1034,6 +1060,12 @@ async fn drive(inner: Arc<Inner>) {
           Ok(Ok(0)) | Ok(Err(_)) => break,
           Ok(Ok(n)) => n,
         };
+        // A short read emptied the socket (unless it stopped at an fd's
+        // boundary): skip the recvmsg that would only say EAGAIN. Data
+        // arriving later raises a new edge, so no wakeup is lost.
+        if n < rbuf.len() && !got_fds {
+          guard.clear_ready();
+        }
         let result = framer.push(&rbuf[..n], &mut frames);
         for frame in frames.drain(..) {
           dispatch(&inner, frame, &mut fds);
@@ -1057,6 +1089,16 @@ async fn drive(inner: Arc<Inner>) {
   // SAFETY: shutdown(2) on the fd this channel owns; no memory involved.
   unsafe { libc::shutdown(inner.afd.as_raw_fd(), libc::SHUT_RDWR) };
   inner.close(Error::Disconnected);
+}
+
+/// A second registration of the channel's socket, for writability only
+/// (held while writes wait for room).
+fn write_registration(inner: &Inner) -> io::Result<AsyncFd<OwnedFd>> {
+  let dup =
+    sys::dup_cloexec(inner.afd.as_raw_fd()).map_err(|e| io::Error::from_raw_os_error(-e))?;
+  // SAFETY: `dup` is a fresh fd owned by the OwnedFd moved into the
+  // AsyncFd, open until the AsyncFd is dropped.
+  unsafe { AsyncFd::register_with_interest(dup, Interest::WRITABLE) }.map_err(io::Error::from)
 }
 
 fn dispatch(inner: &Inner, frame: Vec<u8>, fds: &mut VecDeque<OwnedFd>) {
