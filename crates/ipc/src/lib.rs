@@ -81,6 +81,16 @@
 //! # Ok(()) }
 //! ```
 //!
+//! # Performance
+//!
+//! One tokio task per channel reads the socket and answers Node's internal
+//! messages; `send` writes from the caller's task when nothing is queued, so
+//! an echo costs one `epoll_wait`, one `recvmsg` and one `sendmsg`. On the
+//! current-thread runtime, run the receive loop in a spawned task
+//! (`tokio::spawn`) rather than directly in `#[tokio::main]`'s future: waking
+//! the `block_on` future makes the scheduler poll the reactor once more per
+//! message.
+//!
 //! # Platform
 //!
 //! Unix only (Node frames the channel differently on Windows); tested on
