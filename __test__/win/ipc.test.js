@@ -86,28 +86,40 @@ async function conversation(child) {
   return trace;
 }
 
-// After the parent's disconnect(), Node's own ChildProcess under Wine 8 emits
-// 'exit' but never 'close' (seen in every run here: the channel's close does
-// not complete); on Linux it emits 'close'. The subject must do what Node
-// does under the same Wine, so either is accepted for the oracle.
-const AFTER_DISCONNECT = [['disconnect', 'exit 0 null', 'close 0 null'], ['disconnect', 'exit 0 null', 'no close in 3 s']];
+// Wine 8 quirk: after the parent's disconnect(), Node's own ChildProcess here
+// emits 'disconnect' and 'exit' but never 'close' (its stdio ends; the close
+// of the channel pipe never completes: seen in every run). On Linux, and by
+// Node's documented contract, 'close' follows once stdio and the channel are
+// closed. So the oracle's trace is corrected to what Node documents, said
+// so in the output, and the implementation under test must emit 'close'.
+function noWineCloseQuirk(trace, t) {
+  if (!Array.isArray(trace.events)) return trace;
+  const i = trace.events.indexOf('no close in 3 s');
+  if (i < 0) return trace;
+  const exit = trace.events.find((e) => e.startsWith('exit '));
+  t.diagnostic(`Node's own ChildProcess emitted no 'close' after disconnect() under Wine (a Wine quirk); expecting '${exit.replace('exit', 'close')}' from the implementation under test`);
+  const events = [...trace.events];
+  events[i] = exit.replace('exit', 'close');
+  return { ...trace, events };
+}
+
 const expectConversation = (t) => {
   assert.deepEqual(t.echoes, VALUES);
   assert.equal(t.burstInOrder, true);
   assert.deepEqual(t.callbacks, VALUES.map(() => null));
-  assert.ok(AFTER_DISCONNECT.some((e) => JSON.stringify(e) === JSON.stringify(t.events)), JSON.stringify(t.events));
+  assert.deepEqual(t.events, ['disconnect', 'exit 0 null', 'close 0 null']);
 };
 
 for (const mode of ['json', 'advanced']) {
   scenario(`fork() parent <-> plain Node child (${mode}): messages, callbacks, burst order, disconnect, exit`, async (impl) => {
     return conversation(forkPlain(impl, mode));
-  }, { expect: expectConversation, timeout: 120000 });
+  }, { fixOracle: noWineCloseQuirk, expect: expectConversation, timeout: 120000 });
 
   scenario(`plain Node parent <-> child opening its channel (${mode}): same conversation`, async (impl, { side }) => {
     const trace = await conversation(spawnWithChannel(side, mode));
     delete trace.ready; // which opener the child used
     return trace;
-  }, { expect: expectConversation, timeout: 120000 });
+  }, { fixOracle: noWineCloseQuirk, expect: expectConversation, timeout: 120000 });
 }
 
 scenario('fork(): exit code and the disconnect that comes with it', async (impl) => {
@@ -121,7 +133,7 @@ scenario('fork(): exit code and the disconnect that comes with it', async (impl)
   // disconnect and exit come from two sources (the pipe and the process
   // handle); their relative order is not a contract: sort.
   return { events: events.slice(0, 2).sort().concat(events.slice(2)), connected: child.connected, exitCode: child.exitCode };
-}, { expect: (t) => assert.deepEqual(t.events, ['disconnect', 'exit 7 null', 'close 7 null']), timeout: 120000 });
+}, { fixOracle: noWineCloseQuirk, expect: (t) => assert.deepEqual(t.events, ['disconnect', 'exit 7 null', 'close 7 null']), timeout: 120000 });
 
 scenario('fork(): send() after disconnect is ERR_IPC_CHANNEL_CLOSED', async (impl) => {
   const child = forkPlain(impl, 'json');
@@ -133,7 +145,7 @@ scenario('fork(): send() after disconnect is ERR_IPC_CHANNEL_CLOSED', async (imp
   const err = await new Promise((resolve) => child.send('late', resolve));
   const events = await ended;
   return { code: err && err.code, events };
-}, { expect: (t) => assert.equal(t.code, 'ERR_IPC_CHANNEL_CLOSED'), timeout: 120000 });
+}, { fixOracle: noWineCloseQuirk, expect: (t) => assert.equal(t.code, 'ERR_IPC_CHANNEL_CLOSED'), timeout: 120000 });
 
 // Handle passing: Node on Windows passes TCP sockets and servers (libuv
 // duplicates the socket into the child) and refuses others.
@@ -164,7 +176,7 @@ scenario('fork(): sending a TCP server and a TCP socket to a plain child', async
   child.disconnect();
   trace.events = await ended;
   return trace;
-}, { expect: (t) => { assert.equal(t.server.got, 'Server'); assert.equal(t.socket.got, 'Socket'); }, timeout: 120000 });
+}, { fixOracle: noWineCloseQuirk, expect: (t) => { assert.equal(t.server.got, 'Server'); assert.equal(t.socket.got, 'Socket'); }, timeout: 120000 });
 
 scenario('fork(): sending a named-pipe server (what Node on Windows does with it)', async (impl) => {
   const child = forkPlain(impl, 'json');
@@ -193,4 +205,4 @@ scenario('fork(): sending a named-pipe server (what Node on Windows does with it
   if (child.connected) child.disconnect();
   trace.events = await ended;
   return trace;
-}, { timeout: 120000 });
+}, { fixOracle: noWineCloseQuirk, timeout: 120000 });
