@@ -70,10 +70,10 @@ if (!fs.existsSync(env.ENVU)) fail(`missing ${env.ENVU} (the openChannel interop
     ].join('\n')], { outDir, label: 'preflight', timeout: 60000 });
     const out = probe.stdout.trim();
     const branch = /loader-branch (\w+)/.exec(out)?.[1];
-    if (branch === 'msvc') {
-      console.log("test:win: note: this node.exe is an MSVC build, so napi-rs's generated index.js looks for pipewrap.win32-x64-msvc.node / pipewrap-win32-x64-msvc, not the -gnu binary; the JS layer must load the -gnu file itself on win32-x64 (or the binary must ship under the msvc name)");
-    }
     if (!/^loaded function function$/m.test(out)) {
+      if (branch === 'msvc') {
+        console.log("test:win: note: this node.exe is an MSVC build, so napi-rs's generated index.js looks for pipewrap.win32-x64-msvc.node / pipewrap-win32-x64-msvc, not the -gnu binary; lib/binding.js must load the -gnu file itself on win32-x64");
+      }
       loadProblem = `${loadProblem ? `${loadProblem}; ` : ''}require('pipewrap') in node.exe: ${out.split('\n').filter((l) => !l.startsWith('loader-branch')).join(' ') || probe.stderr.trim().split('\n')[0]}`;
     }
     if (loadProblem) console.log(`test:win: pipewrap does not load on Windows yet: ${loadProblem}\n  -> every scenario will fail at its pipewrap half (expected until the Windows backend lands; \`--impl node\` checks the suite itself)`);
