@@ -992,6 +992,15 @@ impl Framer {
 
 /// The driver task: reads, dispatches, and writes what senders left queued.
 async fn drive(inner: Arc<Inner>) {
+  // However the task ends (the loop below, a panic, or the runtime dropping
+  // it at shutdown), waiters are released and the peer sees EOF.
+  struct Ended(Arc<Inner>);
+  impl Drop for Ended {
+    fn drop(&mut self) {
+      self.0.shut_down();
+    }
+  }
+  let _ended = Ended(inner.clone());
   let mut framer = match inner.mode {
     Serialization::Json => Framer::Lines(LineFramer::new(inner.max_message_size)),
     Serialization::Advanced => Framer::Length(LengthFramer::new(inner.max_message_size)),
@@ -1085,10 +1094,8 @@ async fn drive(inner: Arc<Inner>) {
       _ = inner.inbox_space.notified(), if !want_read => {}
     }
   }
-  // EOF, a read error, an oversized message or a drop: the channel is over.
-  // SAFETY: shutdown(2) on the fd this channel owns; no memory involved.
-  unsafe { libc::shutdown(inner.afd.as_raw_fd(), libc::SHUT_RDWR) };
-  inner.close(Error::Disconnected);
+  // EOF, a read error, an oversized message or a drop: the channel is
+  // over (`Ended` closes it).
 }
 
 /// A second registration of the channel's socket, for writability only
