@@ -205,6 +205,23 @@ mod tests {
   }
 
   #[test]
+  fn frames_before_an_oversized_one_are_kept() {
+    let mut lines = Vec::new();
+    let mut f = LineFramer::new(8);
+    let err = f
+      .push_into(b"one\ntwo\nfar too long\n", &mut lines)
+      .unwrap_err();
+    assert_eq!(lines, vec![b"one".to_vec(), b"two".to_vec()]);
+    assert_eq!(err, FrameError::TooLarge { limit: 8, seen: 12 });
+    let mut frames = Vec::new();
+    let mut f = LengthFramer::new(8);
+    let input = [length_prefixed(b"ok"), 100u32.to_be_bytes().to_vec()].concat();
+    assert!(f.push_into(&input, &mut frames).is_err());
+    assert_eq!(frames, vec![b"ok".to_vec()]);
+    assert_eq!(f.buffered(), 0);
+  }
+
+  #[test]
   fn declared_length_over_limit_errors() {
     let mut f = LengthFramer::new(100);
     let err = f.push(&1000u32.to_be_bytes()).unwrap_err();
