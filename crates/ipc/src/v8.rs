@@ -1626,6 +1626,45 @@ mod tests {
   }
 
   #[test]
+  fn mutated_payloads_never_panic() {
+    // Payloads Node writes (objects, arrays, strings, Buffers, references),
+    // cut and flipped at random: every one decodes or is an error.
+    let seeds = [
+      "ff0f6f2202686949027b01",
+      "ff0f5c000a03010203",
+      "ff0f6304df00ac20",
+      "ff0f61034900490249044904400203",
+      "ff0f41026f22016149027b015e01240002",
+      "ff0f5c000808000000000000f03f",
+    ];
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    let mut next = move || {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      x
+    };
+    for seed in seeds {
+      let base = hex(seed);
+      for _ in 0..20_000 {
+        let mut b = base.clone();
+        for _ in 0..1 + next() % 4 {
+          let i = (next() as usize) % b.len();
+          match next() % 3 {
+            0 => b[i] = next() as u8,
+            1 => b.truncate(i.max(1)),
+            _ => b.insert(i, next() as u8),
+          }
+        }
+        if let Ok(v) = decode(&b) {
+          let _ = v.clone().into_json();
+          let _ = from_value::<serde_json::Value>(v);
+        }
+      }
+    }
+  }
+
+  #[test]
   fn unknown_length_sequences_are_patched() {
     struct Unsized;
     impl Serialize for Unsized {
