@@ -130,6 +130,7 @@ const RUST_TARGETS = {
   'aarch64-unknown-linux-gnu': 'linux-arm64-gnu',
   'x86_64-apple-darwin': 'darwin-x64',
   'aarch64-apple-darwin': 'darwin-arm64',
+  'x86_64-pc-windows-gnu': 'win32-x64-gnu',
 };
 
 test('every platform package matches its triple, the loader error list, optionalDependencies and napi.targets', () => {
@@ -149,8 +150,9 @@ test('every platform package matches its triple, the loader error list, optional
     assert.deepEqual(pkg.files, [binary]);
     assert.deepEqual(pkg.os, [os_]);
     assert.deepEqual(pkg.cpu, [cpu]);
-    // npm's libc check only passes on Linux: a darwin package must not set it.
-    assert.deepEqual(pkg.libc, libc === 'gnu' ? ['glibc'] : undefined, `${triple} libc`);
+    // npm's libc check only passes on Linux: a darwin or win32 package must
+    // not set it (win32-x64-gnu names the toolchain, not a libc).
+    assert.deepEqual(pkg.libc, os_ === 'linux' && libc === 'gnu' ? ['glibc'] : undefined, `${triple} libc`);
     assert.deepEqual(pkg.engines, main.engines);
     assert.ok(main.os.includes(os_) && main.cpu.includes(cpu), `the main package installs on ${triple}`);
     assert.ok(fs.existsSync(path.join(ROOT, 'npm', triple, 'README.md')), `${triple} README`);

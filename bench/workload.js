@@ -161,6 +161,25 @@ const workloads = {
     });
   },
 
+  // The graceful shape: the server ends each connection on accept; the
+  // client reads to EOF, its auto end() shuts its side down, and it waits
+  // for 'close' (end -> EOF -> end -> shutdown -> close on both ends).
+  'connect-end'() {
+    const count = Math.round(3000 * scale);
+    const server = impl.createServer((s) => s.end());
+    server.listen(sockPath, () => {
+      let left = count;
+      const t0 = start();
+      const one = () => {
+        const c = impl.connect(sockPath);
+        c.resume();
+        c.on('error', () => {});
+        c.on('close', () => (--left === 0 ? finish(count / seconds(t0), 'connections/s') : one()));
+      };
+      one();
+    });
+  },
+
   fanin() {
     const clients = 200;
     const perClient = Math.max(1, Math.round(50 * scale));

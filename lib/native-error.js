@@ -6,7 +6,7 @@
 // pipewrap-<triple> (npm/<triple>/ in the repository). __test__/
 // install-prebuilt.test.js checks this list against npm/, package.json's
 // optionalDependencies and napi.targets.
-const PREBUILT = ['linux-x64-gnu', 'linux-arm64-gnu', 'darwin-x64', 'darwin-arm64'];
+const PREBUILT = ['linux-x64-gnu', 'linux-arm64-gnu', 'darwin-x64', 'darwin-arm64', 'win32-x64-gnu'];
 
 function platformTriple() {
   let libc = 'gnu';
@@ -14,7 +14,10 @@ function platformTriple() {
     const report = typeof process.report?.getReport === 'function' ? process.report.getReport() : null;
     if (report && report.header && !report.header.glibcVersionRuntime) libc = 'musl';
   }
-  return { triple: `${process.platform}-${process.arch}${process.platform === 'linux' ? `-${libc}` : ''}`, libc };
+  // Linux names its libc; Windows' binary names its toolchain (GNU, built
+  // with MinGW; it loads in the MSVC-built node.exe: N-API is one C ABI).
+  const suffix = process.platform === 'linux' ? `-${libc}` : process.platform === 'win32' ? '-gnu' : '';
+  return { triple: `${process.platform}-${process.arch}${suffix}`, libc };
 }
 
 function nativeMissingMessage() {
@@ -25,7 +28,7 @@ function nativeMissingMessage() {
       `(installs with --omit=optional or --no-optional, or a lockfile made on another platform, leave it out): ` +
       `reinstall pipewrap with optional dependencies, or add ${pkg} next to it.`
     : `There is no prebuilt binary for ${triple}: pipewrap ships them for Linux x64 and arm64 with glibc, ` +
-      `and for macOS x64 and arm64` +
+      `for macOS x64 and arm64, and for Windows x64` +
       (libc === 'musl' ? ' (musl systems such as Alpine are not supported yet).' : '.');
   return (
     `pipewrap could not load its native binary for ${triple}. ${which} ` +

@@ -87,7 +87,8 @@ impl EnvState {
       deferred: VecDeque::new(),
       prepare,
       before_poll: Vec::new(),
-      turn: 0,
+      // From 1: after_this_poll queues work as of the turn before.
+      turn: 1,
       check,
       after_poll: VecDeque::new(),
       teardown: Vec::new(),
@@ -161,6 +162,21 @@ pub fn after_poll(env: napi_env, f: Deferred) {
   });
 }
 
+/// Queues `f` for the check phase of this turn, from inside its poll phase
+/// (an I/O callback): where libuv >= 1.45 runs the pending callbacks fed
+/// during a poll phase, right after it.
+pub fn after_this_poll(env: napi_env, f: Deferred) {
+  with(env, |s| {
+    s.start_prepare();
+    s.start_idle();
+    // SAFETY: check is live until teardown.
+    unsafe { uv::uv_check_start(s.check, run_after_poll) };
+    // The prepare phase of this turn counted it already: due now.
+    let turn = s.turn.wrapping_sub(1);
+    s.after_poll.push_back((turn, f));
+  });
+}
+
 /// Registers work for env teardown (no JS may run there).
 pub fn on_teardown(env: napi_env, f: Deferred) {
   with(env, |s| s.teardown.push(f));
@@ -200,8 +216,18 @@ unsafe extern "C" fn run_after_poll(_check: *mut uv::uv_check_t) {
   // since; the rest waits for the next turn.
   let Some((env, batch)) = with_existing(|s| {
     let turn = s.turn;
-    let ready = s.after_poll.iter().take_while(|(t, _)| *t < turn).count();
-    let batch: Vec<Deferred> = s.after_poll.drain(..ready).map(|(_, f)| f).collect();
+    // In queue order; work queued for a later check phase stays queued
+    // (behind it may be work for this one: after_this_poll).
+    let mut batch: Vec<Deferred> = Vec::new();
+    let mut later = VecDeque::new();
+    for (t, f) in s.after_poll.drain(..) {
+      if t < turn {
+        batch.push(f);
+      } else {
+        later.push_back((t, f));
+      }
+    }
+    s.after_poll = later;
     if s.after_poll.is_empty() {
       // SAFETY: s.check and s.idle are live until teardown.
       unsafe {

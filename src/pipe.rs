@@ -251,7 +251,7 @@ pipe_fn!(read_stop, 0, |env, s, a| {
 
 pipe_fn!(shutdown, 1, |env, s, a| {
   let req = reqs::check(env, a.argv[0], ReqKind::Shutdown)?;
-  int(env, os::shutdown(s, req))
+  int(env, os::shutdown(s, env, req))
 });
 
 pipe_fn!(write_buffer, 3, |env, s, a| {

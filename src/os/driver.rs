@@ -64,6 +64,7 @@ pub fn attach_new_socket(rc: &StreamRef, this: napi_value, fd: RawFd) {
   {
     let mut s = rc.borrow_mut();
     s.core.adopt(fd);
+    s.own_socket = true;
   }
   stream::register(rc);
   bind_js(rc, this);
@@ -71,17 +72,42 @@ pub fn attach_new_socket(rc: &StreamRef, this: napi_value, fd: RawFd) {
 
 pub use crate::callbacks::bind_js;
 
-/// A `Pipe` object around a connected socket (accepted, or received over
-/// IPC), open and bound (async hooks run: see [`bind_js`]).
-fn connected_pipe(env: napi_env, fd: std::os::fd::OwnedFd) -> Result<napi_value, i32> {
+/// A `Pipe` object around a connected socket (accepted by us, or received
+/// over IPC: not `own_socket`, its blocking mode is the sender's), open and
+/// bound (async hooks run: see [`bind_js`]).
+fn connected_pipe(
+  env: napi_env,
+  fd: std::os::fd::OwnedFd,
+  accepted: bool,
+) -> Result<napi_value, i32> {
   let (obj, rc) = handles::new_connected_pipe(env, fd)?;
+  rc.borrow_mut().own_socket = accepted;
   stream::register(&rc);
   bind_js(&rc, obj);
   Ok(obj)
 }
 
 fn init_poll(s: &mut Stream, fd: RawFd) -> Result<(), i32> {
-  let uv_loop = env::uv_loop(s.env().no_js());
+  let poll = match s.own_socket.then(|| take_spare_poll(fd)).flatten() {
+    Some(poll) => poll,
+    None => new_poll(s.env(), fd)?,
+  };
+  // The handle carries the stream's id, not a pointer: every callback
+  // looks the stream up in the registry, which teardown empties.
+  // SAFETY: poll is initialised.
+  unsafe { uv::uv_handle_set_data(poll, s.id as usize as *mut std::os::raw::c_void) };
+  s.poll = poll;
+  s.poll_events = 0;
+  s.apply_ref();
+  Ok(())
+}
+
+/// A fresh poll handle for `fd`. uv_poll_init checks the fd is pollable
+/// (an epoll_ctl ADD and DEL), makes it non-blocking (FIONBIO) and clears
+/// stale events (another DEL): libuv's EEXIST and EPERM rules for fds
+/// from elsewhere.
+fn new_poll(env: js::RefEnv, fd: RawFd) -> Result<*mut uv::uv_poll_t, i32> {
+  let uv_loop = env::uv_loop(env.no_js());
   let poll = uv::alloc_handle(uv::UV_POLL);
   if poll.is_null() {
     return Err(-libc::ENOMEM);
@@ -94,14 +120,88 @@ fn init_poll(s: &mut Stream, fd: RawFd) -> Result<(), i32> {
     unsafe { uv::free_handle(poll) };
     return Err(err);
   }
-  // The handle carries the stream's id, not a pointer: every callback
-  // looks the stream up in the registry, which teardown empties.
-  // SAFETY: poll is initialised.
-  unsafe { uv::uv_handle_set_data(poll, s.id as usize as *mut std::os::raw::c_void) };
-  s.poll = poll;
-  s.poll_events = 0;
-  s.apply_ref();
-  Ok(())
+  Ok(poll)
+}
+
+// ---------------------------------------------------------------------------
+// Spare poll handles.
+//
+// A connection's two sockets each cost uv_poll_init three epoll_ctl and an
+// ioctl that a socket pipewrap made itself does not need answered. libuv's
+// poll handle knows its fd only by number, and a closed socket's number is
+// the next socket's (the lowest free one): so the stopped poll handle of a
+// closed own socket is kept by number and given to the next own socket
+// that gets that number. Stopped means out of epoll (uv_poll_stop
+// invalidates the fd at once), before the fd is closed.
+
+const SPARE_POLLS_MAX: usize = 64;
+
+thread_local! {
+  static SPARE_POLLS: std::cell::RefCell<std::collections::HashMap<RawFd, *mut uv::uv_poll_t>> =
+    std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn take_spare_poll(fd: RawFd) -> Option<*mut uv::uv_poll_t> {
+  SPARE_POLLS.with(|p| p.borrow_mut().remove(&fd))
+}
+
+/// Stops `poll` (the fd leaves epoll now) and keeps it for the next own
+/// socket numbered `fd`; false if there is no room (the caller closes it).
+fn keep_spare_poll(env: napi_env, fd: RawFd, poll: *mut uv::uv_poll_t, active: bool) -> bool {
+  let kept = SPARE_POLLS.with(|p| {
+    let mut p = p.borrow_mut();
+    if p.len() >= SPARE_POLLS_MAX || p.contains_key(&fd) {
+      return None;
+    }
+    if active {
+      // SAFETY: poll is initialised, not closing; stopping removes the fd
+      // from epoll before the caller closes it (a stopped one is out).
+      unsafe { uv::uv_poll_stop(poll) };
+    }
+    p.insert(fd, poll);
+    Some(p.len() == 1)
+  });
+  match kept {
+    Some(first) => {
+      if first && !SPARES_HOOKED.with(|h| h.replace(true)) {
+        env::on_teardown(env, Box::new(close_spare_polls));
+      }
+      true
+    }
+    None => false,
+  }
+}
+
+thread_local! {
+  static SPARES_HOOKED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Env teardown: the spare handles close (their callback only frees).
+fn close_spare_polls(_env: napi_env) {
+  let spares: Vec<_> = SPARE_POLLS.with(|p| p.borrow_mut().drain().map(|(_, h)| h).collect());
+  for poll in spares {
+    // SAFETY: a stopped, initialised handle nobody else holds.
+    unsafe { uv::uv_close(poll, Some(uv::close_and_free)) };
+  }
+  SPARES_HOOKED.with(|h| h.set(false));
+}
+
+/// Finishes a close in libuv's close phase, as closing the poll handle
+/// would have: through a handle of no cost (an idle handle, no syscall)
+/// closed for the purpose. False if there is no memory for it.
+fn close_phase_callback(env: napi_env, id: u64) -> bool {
+  let handle = uv::alloc_handle(uv::UV_IDLE);
+  if handle.is_null() {
+    return false;
+  }
+  // SAFETY: fresh memory for an idle handle on this env's loop; closed at
+  // once, its close callback (on_poll_close) frees it.
+  unsafe {
+    uv::uv_idle_init(env::uv_loop(env), handle);
+    uv::uv_handle_set_data(handle, id as usize as *mut std::os::raw::c_void);
+    uv::uv_close(handle, Some(on_poll_close));
+  }
+  true
 }
 
 fn stream_of_handle(handle: *mut uv::uv_handle_t) -> (u64, Option<StreamRef>) {
@@ -137,6 +237,11 @@ fn apply_poll(env: napi_env, id: u64) {
   let Some(rc) = stream::lookup(id) else {
     return;
   };
+  watch(env, &rc);
+}
+
+/// Brings the poll handle in line with the events the stream wants.
+fn watch(env: napi_env, rc: &StreamRef) {
   let failed = {
     let mut s = rc.borrow_mut();
     s.poll_dirty = false;
@@ -152,7 +257,7 @@ fn apply_poll(env: napi_env, id: u64) {
     }
   };
   if let Some(err) = failed {
-    return watch_failed(env, &rc, err);
+    return watch_failed(env, rc, err);
   }
   let err = {
     let mut s = rc.borrow_mut();
@@ -176,7 +281,7 @@ fn apply_poll(env: napi_env, id: u64) {
   // epoll_ctl refused the fd (ENOMEM, ENOSPC at the user watch limit, ...):
   // what waits on an event would never get one.
   if err != 0 {
-    watch_failed(env, &rc, err);
+    watch_failed(env, rc, err);
   }
 }
 
@@ -204,6 +309,7 @@ unsafe extern "C" fn on_poll(handle: *mut uv::uv_poll_t, status: i32, events: i3
   };
   let env = callbacks::env_of(&rc);
   let _scope = js::HandleScope::open(env);
+  let _in_poll = InPollPhase::enter();
   let mut events = events;
   if status < 0 {
     // libuv reports POLLERR (e.g. a reset by the peer) as UV_EBADF and stops
@@ -268,6 +374,40 @@ pub fn deliver_completions(env: napi_env, rc: &StreamRef) {
   update_poll(&mut s);
 }
 
+thread_local! {
+  /// How deep we are in our own poll callbacks (see [`finish_soon`]).
+  static POLL_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Marks the span of a poll callback (nested ones included).
+struct InPollPhase;
+
+impl InPollPhase {
+  fn enter() -> Self {
+    POLL_DEPTH.with(|d| d.set(d.get() + 1));
+    InPollPhase
+  }
+}
+
+impl Drop for InPollPhase {
+  fn drop(&mut self) {
+    POLL_DEPTH.with(|d| d.set(d.get() - 1));
+  }
+}
+
+/// Delivers requests that finished inside the call where libuv's pending
+/// queue would: requests fed during a poll phase complete right after it
+/// (libuv >= 1.45 runs pending callbacks after the poll; our check-phase
+/// slot follows it), others at the start of the next turn.
+pub fn finish_soon(env: napi_env, rc: &StreamRef) {
+  if POLL_DEPTH.with(|d| d.get()) > 0 {
+    let rc = rc.clone();
+    env::after_this_poll(env, Box::new(move |env| deliver_completions(env, &rc)));
+  } else {
+    deliver_next_turn(env, rc);
+  }
+}
+
 /// After a write call: a write that finished inside the call (a handle
 /// write that went out at once, a failed one) calls back on the next loop
 /// turn, as uv_write2's does.
@@ -326,8 +466,11 @@ fn read_once(s: &mut Stream) -> Read {
   if !s.js.user_buf.is_null() {
     return read_into_user_buffer(s);
   }
-  let direct = Some(s.core.bytes_available())
-    .filter(|&avail| s.big_reads && avail >= BIG_READ)
+  // FIONREAD only after a big read: small reads must not pay a syscall.
+  let direct = s
+    .big_reads
+    .then(|| s.core.bytes_available())
+    .filter(|&avail| avail >= BIG_READ)
     .map(|avail| avail.min(READ_SIZE));
   let outcome = match direct {
     Some(len) => read_direct(s, len),
@@ -477,7 +620,7 @@ fn set_pending_handles(env: napi_env, rc: &StreamRef) {
   };
   if ipc {
     if let Some(fd) = fds.into_iter().next() {
-      let handle = handles::wrap_received_fd(env, fd, |fd| connected_pipe(env, fd));
+      let handle = handles::wrap_received_fd(env, fd, |fd| connected_pipe(env, fd, false));
       js::set(env, this, c"pendingHandle", handle);
     }
     return;
@@ -500,7 +643,7 @@ fn accept_ready(env: napi_env, rc: &StreamRef) {
   loop {
     let res = rc.borrow().core.accept();
     match res {
-      Ok(client_fd) => match connected_pipe(env, client_fd) {
+      Ok(client_fd) => match connected_pipe(env, client_fd, true) {
         Ok(client) => {
           if !callbacks::call_onconnection(env, rc, 0, client) {
             close_value(env, client);
@@ -669,15 +812,22 @@ pub fn close(rc: &StreamRef, env: napi_env, cb: napi_value) {
     stream::JsRefs::replace(s.env(), &mut s.js.close_cb, cb);
   }
   let poll = std::mem::replace(&mut s.poll, ptr::null_mut());
+  let mut in_close_phase = false;
   if !poll.is_null() {
-    // SAFETY: poll is initialised and not yet closing. Closing it before the
-    // fd takes the fd out of epoll while the number is still ours; libuv
-    // calls on_poll_close later, in its close phase, never from here.
-    unsafe { uv::uv_close(poll, Some(on_poll_close)) };
+    let (fd, id, active) = (s.core.fd(), s.id, s.poll_events != 0);
+    in_close_phase = if s.own_socket && keep_spare_poll(env, fd, poll, active) {
+      close_phase_callback(env, id)
+    } else {
+      // SAFETY: poll is initialised and not yet closing. Closing it before
+      // the fd takes the fd out of epoll while the number is still ours;
+      // libuv calls on_poll_close later, in its close phase, never here.
+      unsafe { uv::uv_close(poll, Some(on_poll_close)) };
+      true
+    };
   }
   s.core.close();
   drop(s);
-  if poll.is_null() {
+  if !in_close_phase {
     let rc = rc.clone();
     env::defer(env, Box::new(move |env| finish_close(env, &rc)));
   }

@@ -44,6 +44,11 @@ pub struct Stream {
   pub torn_down: bool,
   /// The last read was big: read straight into a fresh ArrayBuffer.
   pub big_reads: bool,
+  /// The fd is an AF_UNIX socket pipewrap made non-blocking itself
+  /// (socket(2), accept4(2)): it may take a spare poll handle
+  /// (`driver::init_poll`), whose libuv pollability check and FIONBIO are
+  /// answered already.
+  pub own_socket: bool,
   /// pipewrap extension: small reads come as slices of a shared pool.
   pub pooled_reads: bool,
   next_req: ReqId,
@@ -73,6 +78,7 @@ impl Stream {
       closed: false,
       torn_down: false,
       big_reads: false,
+      own_socket: false,
       pooled_reads: false,
       next_req: 0,
       js: JsRefs::new(RefEnv::new(env)),

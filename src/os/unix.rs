@@ -226,17 +226,25 @@ pub fn read_stop(s: &Handle) -> i32 {
   0
 }
 
-/// Half-closes once every queued write has gone out (on POLLOUT).
-pub fn shutdown(s: &Handle, req: napi_value) -> i32 {
+/// Half-closes: at once when nothing has to go first (as libuv, which
+/// feeds such a shutdown to its pending queue), else once the queued writes
+/// are out (on POLLOUT). The callback comes where libuv's would.
+pub fn shutdown(s: &Handle, env: napi_env, req: napi_value) -> i32 {
   let mut st = s.borrow_mut();
   let id = st.next_req_id();
   let err = st.core.shutdown(id);
-  if err == 0 {
-    let r = st.env().new_ref(req, 1);
-    st.js.reqs.push_back((id, r));
-    driver::update_poll(&mut st);
+  if err != 0 {
+    return err;
   }
-  err
+  let r = st.env().new_ref(req, 1);
+  st.js.reqs.push_back((id, r));
+  let done = st.core.shutdown_if_idle();
+  driver::update_poll(&mut st);
+  drop(st);
+  if done {
+    driver::finish_soon(env, s);
+  }
+  0
 }
 
 pub fn is_ipc(s: &Handle) -> bool {

@@ -793,7 +793,8 @@ fn read_into_user_buffer(env: napi_env, h: &Handle, bytes: &[u8]) {
 }
 
 /// Half-closes once the queued writes are out.
-pub fn shutdown(s: &Handle, req: napi_value) -> i32 {
+pub fn shutdown(s: &Handle, env: napi_env, req: napi_value) -> i32 {
+  let _ = env;
   let Some(pipe) = pipe_of(s) else {
     return errno::ENOTCONN;
   };

@@ -594,6 +594,22 @@ impl StreamCore {
     }
   }
 
+  /// A shutdown that nothing has to go before (no connect pending, nothing
+  /// queued) half-closes now, without waiting for POLLOUT. Returns whether
+  /// one did (its completion is then queued).
+  pub fn shutdown_if_idle(&mut self) -> bool {
+    if self.closing
+      || self.fd.is_none()
+      || self.connect != ConnectState::Idle
+      || self.shutdown.is_none()
+      || !self.writes.is_empty()
+    {
+      return false;
+    }
+    self.shutdown_if_drained();
+    true
+  }
+
   /// A shutdown waiting for the empty queue half-closes now.
   fn shutdown_if_drained(&mut self) {
     if !self.writes.is_empty() {
