@@ -112,6 +112,7 @@ function worker(impl, workload, count) {
       const payload = 'x'.repeat(64);
       const t0 = process.hrtime.bigint();
       child.once('message', (n) => {
+        if (n !== count) throw new Error(`the child got ${n} of ${count} messages`);
         report(count, process.hrtime.bigint() - t0, { received: n });
         child.disconnect();
       });
