@@ -182,6 +182,9 @@ pub struct WinPipe {
   closed: bool,
   torn_down: bool,
   listening: bool,
+  /// Bound, connecting or connected, or opened on a handle: the pipe has
+  /// a name or an end (a pipe made early, for setPendingInstances, has not).
+  attached: bool,
   /// Which end of the pipe this is: Some(true) for a server's accepted
   /// instance, Some(false) for a client, None for an opened handle.
   server_end: Option<bool>,
@@ -233,7 +236,18 @@ thread_local! {
 
 const READ_SIZE: usize = 64 * 1024;
 
+/// A handle with its libuv pipe made at once, as Node's PipeWrap does: a
+/// close then goes through libuv's own endgame (on Windows, callbacks of
+/// handles closed in one turn come last-closed first), and libuv answers
+/// for a pipe that was never bound. Should that fail (no memory), the pipe
+/// is made when first needed.
 pub fn new_handle(env: napi_env, kind: Kind) -> Handle {
+  let h = new_state(env, kind);
+  let _ = init_pipe(&h);
+  h
+}
+
+fn new_state(env: napi_env, kind: Kind) -> Handle {
   let id = NEXT_ID.with(|n| {
     n.set(n.get() + 1);
     n.get()
@@ -247,6 +261,7 @@ pub fn new_handle(env: napi_env, kind: Kind) -> Handle {
     closed: false,
     torn_down: false,
     listening: false,
+    attached: false,
     server_end: None,
     refed: true,
     pooled_reads: false,
@@ -444,7 +459,7 @@ pub fn bind(s: &Handle, this: napi_value, name: Vec<u8>) -> i32 {
     Ok(n) => n,
     Err(e) => return e,
   };
-  if !s.borrow().pipe.is_null() {
+  if s.borrow().attached {
     return errno::EINVAL;
   }
   let pipe = match init_pipe(s) {
@@ -453,6 +468,9 @@ pub fn bind(s: &Handle, this: napi_value, name: Vec<u8>) -> i32 {
   };
   // SAFETY: pipe is open; name is NUL-terminated.
   let err = unsafe { ffi::uv_pipe_bind(pipe, name.as_ptr()) };
+  if err == 0 {
+    s.borrow_mut().attached = true;
+  }
   callbacks::bind_js(s, this);
   err
 }
@@ -512,7 +530,11 @@ fn accept_one(env: napi_env, server: *mut uv_handle_t) -> Result<(napi_value, Ha
     close(&client, env, js::undefined(env));
     return Err(err);
   }
-  client.borrow_mut().server_end = Some(true);
+  {
+    let mut st = client.borrow_mut();
+    st.server_end = Some(true);
+    st.attached = true;
+  }
   callbacks::bind_js(&client, obj);
   Ok((obj, client))
 }
@@ -525,7 +547,7 @@ pub fn connect(s: &Handle, env: napi_env, this: napi_value, req: napi_value, nam
   };
   {
     let st = s.borrow();
-    if st.closing || st.listening {
+    if st.closing || st.listening || st.attached {
       return errno::EINVAL;
     }
   }
@@ -533,7 +555,11 @@ pub fn connect(s: &Handle, env: napi_env, this: napi_value, req: napi_value, nam
     Ok(p) => p,
     Err(e) => return e,
   };
-  s.borrow_mut().server_end = Some(false);
+  {
+    let mut st = s.borrow_mut();
+    st.server_end = Some(false);
+    st.attached = true;
+  }
   callbacks::bind_js(s, this);
   let Some(creq) = new_req(s, ffi::UV_CONNECT, req, Vec::new()) else {
     return errno::ENOMEM;
@@ -553,7 +579,7 @@ pub fn open(s: &Handle, this: napi_value, fd: i32) -> i32 {
   if fd < 0 {
     return errno::EBADF;
   }
-  if !s.borrow().pipe.is_null() {
+  if s.borrow().attached {
     return errno::EINVAL;
   }
   let pipe = match init_pipe(s) {
@@ -562,6 +588,9 @@ pub fn open(s: &Handle, this: napi_value, fd: i32) -> i32 {
   };
   // SAFETY: pipe is open.
   let err = unsafe { ffi::uv_pipe_open(pipe, fd) };
+  if err == 0 {
+    s.borrow_mut().attached = true;
+  }
   callbacks::bind_js(s, this);
   err
 }
