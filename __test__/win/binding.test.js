@@ -72,19 +72,6 @@ scenario('raw Pipe: connect to a missing name completes with ENOENT', (impl) => 
   sync = false;
 }), { expect: (t) => assert.equal(t[1][1], -4058) });
 
-scenario('raw Pipe: Windows-only setPendingInstances, and fchmod', (impl) => raw(impl, (b, trace, done) => {
-  const { Pipe, constants } = b;
-  const server = new Pipe(constants.SERVER);
-  trace.push(['setPendingInstances type', typeof server.setPendingInstances]);
-  trace.push(['setPendingInstances(8)', server.setPendingInstances(8)]);
-  trace.push(['bind', server.bind(pipeName('inst'))]);
-  trace.push(['listen', server.listen(511)]);
-  trace.push(['fchmod type', typeof server.fchmod]);
-  trace.push(['fchmod rw', server.fchmod(constants.UV_READABLE | constants.UV_WRITABLE)]);
-  trace.push(['fchmod r', server.fchmod(constants.UV_READABLE)]);
-  server.close(() => { trace.push(['closed']); done(); });
-}), { expect: (t) => assert.deepEqual(t[0], ['setPendingInstances type', 'function']) });
-
 scenario('raw Pipe: bind on a name already bound in this process', (impl) => raw(impl, (b, trace, done) => {
   const { Pipe, constants } = b;
   const name = pipeName('twice');
