@@ -486,6 +486,13 @@ class ChannelCore {
     const conversion = handleConversion[type];
     const wire = { cmd: 'NODE_HANDLE', type, msg: message };
     const raw = conversion.send(this, wire, handle);
+    if (raw && process.platform === 'win32') {
+      // libuv on Windows moves only TCP sockets through a pipe, and Node's
+      // TCP handles do not give their socket to an addon: refused at the
+      // call, with a code (Node itself throws a TypeError for a pipe
+      // server here, and moves TCP handles).
+      throw codes.ERR_FEATURE_UNAVAILABLE_ON_PLATFORM('sending handles over a pipewrap IPC channel on Windows');
+    }
 
     if (!raw) {
       // Nothing native to pass (a destroyed socket, a closed server): Node
