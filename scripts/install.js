@@ -34,7 +34,9 @@ function wantsSource() {
 function binaryLoads() {
   // In a child process: a failed dlopen must not poison this one, and a
   // stale require cache must not answer for a fresh build.
-  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(root, 'index.js'))})`], {
+  // Through lib/binding.js: on Windows it also finds the GNU-built binary
+  // the generated loader does not look for under the MSVC-built node.exe.
+  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(root, 'lib', 'binding.js'))})`], {
     stdio: 'ignore',
   });
   return r.status === 0;
@@ -45,6 +47,14 @@ function hasCargo() {
 }
 
 function buildWithCargo() {
+  if (process.platform === 'win32') {
+    // The Windows addon links against node.exe's own exports through an
+    // import library made on the build machine (npm run build:win, from
+    // Linux); a build on Windows itself is not set up.
+    process.stderr.write('\npipewrap: building from source on Windows is not supported; install the prebuilt ' +
+      'package pipewrap-win32-x64-gnu (it comes with `npm install pipewrap`).\n\n');
+    return 1;
+  }
   const { version } = require('../package.json');
   const target = process.env.CARGO_TARGET_DIR || path.join(os.tmpdir(), `pipewrap-target-${version}`);
   execFileSync('cargo', ['build', '--release', '-p', 'pipewrap'], {
@@ -58,6 +68,7 @@ function buildWithCargo() {
   // Write next to the old file and rename: a running process may have it mapped.
   fs.copyFileSync(built, `${dest}.tmp`);
   fs.renameSync(`${dest}.tmp`, dest);
+  return 0;
 }
 
 function main() {
@@ -74,8 +85,7 @@ function main() {
     process.stderr.write(`\n${nativeMissingMessage()}\n\n`);
     return 1;
   }
-  buildWithCargo();
-  return 0;
+  return buildWithCargo();
 }
 
 process.exitCode = main();

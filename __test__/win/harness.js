@@ -105,8 +105,10 @@ function withTimeout(promise, ms, what) {
 // quirk: the same rewrite applied to both traces, for a scenario where the
 // part that shows the quirk is Node's own on both sides (e.g. a plain Node
 // parent in front of either child).
-function scenario(title, fn, { fixOracle, quirk, expect, timeout = 60000 } = {}) {
-  test(title, { timeout }, async (t) => {
+// `todo`: a known difference from Node, said in the output (node:test's
+// TODO marker) rather than hidden; the comparison still runs and prints.
+function scenario(title, fn, { fixOracle, quirk, expect, timeout = 60000, todo } = {}) {
+  test(title, { timeout, todo }, async (t) => {
     let o = await withTimeout(Promise.resolve(fn(oracle(), { t, side: 'oracle' })), timeout / 2, `${title} (Node's own)`);
     if (fixOracle) o = fixOracle(o, t);
     if (quirk) o = quirk(o, t);

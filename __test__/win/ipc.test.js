@@ -5,7 +5,7 @@
 const childProcess = require('node:child_process');
 const nodeNet = require('node:net');
 const h = require('./harness');
-const { assert, scenario, pipeName, listen, closeServer, once, errInfo, path, FIXTURES, ENVU, IMPL } = h;
+const { assert, scenario, pipewrapOnly, pipeName, listen, closeServer, once, errInfo, path, FIXTURES, ENVU, IMPL } = h;
 
 const CHILD = path.join(FIXTURES, 'ipc-child.js');
 const VALUES = ['hello', 42, -0.5, true, null, { a: [1, 2, { b: 'c' }] }, 'äöü ß 🎉', ''];
@@ -180,7 +180,35 @@ scenario('fork(): sending a TCP server and a TCP socket to a plain child', async
   child.disconnect();
   trace.events = await ended;
   return trace;
-}, { fixOracle: noWineCloseQuirk, expect: (t) => { assert.equal(t.server.got, 'Server'); assert.equal(t.socket.got, 'Socket'); }, timeout: 120000 });
+}, {
+  fixOracle: noWineCloseQuirk,
+  expect: (t) => { assert.equal(t.server.got, 'Server'); assert.equal(t.socket.got, 'Socket'); },
+  timeout: 120000,
+  todo: 'pipewrap does not pass handles on Windows yet (Node TCP handles do not give their socket to an addon): it refuses at the call, see the next test',
+});
+
+pipewrapOnly('fork(): a handle send is refused at the call with ERR_FEATURE_UNAVAILABLE_ON_PLATFORM, and the channel goes on', async (impl) => {
+  const child = forkPlain(impl, 'json');
+  const ended = lifecycle(child);
+  child.stdout.resume();
+  child.stderr.resume();
+  await messages(child, 1, (m) => m && m.ready);
+  const tcp = nodeNet.createServer();
+  await listen(tcp, 0, '127.0.0.1');
+  assert.throws(() => child.send('server', tcp), { name: 'TypeError', code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' });
+  const pipeServer = impl.createServer();
+  await listen(pipeServer, pipeName('refused'));
+  assert.throws(() => child.send('pipe server', pipeServer), { name: 'TypeError', code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' });
+  // The channel is unharmed: a plain message still goes both ways.
+  const back = messages(child, 1, (m) => m && m.echo !== undefined);
+  child.send({ after: 'refusal' });
+  const [reply] = await back;
+  assert.deepEqual(reply.echo, { after: 'refusal' });
+  tcp.close();
+  await closeServer(pipeServer);
+  child.disconnect();
+  await ended;
+}, { timeout: 120000 });
 
 scenario('fork(): sending a named-pipe server (what Node on Windows does with it)', async (impl) => {
   const child = forkPlain(impl, 'json');
@@ -209,4 +237,11 @@ scenario('fork(): sending a named-pipe server (what Node on Windows does with it
   if (child.connected) child.disconnect();
   trace.events = await ended;
   return trace;
-}, { fixOracle: noWineCloseQuirk, timeout: 120000 });
+}, {
+  fixOracle: noWineCloseQuirk,
+  // Node's TypeError here has no code (an accident of its code); pipewrap's
+  // says ERR_FEATURE_UNAVAILABLE_ON_PLATFORM (the previous test checks it).
+  // Compared: that send() throws synchronously, and a TypeError.
+  quirk: (t) => (t.threw ? { ...t, threw: { name: t.threw.name } } : t),
+  timeout: 120000,
+});

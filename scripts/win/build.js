@@ -15,6 +15,8 @@
 // index.d.ts, which belong to the Linux build.
 //
 // --check      cargo check only (no import library needed beyond step 1)
+// --clippy     cargo clippy -D warnings instead (CI lints the Windows-only
+//              code, which the Linux clippy never compiles)
 // --crate DIR  build another crate with the same pipeline (the throwaway
 //              addon that proves linking against node.exe's uv_* works)
 // --out FILE   where to copy the result (default: pipewrap.win32-x64-gnu.node)
@@ -28,7 +30,8 @@ const opt = (name) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : undefined;
 };
-const check = args.includes('--check');
+const clippy = args.includes('--clippy');
+const check = args.includes('--check') || clippy;
 const crateDir = path.resolve(opt('crate') || env.ROOT);
 // The project's crate (here or a copy of it, e.g. a `git archive` of a commit).
 const isOwnCrate = /^\s*name\s*=\s*"pipewrap"\s*$/m.test(fs.readFileSync(path.join(crateDir, 'Cargo.toml'), 'utf8'));
@@ -90,16 +93,18 @@ const cargoEnv = {
   AR_x86_64_pc_windows_gnu: `${env.MINGW}-ar`,
 };
 const pkgArgs = isOwnCrate ? ['-p', 'pipewrap'] : [];
-const cargoArgs = [check ? 'check' : 'build', '--release', '--target', env.TARGET, ...pkgArgs, '--message-format', 'short'];
+const verb = clippy ? 'clippy' : check ? 'check' : 'build';
+const cargoArgs = [verb, '--release', '--target', env.TARGET, ...pkgArgs, '--message-format', 'short',
+  ...(clippy ? ['--', '-D', 'warnings'] : [])];
 console.log(`build:win: nice cargo ${cargoArgs.join(' ')} (in ${crateDir}, target dir ${targetDir})`);
 const t0 = Date.now();
 const r = spawnSync('nice', ['-n', '10', 'cargo', ...cargoArgs], { cwd: crateDir, env: cargoEnv, stdio: 'inherit' });
 if (r.status !== 0) {
-  console.error(`build:win: cargo ${check ? 'check' : 'build'} for ${env.TARGET} failed (exit ${r.status}) after ${((Date.now() - t0) / 1000).toFixed(0)}s`);
+  console.error(`build:win: cargo ${verb} for ${env.TARGET} failed (exit ${r.status}) after ${((Date.now() - t0) / 1000).toFixed(0)}s`);
   process.exit(1);
 }
 if (check) {
-  console.log(`build:win: cargo check passed in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
+  console.log(`build:win: cargo ${verb} passed in ${((Date.now() - t0) / 1000).toFixed(0)}s`);
   process.exit(0);
 }
 

@@ -11,6 +11,8 @@ stamp() { echo "== ci:win: $1 ($(( $(date +%s) - t0 ))s)"; }
 
 bash scripts/win/setup.sh
 stamp "setup done"
+node scripts/win/build.js --clippy
+stamp "clippy (x86_64-pc-windows-gnu) done"
 node scripts/win/build.js
 stamp "build done"
 # Both Node versions run even if the first fails (more to read per CI run);
