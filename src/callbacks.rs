@@ -25,6 +25,21 @@ pub trait HandleState: Sized + 'static {
   /// The close phase ended or env teardown ran: nothing may be stored any
   /// more (nothing would release it).
   fn finished(&self) -> bool;
+  /// Env teardown closed it (no JS may be called for it any more).
+  fn torn_down(&self) -> bool;
+  fn set_torn_down(&mut self);
+
+  /// Env teardown, the part every backend shares: marks the handle torn
+  /// down and releases its references without calling JS. False if
+  /// teardown had it already (the caller then leaves it alone).
+  fn tear_down_refs(&mut self, env: napi_env) -> bool {
+    if self.torn_down() {
+      return false;
+    }
+    self.set_torn_down();
+    self.refs_mut().release(RefEnv::new(env));
+    true
+  }
 
   /// The handle's JS object, while it is held.
   fn this(&self) -> napi_value {

@@ -136,6 +136,12 @@ impl HandleState for Stream {
   fn finished(&self) -> bool {
     self.closed || self.torn_down
   }
+  fn torn_down(&self) -> bool {
+    self.torn_down
+  }
+  fn set_torn_down(&mut self) {
+    self.torn_down = true;
+  }
 }
 
 /// Registers an open handle, for env teardown.
@@ -187,11 +193,9 @@ fn teardown_all(env: napi_env) {
   let open: Vec<StreamRef> = OPEN.with(|o| o.borrow_mut().drain().map(|(_, s)| s).collect());
   for rc in open {
     let mut s = rc.borrow_mut();
-    if s.torn_down {
+    if !s.tear_down_refs(env) {
       continue;
     }
-    s.torn_down = true;
-    s.js.release(RefEnv::new(env));
     let poll = std::mem::replace(&mut s.poll, ptr::null_mut());
     if !poll.is_null() && !s.core.is_closing() {
       // SAFETY: the poll is initialised and not yet closing; it leaves

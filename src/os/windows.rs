@@ -222,6 +222,12 @@ impl HandleState for WinPipe {
   fn finished(&self) -> bool {
     self.closed || self.torn_down
   }
+  fn torn_down(&self) -> bool {
+    self.torn_down
+  }
+  fn set_torn_down(&mut self) {
+    self.torn_down = true;
+  }
 }
 
 thread_local! {
@@ -336,11 +342,9 @@ fn teardown_all(env: napi_env) {
   let open: Vec<Handle> = OPEN.with(|o| o.borrow_mut().drain().map(|(_, h)| h).collect());
   for h in open {
     let mut st = h.borrow_mut();
-    if st.torn_down {
+    if !st.tear_down_refs(env) {
       continue;
     }
-    st.torn_down = true;
-    st.js.release(RefEnv::new(env));
     let pipe = std::mem::replace(&mut st.pipe, ptr::null_mut());
     if !pipe.is_null() && !st.closing {
       // SAFETY: the pipe is open; its close callback only frees it.

@@ -1092,49 +1092,29 @@ impl Compound<'_> {
   }
 }
 
-impl ser::SerializeSeq for Compound<'_> {
-  type Ok = ();
-  type Error = DecodeError;
-  fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), DecodeError> {
-    self.element(v)
-  }
-  fn end(self) -> Result<(), DecodeError> {
-    self.end_array()
-  }
+/// serde's four array-like compound traits, each an element per call and
+/// the array's end last.
+macro_rules! array_like {
+  ($($trait:ident :: $method:ident),* $(,)?) => {$(
+    impl ser::$trait for Compound<'_> {
+      type Ok = ();
+      type Error = DecodeError;
+      fn $method<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), DecodeError> {
+        self.element(v)
+      }
+      fn end(self) -> Result<(), DecodeError> {
+        self.end_array()
+      }
+    }
+  )*};
 }
 
-impl ser::SerializeTuple for Compound<'_> {
-  type Ok = ();
-  type Error = DecodeError;
-  fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), DecodeError> {
-    self.element(v)
-  }
-  fn end(self) -> Result<(), DecodeError> {
-    self.end_array()
-  }
-}
-
-impl ser::SerializeTupleStruct for Compound<'_> {
-  type Ok = ();
-  type Error = DecodeError;
-  fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), DecodeError> {
-    self.element(v)
-  }
-  fn end(self) -> Result<(), DecodeError> {
-    self.end_array()
-  }
-}
-
-impl ser::SerializeTupleVariant for Compound<'_> {
-  type Ok = ();
-  type Error = DecodeError;
-  fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), DecodeError> {
-    self.element(v)
-  }
-  fn end(self) -> Result<(), DecodeError> {
-    self.end_array()
-  }
-}
+array_like!(
+  SerializeSeq::serialize_element,
+  SerializeTuple::serialize_element,
+  SerializeTupleStruct::serialize_field,
+  SerializeTupleVariant::serialize_field,
+);
 
 impl ser::SerializeMap for Compound<'_> {
   type Ok = ();
@@ -1153,35 +1133,27 @@ impl ser::SerializeMap for Compound<'_> {
   }
 }
 
-impl ser::SerializeStruct for Compound<'_> {
-  type Ok = ();
-  type Error = DecodeError;
-  fn serialize_field<T: Serialize + ?Sized>(
-    &mut self,
-    key: &'static str,
-    v: &T,
-  ) -> Result<(), DecodeError> {
-    self.field(key, v)
-  }
-  fn end(self) -> Result<(), DecodeError> {
-    self.end_object()
-  }
+/// serde's two struct-like compound traits: a named field per call.
+macro_rules! struct_like {
+  ($($trait:ident),* $(,)?) => {$(
+    impl ser::$trait for Compound<'_> {
+      type Ok = ();
+      type Error = DecodeError;
+      fn serialize_field<T: Serialize + ?Sized>(
+        &mut self,
+        key: &'static str,
+        v: &T,
+      ) -> Result<(), DecodeError> {
+        self.field(key, v)
+      }
+      fn end(self) -> Result<(), DecodeError> {
+        self.end_object()
+      }
+    }
+  )*};
 }
 
-impl ser::SerializeStructVariant for Compound<'_> {
-  type Ok = ();
-  type Error = DecodeError;
-  fn serialize_field<T: Serialize + ?Sized>(
-    &mut self,
-    key: &'static str,
-    v: &T,
-  ) -> Result<(), DecodeError> {
-    self.field(key, v)
-  }
-  fn end(self) -> Result<(), DecodeError> {
-    self.end_object()
-  }
-}
+struct_like!(SerializeStruct, SerializeStructVariant);
 
 impl<'a, 'b> ser::Serializer for &'a mut Writer<'b> {
   type Ok = ();
