@@ -349,10 +349,18 @@ test("fork: what the dead child sent arrives before 'exit'; a grandchild holding
   child.on('message', (m) => {
     if (m && m.seq === count - 1) order.push('last message');
   });
+  // The grandchild holds the channel until the test saw 'exit' (a file it
+  // polls for), so EOF cannot come first however slow the machine.
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-holder-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const release = path.join(dir, 'release');
   child.on('disconnect', () => order.push('disconnect'));
-  child.on('exit', (code, signal) => order.push(`exit ${code} ${signal}`));
+  child.on('exit', (code, signal) => {
+    order.push(`exit ${code} ${signal}`);
+    fs.writeFileSync(release, '');
+  });
   const closed = events(child, 'close');
-  child.send({ op: 'go', count });
+  child.send({ op: 'go', count, release });
   await closed;
   assert.deepStrictEqual(order, ['last message', 'exit null SIGKILL', 'disconnect']);
   await exited;
