@@ -67,6 +67,31 @@ pub trait HandleState: Sized + 'static {
   }
 }
 
+/// `HandleState` for a backend's state type with the usual fields: `js`
+/// (its `JsRefs`), `closed` (the close phase ended) and `torn_down`.
+macro_rules! handle_state {
+  ($state:ty) => {
+    impl $crate::callbacks::HandleState for $state {
+      fn refs(&self) -> &$crate::refs::JsRefs {
+        &self.js
+      }
+      fn refs_mut(&mut self) -> &mut $crate::refs::JsRefs {
+        &mut self.js
+      }
+      fn finished(&self) -> bool {
+        self.closed || self.torn_down
+      }
+      fn torn_down(&self) -> bool {
+        self.torn_down
+      }
+      fn set_torn_down(&mut self) {
+        self.torn_down = true;
+      }
+    }
+  };
+}
+pub(crate) use handle_state;
+
 /// The env that runs JS: from the handle, not its borrowed state, so only
 /// code that holds no borrow can get it.
 pub fn env_of<T: HandleState>(rc: &Rc<RefCell<T>>) -> napi_env {

@@ -126,23 +126,7 @@ impl Stream {
   }
 }
 
-impl HandleState for Stream {
-  fn refs(&self) -> &JsRefs {
-    &self.js
-  }
-  fn refs_mut(&mut self) -> &mut JsRefs {
-    &mut self.js
-  }
-  fn finished(&self) -> bool {
-    self.closed || self.torn_down
-  }
-  fn torn_down(&self) -> bool {
-    self.torn_down
-  }
-  fn set_torn_down(&mut self) {
-    self.torn_down = true;
-  }
-}
+crate::callbacks::handle_state!(Stream);
 
 /// Registers an open handle, for env teardown.
 pub fn register(rc: &StreamRef) {

@@ -212,23 +212,7 @@ pub fn stream_of(env: napi_env, value: napi_value) -> Option<PipeStream> {
   class::unwrap_tracked::<RefCell<WinPipe>>(env, value)
 }
 
-impl HandleState for WinPipe {
-  fn refs(&self) -> &JsRefs {
-    &self.js
-  }
-  fn refs_mut(&mut self) -> &mut JsRefs {
-    &mut self.js
-  }
-  fn finished(&self) -> bool {
-    self.closed || self.torn_down
-  }
-  fn torn_down(&self) -> bool {
-    self.torn_down
-  }
-  fn set_torn_down(&mut self) {
-    self.torn_down = true;
-  }
-}
+crate::callbacks::handle_state!(WinPipe);
 
 thread_local! {
   static NEXT_ID: Cell<u64> = const { Cell::new(0) };
