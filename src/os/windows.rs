@@ -629,6 +629,8 @@ pub fn close(s: &Handle, env: napi_env, cb: napi_value) {
   unsafe { uv::uv_close(pipe, Some(on_close)) };
 }
 
+// SAFETY (callers): libuv calls it once, in its close phase, for a pipe
+// this backend closed; the handle is freed here and never touched again.
 unsafe extern "C" fn on_close(handle: *mut uv_handle_t) {
   let h = handle_of(handle);
   // SAFETY: libuv is done with the handle in its close callback.
