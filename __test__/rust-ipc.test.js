@@ -23,8 +23,12 @@ const bin = path.join(process.env.CARGO_TARGET_DIR || path.join(root, 'target'),
 test.before(async (t) => {
   t.timeout(15 * 60 * 1000); // a cold release build, sharing the machine
   try {
+    // cargo is a tool here, not code under test: a sanitizer runtime the
+    // surrounding run preloads (npm run test:asan) must not reach rustc.
+    const { LD_PRELOAD, ...env } = process.env;
     await promisify(execFile)('cargo', ['build', '--release', '-p', 'pipewrap-rust-worker'], {
       cwd: root,
+      env,
       maxBuffer: 64 * 1024 * 1024,
     });
   } catch (err) {
