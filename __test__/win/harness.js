@@ -146,18 +146,8 @@ function listen(server, ...args) {
   });
 }
 
-const closeServer = (server) => new Promise((resolve) => server.close(() => resolve()));
-
-function collect(readable) {
-  return new Promise((resolve, reject) => {
-    const chunks = [];
-    readable.on('data', (c) => chunks.push(typeof c === 'string' ? Buffer.from(c) : c));
-    readable.once('end', () => resolve(Buffer.concat(chunks)));
-    readable.once('error', reject);
-  });
-}
-
-const sha256 = (buf) => crypto.createHash('sha256').update(buf).digest('hex');
+// The Linux suite's stream helpers (node builtins only; no ava).
+const { closeServer, collect, sha256 } = require('../net-helpers');
 const delay = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // An error as a trace entry: what users branch on.
