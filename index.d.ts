@@ -31,6 +31,7 @@ export declare class Pipe {
   getPeerCredentials(): { pid: number; uid: number; gid: number } | number
   /** pipewrap extension: the peer's pid on every platform, or a negative errno. */
   getPeerPid(): number
+  setPeerPid(pid: number): number
   /** Windows only (as Node's Pipe): how many pipe instances a server keeps ready. */
   setPendingInstances?(instances: number): void
   /** pipewrap extension: receive SCM_RIGHTS fds as `pendingFds` before `onread`. */

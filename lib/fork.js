@@ -167,6 +167,9 @@ function fork(modulePath, args, options) {
   stdio[ipcIndex] = childFd;
   const child = spawnChild(execPath, [...execArgv, modulePath, ...args],
                            spawnOptions(options, stdio, ipcIndex, mode), pipe, childFd);
+  // Both ends of the channel were made here, so libuv on Windows cannot ask
+  // the kernel for the peer (it needs the pid to send a socket there).
+  if (process.platform === 'win32' && child.pid) pipe.setPeerPid(child.pid);
   setupChannel(child, pipe, mode, { maxMessageSize });
   return child;
 }

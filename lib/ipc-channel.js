@@ -283,6 +283,10 @@ class ChannelCore {
       return;
     }
     this.sendInternal({ cmd: 'NODE_HANDLE_ACK' }, true);
+    // As Node on Windows (where a received handle is a TCP one).
+    if (process.platform === 'win32' && typeof handle.setSimultaneousAccepts === 'function') {
+      handle.setSimultaneousAccepts(false);
+    }
 
     const slot = this.events.reserve(isInternal(message.msg) ? 'internalMessage' : 'message');
     const done = (err, converted) => {
@@ -486,12 +490,14 @@ class ChannelCore {
     const conversion = handleConversion[type];
     const wire = { cmd: 'NODE_HANDLE', type, msg: message };
     const raw = conversion.send(this, wire, handle);
-    if (raw && process.platform === 'win32') {
-      // libuv on Windows moves only TCP sockets through a pipe, and Node's
-      // TCP handles do not give their socket to an addon: refused at the
-      // call, with a code (Node itself throws a TypeError for a pipe
-      // server here, and moves TCP handles).
-      throw codes.ERR_FEATURE_UNAVAILABLE_ON_PLATFORM('sending handles over a pipewrap IPC channel on Windows');
+    if (raw && conversion.simultaneousAccepts && process.platform === 'win32') {
+      // As Node on Windows: a server goes set for simultaneous accepts. A
+      // named-pipe server has no such method (libuv moves only TCP
+      // sockets): Node throws a TypeError from here, ours has a code.
+      if (typeof raw.setSimultaneousAccepts !== 'function') {
+        throw codes.ERR_FEATURE_UNAVAILABLE_ON_PLATFORM('sending a named-pipe server over IPC on Windows');
+      }
+      raw.setSimultaneousAccepts(true);
     }
 
     if (!raw) {

@@ -211,6 +211,7 @@ function handOver(socket, raw, wire) {
 
 const handleConversion = {
   'net.Native': {
+    simultaneousAccepts: true, // Windows: set on a server before it goes
     send: (core, wire, handle) => handle,
     got(core, message, handle, done) {
       const kind = describeRaw(handle);
@@ -225,6 +226,7 @@ const handleConversion = {
   },
 
   'net.Server': {
+    simultaneousAccepts: true,
     send: (core, wire, server) => server._handle || null,
     got(core, message, handle, done) {
       const kind = describeRaw(handle);

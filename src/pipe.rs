@@ -46,18 +46,6 @@ fn int_arg(env: napi_env, v: napi_value, what: &str) -> Result<i32> {
   })
 }
 
-/// The fd of a handle to send: any object with a numeric `fd` (a pipewrap
-/// Pipe, or one of Node's own TCP/Pipe handles).
-fn send_handle_fd(env: napi_env, handle: napi_value) -> Option<i32> {
-  if !js::is_object(env, handle) {
-    return None;
-  }
-  match js::get_i32(env, handle, c"fd") {
-    Some(fd) if fd >= 0 => Some(fd),
-    _ => Some(-1),
-  }
-}
-
 /// Unwraps the receiver of a Pipe method, throwing on a foreign `this`, and
 /// on a call that re-enters a handle whose state is in use (a bug guard:
 /// the delivery layer never calls JS with the state borrowed).
@@ -116,11 +104,9 @@ fn write_handle(
   if !os::is_ipc(s) {
     return Ok(Vec::new());
   }
-  match send_handle_fd(env, handle) {
+  match os::ipc_send_handle(env, handle)? {
     None => Ok(Vec::new()),
-    Some(-1) => Err(os::errno::EBADF),
-    Some(fd) => {
-      let owned = os::send_handle(fd)?;
+    Some(owned) => {
       // As in Node: the request holds the sent handle until it completes.
       js::set(env, req, c"handle", handle);
       Ok(vec![owned])
@@ -401,6 +387,14 @@ pipe_fn!(get_peer_credentials, 0, |env, s, a| {
   }
 });
 
+// pipewrap extension: `setPeerPid(pid)` tells an IPC pipe whose two ends
+// this process made (fork()'s channel) the pid of its peer; Windows needs
+// it to send a socket there (no-op on Unix). 0 or a negative errno.
+pipe_fn!(set_peer_pid, 1, |env, s, a| {
+  let pid = js::number_i32(env, a.argv[0]).unwrap_or(-1);
+  int(env, os::set_peer_pid(s, pid))
+});
+
 // pipewrap extension: the pid of the process at the other end (every OS),
 // or a negative errno.
 pipe_fn!(get_peer_pid, 0, |env, s, a| {
@@ -560,6 +554,7 @@ pub fn define(env: napi_env, exports: napi_value) {
     m(c"setBlocking", Some(set_blocking)),
     m(c"getPeerCredentials", Some(get_peer_credentials)),
     m(c"getPeerPid", Some(get_peer_pid)),
+    m(c"setPeerPid", Some(set_peer_pid)),
     m(c"setFdPassing", Some(set_fd_passing)),
     m(c"setPooledReads", Some(set_pooled_reads)),
     m(c"sendFds", Some(send_fds)),

@@ -184,18 +184,69 @@ scenario('fork(): sending a TCP server and a TCP socket to a plain child', async
   fixOracle: noWineCloseQuirk,
   expect: (t) => { assert.equal(t.server.got, 'Server'); assert.equal(t.socket.got, 'Socket'); },
   timeout: 120000,
-  todo: 'pipewrap does not pass handles on Windows yet (Node TCP handles do not give their socket to an addon): it refuses at the call, see the next test',
 });
 
-pipewrapOnly('fork(): a handle send is refused at the call with ERR_FEATURE_UNAVAILABLE_ON_PLATFORM, and the channel goes on', async (impl) => {
+// The other way: the child sends a TCP server and a TCP connection, the
+// parent end receives them (a Node child computes its peer's pid itself).
+async function handlesFromChild(child) {
+  const ended = lifecycle(child);
+  child.stdout.resume();
+  child.stderr.resume();
+  await messages(child, 1, (m) => m && m.ready);
+  const received = (kind) => h.withTimeout(new Promise((resolve) => {
+    const on = (m, handle) => {
+      if (!m || m.handle !== kind) return;
+      child.off('message', on);
+      resolve([m, handle]);
+    };
+    child.on('message', on);
+  }), 15000, `the ${kind}`).catch((e) => [e.message, null]);
+  const trace = {};
+  const serverMsg = received('server');
+  child.send({ op: 'send-server' });
+  const [m1, server] = await serverMsg;
+  trace.server = server ?
+    { type: server.constructor.name, listening: server.listening, samePort: server.address().port === m1.port } :
+    m1;
+  if (server) await closeServer(server);
+  // A connection to a server of ours: the child connects and hands its end
+  // over; we write on it and end it, and our accepted end reads that.
+  const tcp = nodeNet.createServer();
+  await listen(tcp, 0, '127.0.0.1');
+  const peerData = new Promise((resolve) => tcp.once('connection', (s) => h.collect(s).then((b) => resolve(String(b)))));
+  const socketMsg = received('socket');
+  child.send({ op: 'send-socket', port: tcp.address().port });
+  const [m2, socket] = await socketMsg;
+  trace.socket = socket ? { type: socket.constructor.name, remotePort: socket.remotePort === tcp.address().port } : m2;
+  if (socket) socket.end('from the parent');
+  trace.peerGot = await h.withTimeout(peerData, 15000, 'data on the handed-over connection').catch((e) => e.message);
+  tcp.close();
+  child.disconnect();
+  trace.events = await ended;
+  return trace;
+}
+
+const expectHandlesFromChild = (t) => {
+  assert.deepEqual(t.server, { type: 'Server', listening: true, samePort: true });
+  assert.deepEqual(t.socket, { type: 'Socket', remotePort: true });
+  assert.equal(t.peerGot, 'from the parent');
+};
+
+scenario('fork(): a plain child sends a TCP server and a TCP socket; the parent receives them', async (impl) => {
+  return handlesFromChild(forkPlain(impl, 'json'));
+}, { fixOracle: noWineCloseQuirk, expect: expectHandlesFromChild, timeout: 120000 });
+
+scenario('child opening its channel sends a TCP server and a TCP socket to a plain Node parent', async (impl, { side }) => {
+  return handlesFromChild(spawnWithChannel(side, 'json'));
+  // The parent is Node's own ChildProcess in both runs: its Wine quirk is in both.
+}, { quirk: noWineCloseQuirk, expect: expectHandlesFromChild, timeout: 120000 });
+
+pipewrapOnly('fork(): a named-pipe server send is refused at the call with ERR_FEATURE_UNAVAILABLE_ON_PLATFORM, and the channel goes on', async (impl) => {
   const child = forkPlain(impl, 'json');
   const ended = lifecycle(child);
   child.stdout.resume();
   child.stderr.resume();
   await messages(child, 1, (m) => m && m.ready);
-  const tcp = nodeNet.createServer();
-  await listen(tcp, 0, '127.0.0.1');
-  assert.throws(() => child.send('server', tcp), { name: 'TypeError', code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' });
   const pipeServer = impl.createServer();
   await listen(pipeServer, pipeName('refused'));
   assert.throws(() => child.send('pipe server', pipeServer), { name: 'TypeError', code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' });
@@ -204,11 +255,38 @@ pipewrapOnly('fork(): a handle send is refused at the call with ERR_FEATURE_UNAV
   child.send({ after: 'refusal' });
   const [reply] = await back;
   assert.deepEqual(reply.echo, { after: 'refusal' });
-  tcp.close();
   await closeServer(pipeServer);
   child.disconnect();
   await ended;
 }, { timeout: 120000 });
+
+// A connected named-pipe socket: libuv moves only TCP sockets, so the
+// write fails (ENOTSUP) and the send callback says so; the channel goes on.
+scenario('fork(): sending a named-pipe socket fails in the send callback, the channel goes on', async (impl) => {
+  const child = forkPlain(impl, 'json');
+  const ended = lifecycle(child);
+  child.stdout.resume();
+  child.stderr.resume();
+  await messages(child, 1, (m) => m && m.ready);
+  const server = impl.createServer((c) => c.resume());
+  await listen(server, pipeName('sendpipesock'));
+  const sock = impl.connect(server.address());
+  await once(sock, 'connect');
+  const trace = {};
+  trace.sendCb = await h.withTimeout(new Promise((resolve) => child.send('pipe socket', sock, (err) => resolve(errInfo(err)))), 10000, 'send callback').catch((e) => e.message);
+  const back = messages(child, 1, (m) => m && m.echo !== undefined);
+  child.send({ after: 'failed send' });
+  trace.echo = (await back)[0].echo;
+  sock.destroy();
+  await closeServer(server);
+  child.disconnect();
+  trace.events = await ended;
+  return trace;
+}, {
+  fixOracle: noWineCloseQuirk,
+  expect: (t) => { assert.equal(t.sendCb && t.sendCb.code, 'ENOTSUP'); assert.deepEqual(t.echo, { after: 'failed send' }); },
+  timeout: 120000,
+});
 
 scenario('fork(): sending a named-pipe server (what Node on Windows does with it)', async (impl) => {
   const child = forkPlain(impl, 'json');

@@ -264,6 +264,26 @@ pub fn send_handle(fd: RawFd) -> Result<SendHandle, i32> {
   sys::dup_cloexec(fd)
 }
 
+/// The handle an IPC write sends: the fd of any object with a numeric `fd`
+/// (a pipewrap Pipe, one of Node's own TCP/Pipe handles), duplicated; EBADF
+/// for an object without an open fd. May run JS (a getter on `fd`).
+pub fn ipc_send_handle(env: napi_env, value: napi_value) -> Result<Option<SendHandle>, i32> {
+  if !crate::js::is_object(env, value) {
+    return Ok(None);
+  }
+  match crate::js::get_i32(env, value, c"fd") {
+    Some(fd) if fd >= 0 => send_handle(fd).map(Some),
+    _ => Err(errno::EBADF),
+  }
+}
+
+/// `setPeerPid`: nothing to do on Unix (SCM_RIGHTS needs no pid; Windows
+/// needs it to export a socket).
+pub fn set_peer_pid(s: &Handle, pid: i32) -> i32 {
+  let _ = (s, pid);
+  0
+}
+
 /// The native write shared by every `write*` method. It cannot run JS: it
 /// sees the handle's state only through its `RefEnv`. With `lent` (one
 /// Uint8Array the request holds on to), what the socket does not take now

@@ -30,6 +30,8 @@ use crate::js::{self, napi_call, RefEnv};
 use crate::refs::{JsRefs, ReqId};
 use crate::uv::{self, uv_handle_t};
 
+mod xfer;
+
 /// What a `Pipe` is constructed as (`constants.SOCKET`, `SERVER`, `IPC`).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Kind {
@@ -95,11 +97,12 @@ mod ffi {
     pub fn uv_accept(server: *mut uv_handle_t, client: *mut uv_handle_t) -> c_int;
     pub fn uv_read_start(stream: *mut uv_handle_t, alloc: AllocCb, read: ReadCb) -> c_int;
     pub fn uv_read_stop(stream: *mut uv_handle_t) -> c_int;
-    pub fn uv_write(
+    pub fn uv_write2(
       req: *mut uv_req_t,
       stream: *mut uv_handle_t,
       bufs: *const uv_buf_t,
       nbufs: c_uint,
+      send_handle: *mut uv_handle_t,
       cb: ReqCb,
     ) -> c_int;
     pub fn uv_try_write(stream: *mut uv_handle_t, bufs: *const uv_buf_t, nbufs: c_uint) -> c_int;
@@ -198,10 +201,11 @@ pub struct WinPipe {
 
 pub type Handle = Rc<RefCell<WinPipe>>;
 
-/// A handle to send over IPC: not supported by this backend yet.
-pub type SendHandle = std::convert::Infallible;
+/// A handle to send over IPC: one of Node's TCP handles (libuv moves only
+/// TCP sockets through a Windows pipe).
+pub type SendHandle = xfer::NodeTcp;
 
-/// fd passing is Unix-only: no message carries handles here.
+/// fd passing (`sendFds`) is Unix-only.
 pub const MAX_SEND_HANDLES: usize = 0;
 
 /// A Pipe object's state, lent for one call.
@@ -747,7 +751,16 @@ unsafe extern "C" fn on_read(stream: *mut uv_handle_t, nread: isize, buf: *const
     return;
   }
   let n = nread as usize;
-  // SAFETY: libuv filled n bytes of the buffer on_alloc handed out.
+  if h.borrow().kind == Kind::Ipc {
+    // As Node: a TCP handle that came with these bytes is accepted into a
+    // new TCP object, `pendingHandle` on the pipe before its `onread`.
+    if let Some(tcp) = xfer::accept_pending(env, stream) {
+      let this = h.borrow().this();
+      js::set(env, this, c"pendingHandle", tcp);
+    }
+  }
+  // SAFETY: libuv filled n bytes of the buffer on_alloc handed out (the
+  // scratch buffer: no read into it can happen while JS runs).
   let bytes = unsafe { std::slice::from_raw_parts((*buf).base as *const u8, n) };
   let (pooled, user_buf) = {
     let mut st = h.borrow_mut();
@@ -836,9 +849,34 @@ pub fn can_write(s: &Handle) -> bool {
   pipe_of(s).is_some()
 }
 
-/// Handle passing is not available on this backend yet.
+/// fd passing (`sendFds`) is Unix-only.
 pub fn send_handle(_fd: i32) -> Result<SendHandle, i32> {
   Err(errno::ENOTSUP)
+}
+
+/// The handle an IPC write sends: a Node TCP handle (found in the loop, see
+/// `xfer`), `ENOTSUP` for any other object, as libuv answers on Windows.
+/// May run JS (the handle's getsockname/getpeername).
+pub fn ipc_send_handle(env: napi_env, value: napi_value) -> Result<Option<SendHandle>, i32> {
+  if !js::is_object(env, value) {
+    return Ok(None);
+  }
+  xfer::find_node_tcp(env, value).map(Some)
+}
+
+/// pipewrap extension, Windows: the pid at the other end of an IPC pipe
+/// whose two ends this process made (`fork()`'s channel), which libuv needs
+/// to send it a socket. 0, or a negative errno.
+pub fn set_peer_pid(s: &Handle, pid: i32) -> i32 {
+  let connected = {
+    let st = s.borrow();
+    st.kind == Kind::Ipc && st.attached && !st.listening
+  };
+  match pipe_of(s) {
+    Some(pipe) if connected && pid > 0 => xfer::set_remote_pid(pipe, pid as u32),
+    Some(_) => errno::EINVAL,
+    None => errno::EBADF,
+  }
 }
 
 /// Writes `bufs`: what `uv_try_write` takes at once completes in the call
@@ -852,11 +890,13 @@ pub fn write(
   lent: Option<napi_value>,
 ) -> i32 {
   let _ = lent;
-  if !handles.is_empty() {
-    return errno::ENOTSUP;
-  }
   let Some(pipe) = pipe_of(s) else {
     return errno::EBADF;
+  };
+  let send = match handles.as_slice() {
+    [] => ptr::null_mut(),
+    [one] => one.0,
+    _ => return errno::EINVAL,
   };
   let total: usize = bufs.iter().map(|b| b.len()).sum();
   let queued = {
@@ -864,7 +904,8 @@ pub fn write(
     unsafe { ffi::uv_stream_get_write_queue_size(pipe) }
   };
   let mut written = 0usize;
-  if queued == 0 && total > 0 {
+  // A handle goes with the bytes of one uv_write2: no try-write first.
+  if queued == 0 && total > 0 && send.is_null() {
     let uv_bufs: Vec<uv_buf_t> = bufs
       .iter()
       .map(|b| uv_buf_t {
@@ -903,14 +944,16 @@ pub fn write(
   let Some(wreq) = new_req(s, ffi::UV_WRITE, req, rest) else {
     return errno::ENOMEM;
   };
-  // SAFETY: the context owns the bytes until on_write; wreq is fresh.
+  // SAFETY: the context owns the bytes until on_write; wreq is fresh;
+  // `send` (if any) is a live TCP handle of this loop, whose socket libuv
+  // duplicates within the call.
   let err = unsafe {
     let ctx = &*(ffi::uv_req_get_data(wreq) as *const ReqCtx);
     let one = uv_buf_t {
       len: ctx.data.len() as u32,
       base: ctx.data.as_ptr() as *mut c_char,
     };
-    ffi::uv_write(wreq, pipe, &one, 1, on_write)
+    ffi::uv_write2(wreq, pipe, &one, 1, send, on_write)
   };
   if err != 0 {
     abandon_req(s, wreq);
