@@ -234,13 +234,22 @@ fn new_array_buffer(env: napi_env, len: usize) -> Option<(napi_value, *mut u8)> 
   Some((ab, data as *mut u8))
 }
 
-/// A fresh ArrayBuffer holding a copy of `bytes` (no JS runs). Made with
-/// napi_create_arraybuffer: its zero-fill costs less than the Buffer
-/// (Uint8Array, prototype switch, typed-array lookup) napi_create_buffer
-/// wraps an uninitialised one in, at every size a read can have (under
-/// callgrind, a 64-byte read's buffer took 4.2k instructions that way).
+/// Copies up to this size go to a zero-filled ArrayBuffer, bigger ones to
+/// an uninitialised one (see [`array_buffer_from`]).
+const ZEROED_COPY_MAX: usize = 16 * 1024;
+
+/// A fresh ArrayBuffer holding a copy of `bytes` (no JS runs). Up to 16 KiB
+/// it is made with napi_create_arraybuffer, whose zero-fill costs less than
+/// the Buffer (Uint8Array, prototype switch, typed-array lookup) that
+/// napi_create_buffer wraps an uninitialised one in (under callgrind, a
+/// 64-byte read's buffer took 4.2k instructions that way, 1.9k this way);
+/// above that the zero-fill costs more than the wrapper.
 pub fn array_buffer_from(env: RefEnv, bytes: &[u8]) -> Option<napi_value> {
-  let (ab, out) = new_array_buffer(env.no_js(), bytes.len())?;
+  let (ab, out) = if bytes.len() <= ZEROED_COPY_MAX {
+    new_array_buffer(env.no_js(), bytes.len())?
+  } else {
+    new_uninit_array_buffer(env, bytes.len())?
+  };
   // SAFETY: out has bytes.len() fresh bytes, not overlapping `bytes`.
   unsafe { ptr::copy_nonoverlapping(bytes.as_ptr(), out, bytes.len()) };
   Some(ab)
