@@ -55,6 +55,31 @@ const roles = {
     server.listen(sockPath, () => say('ready'));
   },
 
+  // The binding alone (no net layer): pipewrap's Pipe or Node's internal
+  // pipe_wrap Pipe, echoing every read; prints `ready`, then { cpu } when
+  // the connection ends.
+  'raw-echo'() {
+    const { Pipe, WriteWrap, streamBaseState, constants } = rawBinding();
+    const server = new Pipe(constants.SERVER);
+    server.bind(sockPath);
+    server.listen(16);
+    server.onconnection = (status, h) => {
+      let c0 = null;
+      h.onread = (ab) => {
+        if (!ab) {
+          say({ cpu: c0 === null ? 0 : cpuSince(c0) });
+          h.close();
+          server.close();
+          return;
+        }
+        if (c0 === null) c0 = process.cpuUsage();
+        h.writeBuffer(new WriteWrap(), Buffer.from(ab, streamBaseState[1], streamBaseState[0]));
+      };
+      h.readStart();
+    };
+    say('ready');
+  },
+
   sink() {
     const total = Number(rest[0]);
     const server = impl.createServer((s) => {
@@ -143,6 +168,14 @@ const roles = {
     });
   },
 };
+
+// The binding of this implementation: pipewrap's, or Node's internal one.
+function rawBinding() {
+  if (implName === 'pipewrap') return require('../lib/binding');
+  const { Pipe, constants } = process.binding('pipe_wrap');
+  const { WriteWrap, streamBaseState } = process.binding('stream_wrap');
+  return { Pipe, WriteWrap, streamBaseState, constants };
+}
 
 if (!roles[role]) {
   console.error(`unknown role ${role}; have: ${Object.keys(roles).join(', ')}`);

@@ -404,6 +404,51 @@ const workloads = {
     });
   },
 
+  // xproc-pingpong's shape on the bindings alone (no net layer, no
+  // streams): the raw Pipe here, a raw Pipe echo in the peer (pipewrap's or
+  // Node's internal pipe_wrap). What an implementation on Node's loop costs
+  // per round trip before any JS stream machinery: the floor of
+  // xproc-pingpong for both. Run pinned like xproc-pingpong
+  // (`taskset -c 0 node bench/workload.js <impl> xproc-raw-pingpong`).
+  async 'xproc-raw-pingpong'() {
+    const rounds = Math.round(30000 * scale);
+    const peer = spawnPeer('raw-echo', []);
+    if ((await peer.next()) !== 'ready') throw new Error('peer not ready');
+    const b = implName === 'pipewrap' ? require('../lib/binding') : null;
+    let Pipe, W, st, constants;
+    if (b) ({ Pipe, WriteWrap: W, streamBaseState: st, constants } = b);
+    else {
+      ({ Pipe, constants } = process.binding('pipe_wrap'));
+      ({ WriteWrap: W, streamBaseState: st } = process.binding('stream_wrap'));
+    }
+    const { PipeConnectWrap } = b || process.binding('pipe_wrap');
+    const msg = Buffer.alloc(64, 97);
+    const c = new Pipe(constants.SOCKET);
+    const req = new PipeConnectWrap();
+    req.oncomplete = (status) => {
+      if (status) throw new Error('connect ' + status);
+      let left = rounds;
+      let got = 0;
+      let t0;
+      c.onread = (ab) => {
+        if (!ab) return;
+        got += st[0];
+        if (got < 64) return;
+        got -= 64;
+        if (--left > 0) return c.writeBuffer(new W(), msg);
+        const rate = rounds / seconds(t0);
+        const cpu = windowCpu();
+        c.readStop();
+        c.close();
+        peer.next().then((p) => finish(rate, 'round trips/s', { cpuPerOp: (cpu + p.cpu) / rounds, cpuPeerPerOp: p.cpu / rounds }));
+      };
+      c.readStart();
+      t0 = start();
+      c.writeBuffer(new W(), msg);
+    };
+    c.connect(req, sockPath);
+  },
+
   'xproc-pingpong-2cpu'() {
     return workloads['xproc-pingpong']();
   },

@@ -409,15 +409,16 @@ class Socket extends stream.Duplex {
 
     this.connecting = false;
     this._handle = null;
-    this[kTimeout] = null;
+    // kTimeout, kBytesRead, kBytesWritten and kFdPassing are set on the
+    // instance only when they change (setTimeout, destroy, fdPassing): their
+    // defaults live on the prototype, so an idle connection does not carry
+    // four slots that almost never change (see the prototype defaults after
+    // the class).
     this[kLastWriteQueueSize] = 0;
     this._pendingData = null;
     this._pendingEncoding = '';
     this.server = null;
     this._server = null;
-    // Kept so bytesRead/bytesWritten survive destroy().
-    this[kBytesRead] = 0;
-    this[kBytesWritten] = 0;
 
     if (options.handle) {
       const { handle } = options;
@@ -436,7 +437,7 @@ class Socket extends stream.Duplex {
       }
     }
 
-    this[kFdPassing] = Boolean(options.fdPassing);
+    if (options.fdPassing) this[kFdPassing] = true;
     this[kDirectPending] = 0;
     this[kDirectNeedDrain] = false;
     this[kDirectBytes] = 0;
@@ -1303,6 +1304,13 @@ function closeFd(fd) {
 const kSocketBrand = Symbol.for('pipewrap.net.Socket');
 const kServerBrand = Symbol.for('pipewrap.net.Server');
 Object.defineProperty(Socket.prototype, kSocketBrand, { value: true });
+// Defaults of the per-socket slots that are set only when they change (see
+// the constructor); writable, so an assignment makes an own property.
+Socket.prototype[kTimeout] = null;
+// Kept so bytesRead/bytesWritten survive destroy() (set there).
+Socket.prototype[kBytesRead] = 0;
+Socket.prototype[kBytesWritten] = 0;
+Socket.prototype[kFdPassing] = false;
 Object.defineProperty(Server.prototype, kServerBrand, { value: true });
 
 module.exports = {

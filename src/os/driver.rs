@@ -435,18 +435,6 @@ fn deliver_read_error(env: napi_env, rc: &StreamRef, err: i32) {
 // ---------------------------------------------------------------------------
 // Reading.
 
-thread_local! {
-  /// Scratch buffer for small reads, whose bytes are then copied into an
-  /// ArrayBuffer of their exact size (or a pool slice).
-  static READ_BUF: std::cell::RefCell<Vec<u8>> = std::cell::RefCell::new(vec![0; READ_SIZE]);
-}
-
-/// After a read at least this big, the next read asks the kernel how much is
-/// waiting (FIONREAD) and, if it is this much again, reads it straight into
-/// an ArrayBuffer of that exact size: no copy and no slack, for one extra
-/// cheap syscall. Smaller reads go through the scratch buffer and a copy.
-const BIG_READ: usize = 16 * 1024;
-
 enum Read {
   /// n > 0 bytes, in `ab` from byte offset `off`.
   Data(usize, napi_value, usize),
@@ -459,27 +447,15 @@ enum Read {
 }
 
 /// One read into memory that JS will own: the user buffer (looked up again
-/// now), an exact-size ArrayBuffer after a big read, or the scratch buffer
-/// copied into a fresh ArrayBuffer or a pool slice. No JS runs in here: the
-/// state is borrowed, and only its `RefEnv` is at hand.
+/// now), or the spare read buffer, handed over whole when the read filled
+/// it, else copied into a pool slice or an ArrayBuffer of the read's exact
+/// size. No JS runs in here: the state is borrowed, and only its `RefEnv`
+/// is at hand.
 fn read_once(s: &mut Stream) -> Read {
   if !s.js.user_buf.is_null() {
     return read_into_user_buffer(s);
   }
-  // FIONREAD only after a big read: small reads must not pay a syscall.
-  let direct = s
-    .big_reads
-    .then(|| s.core.bytes_available())
-    .filter(|&avail| avail >= BIG_READ)
-    .map(|avail| avail.min(READ_SIZE));
-  let outcome = match direct {
-    Some(len) => read_direct(s, len),
-    None => read_through_scratch(s),
-  };
-  if let Read::Data(n, ..) = outcome {
-    s.big_reads = n >= BIG_READ;
-  }
-  outcome
+  read_into_spare(s)
 }
 
 /// `useUserBuffer`: straight into the user's Uint8Array.
@@ -505,55 +481,40 @@ fn read_into_user_buffer(s: &mut Stream) -> Read {
   }
 }
 
-/// After a big read: `len` bytes (what FIONREAD counted) straight into an
-/// ArrayBuffer of that size.
-fn read_direct(s: &mut Stream, len: usize) -> Read {
+/// Up to 64 KiB into the spare read buffer (see
+/// `buffers::spare_read_buffer`): a full read hands it to JS as it is (no
+/// copy, no syscall to size it first), a shorter one is copied out of it
+/// into a pool slice (pooled reads) or an ArrayBuffer of its exact size.
+fn read_into_spare(s: &mut Stream) -> Read {
   let env = s.env();
-  let Some((ab, data)) = buffers::new_uninit_array_buffer(env, len) else {
+  let pooled = s.pooled_reads;
+  let Some(data) = buffers::spare_read_buffer(env, READ_SIZE) else {
     return Read::NoJs;
   };
-  // SAFETY: data is len bytes owned by ab, which stays alive on this
-  // frame's handle scope; no JS runs during the syscall.
-  let dst = unsafe { std::slice::from_raw_parts_mut(data, len) };
+  // SAFETY: data is the READ_SIZE bytes of the spare ArrayBuffer, which a
+  // reference holds and no JS has seen (so nothing can detach it); no JS
+  // runs during the syscall.
+  let dst = unsafe { std::slice::from_raw_parts_mut(data, READ_SIZE) };
   match s.core.read(dst) {
-    // Only this reader drains the socket, so what FIONREAD counted is
-    // still there: n == len. Should it ever come short, copy what came.
-    ReadResult::Data(n) if n == len => Read::Data(n, ab, 0),
-    // SAFETY: data holds at least the n bytes just read.
+    ReadResult::Data(n) if n == READ_SIZE => match buffers::take_spare_read_buffer(env) {
+      Some(ab) => Read::Data(n, ab, 0),
+      None => Read::NoJs,
+    },
     ReadResult::Data(n) => {
-      match buffers::array_buffer_from(env, unsafe { std::slice::from_raw_parts(data, n) }) {
-        Some(exact) => Read::Data(n, exact, 0),
+      let bytes = &dst[..n];
+      let slot = if pooled && n <= buffers::POOLED_READ_MAX {
+        buffers::copy_to_pool(env, bytes)
+      } else {
+        buffers::array_buffer_from(env, bytes).map(|ab| (ab, 0))
+      };
+      match slot {
+        Some((ab, off)) => Read::Data(n, ab, off),
         None => Read::NoJs,
       }
     }
     ReadResult::Again => Read::Again,
     ReadResult::Stopped(e) => Read::Stopped(e),
   }
-}
-
-/// A small read: into the scratch buffer, then copied into a pool slice
-/// (pooled reads) or an ArrayBuffer of its exact size.
-fn read_through_scratch(s: &mut Stream) -> Read {
-  let env = s.env();
-  let pooled = s.pooled_reads;
-  READ_BUF.with(|b| {
-    let mut b = b.borrow_mut();
-    match s.core.read(&mut b[..]) {
-      ReadResult::Data(n) => {
-        let slot = if pooled && n <= buffers::POOLED_READ_MAX {
-          buffers::copy_to_pool(env, &b[..n])
-        } else {
-          buffers::array_buffer_from(env, &b[..n]).map(|ab| (ab, 0))
-        };
-        match slot {
-          Some((ab, off)) => Read::Data(n, ab, off),
-          None => Read::NoJs,
-        }
-      }
-      ReadResult::Again => Read::Again,
-      ReadResult::Stopped(e) => Read::Stopped(e),
-    }
-  })
 }
 
 fn read_ready(env: napi_env, rc: &StreamRef) {

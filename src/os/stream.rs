@@ -42,8 +42,6 @@ pub struct Stream {
   pub closed: bool,
   /// Torn down by the env cleanup hook: no JS may be called any more.
   pub torn_down: bool,
-  /// The last read was big: read straight into a fresh ArrayBuffer.
-  pub big_reads: bool,
   /// The fd is an AF_UNIX socket pipewrap made non-blocking itself
   /// (socket(2), accept4(2)): it may take a spare poll handle
   /// (`driver::init_poll`), whose libuv pollability check and FIONBIO are
@@ -77,7 +75,6 @@ impl Stream {
       refed: true,
       closed: false,
       torn_down: false,
-      big_reads: false,
       own_socket: false,
       pooled_reads: false,
       next_req: 0,
