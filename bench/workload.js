@@ -311,6 +311,7 @@ const workloads = {
     const send = (m) => pipe.writeUtf8String(new W(), JSON.stringify(m) + '\n');
     let left = count;
     let t0 = null;
+    let c0 = null;
     let pending = '';
     pipe.onread = (ab) => {
       if (!ab) return;
@@ -321,11 +322,22 @@ const workloads = {
         pending = pending.slice(nl + 1);
         if (t0 === null) {
           if (msg !== 'ready') throw new Error('expected ready');
+          c0 = procCpuSplit(child.pid);
           t0 = start();
         } else if (--left === 0) {
           const s = seconds(t0);
+          const c1 = procCpuSplit(child.pid);
+          const { user, system } = process.cpuUsage(window.cpu);
           child.kill();
-          return finish(count / s, 'round trips/s');
+          const split = { userPerOp: user / count, sysPerOp: system / count };
+          if (c0 !== null && c1 !== null) {
+            Object.assign(split, {
+              childCpuPerOp: (c1[0] + c1[1] - c0[0] - c0[1]) / count,
+              childUserPerOp: (c1[0] - c0[0]) / count,
+              childSysPerOp: (c1[1] - c0[1]) / count,
+            });
+          }
+          return finish(count / s, 'round trips/s', split);
         }
         send({ n: left });
       }
@@ -511,14 +523,24 @@ function echo(child) {
   child.on('message', (m) => {
     if (m === 'ready') {
       let left = count;
-      const c0 = procCpu(child.pid);
+      const c0 = procCpuSplit(child.pid);
       const t0 = start();
       child.on('message', () => {
         if (--left === 0) {
           const s = seconds(t0);
-          const c1 = procCpu(child.pid);
+          const c1 = procCpuSplit(child.pid);
+          const { user, system } = process.cpuUsage(window.cpu);
           child.kill();
-          return finish(count / s, 'round trips/s', c0 === null || c1 === null ? {} : { childCpuPerOp: (c1 - c0) / count });
+          // CPU per round trip, user and system apart (child from /proc).
+          const split = { userPerOp: user / count, sysPerOp: system / count };
+          if (c0 !== null && c1 !== null) {
+            Object.assign(split, {
+              childCpuPerOp: (c1[0] + c1[1] - c0[0] - c0[1]) / count,
+              childUserPerOp: (c1[0] - c0[0]) / count,
+              childSysPerOp: (c1[1] - c0[1]) / count,
+            });
+          }
+          return finish(count / s, 'round trips/s', split);
         }
         child.send({ n: left });
       });
@@ -529,10 +551,16 @@ function echo(child) {
 
 // A process's CPU time (user + system, µs) from /proc, or null.
 function procCpu(pid) {
+  const c = procCpuSplit(pid);
+  return c === null ? null : c[0] + c[1];
+}
+
+// [user, system] CPU time of a process (µs) from /proc, or null.
+function procCpuSplit(pid) {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100; // utime, stime in clock ticks (USER_HZ 100)
+    return [(Number(f[11]) * 1e6) / 100, (Number(f[12]) * 1e6) / 100]; // utime, stime in clock ticks (USER_HZ 100)
   } catch {
     return null;
   }
