@@ -43,6 +43,10 @@ const workloads = [
   ['ipc-echo-1cpu', 'round trips/s', 1.3],
   ['ipc-echo-floor-1cpu', 'round trips/s', null],
   ['ipc-echo-both-1cpu', 'round trips/s', 1.6],
+  // Reference, not a target: ipc-echo-floor with the same thin loop in the
+  // child too (bench/ipc-child-floor.js), both on pipewrap's Pipe or both
+  // on Node's: what any channel between two Node processes could reach.
+  ['ipc-echo-both-floor-1cpu', 'round trips/s', null],
   ['raw-pingpong', 'round trips/s', 1.0],
   ['raw-bulk', 'MB/s', 1.0],
   // Two processes of the same implementation (bench/peer.js), the shape
@@ -117,6 +121,7 @@ const placements = {
   'ipc-echo-1cpu': { cpu: allowedCpus[0] },
   'ipc-echo-floor-1cpu': { cpu: allowedCpus[0] },
   'ipc-echo-both-1cpu': { cpu: allowedCpus[0] },
+  'ipc-echo-both-floor-1cpu': { cpu: allowedCpus[0] },
 };
 // [file, argv, env] for a command under a workload's placement.
 function placed(workload, file, argv) {

@@ -274,6 +274,14 @@ const workloads = {
     return workloads['ipc-echo-floor']();
   },
 
+  // The in-Node floor at both ends, one CPU: the floor parent and a child
+  // that is the same thin loop (raw Pipe on fd 3, one JSON line per
+  // message, no framework), each on the implementation's own Pipe. What
+  // any channel in two Node processes could reach in ipc-echo-both-1cpu.
+  'ipc-echo-both-floor-1cpu'() {
+    return workloads['ipc-echo-floor']();
+  },
+
   // The same implementation at both ends, one CPU: pipewrap's fork() with a
   // child on pipewrap's openChannel() (bench/ipc-child-open.js; Node's
   // runtime must not claim the fd first, so NODE_CHANNEL_FD is removed from
@@ -295,9 +303,13 @@ const workloads = {
     const count = Math.round(20000 * scale);
     const { spawn } = require('node:child_process');
     const [parentFd, childFd] = require('../lib/binding').native.socketpair();
-    const child = spawn(process.execPath, [path.join(__dirname, 'ipc-child.js'), 'echo', '0'], {
+    // ipc-echo-both-floor-1cpu: the child is the same thin loop
+    // (bench/ipc-child-floor.js), on the same implementation's Pipe.
+    const bothFloor = workload.startsWith('ipc-echo-both-floor');
+    const argv = bothFloor ? [path.join(__dirname, 'ipc-child-floor.js'), implName] : [path.join(__dirname, 'ipc-child.js'), 'echo', '0'];
+    const child = spawn(process.execPath, ['--no-deprecation', ...argv], {
       stdio: ['ignore', 'inherit', 'inherit', childFd],
-      env: { ...process.env, NODE_CHANNEL_FD: '3', NODE_CHANNEL_SERIALIZATION_MODE: 'json' },
+      env: bothFloor ? process.env : { ...process.env, NODE_CHANNEL_FD: '3', NODE_CHANNEL_SERIALIZATION_MODE: 'json' },
     });
     fs.closeSync(childFd);
     let Pipe, W, st;
