@@ -275,6 +275,16 @@ for (const [workload, unit, target] of workloads) {
       (cpu ? `  cpu/op ${cpu.pipewrap.toFixed(2)} vs ${cpu.node.toFixed(2)} us (${cpu.ratio.toFixed(2)}x)` : ''),
   );
   if (row.limit) console.log(`${''.padEnd(19)} ${limitText(row.limit, unit)}`);
+  // ipc-*: the child's CPU per operation too (from /proc, 10 ms ticks), and
+  // parent + child: with both on one CPU the rate is about 1 / that sum, and
+  // it is steadier than the rate when neighbours take the CPU.
+  const childCpu = (xs) => xs.map((x) => x.childCpuPerOp).filter((c) => typeof c === 'number');
+  if (cpu && childCpu(pwExtra).length === rounds && childCpu(ndExtra).length === rounds) {
+    const sum = (xs) => median(xs.map((x) => x.cpuPerOp + x.childCpuPerOp));
+    row.cpuBoth = { pipewrap: sum(pwExtra), node: sum(ndExtra), pwChild: median(childCpu(pwExtra)), ndChild: median(childCpu(ndExtra)) };
+    const b = row.cpuBoth;
+    console.log(`${''.padEnd(19)} child cpu/op ${b.pwChild.toFixed(2)} vs ${b.ndChild.toFixed(2)} us; parent + child ${b.pipewrap.toFixed(2)} vs ${b.node.toFixed(2)} us (${(b.node / b.pipewrap).toFixed(2)}x)`);
+  }
   if (row.idle) console.log(`${''.padEnd(19)} ${idleText(row.idle)}`);
 }
 
