@@ -36,6 +36,17 @@ const workloads = [
   // (raw Pipe + JSON lines, no framework) with the same child; `node` uses
   // Node's internal Pipe, `pipewrap` ours.
   ['ipc-echo-floor', 'round trips/s', null],
+  // ipc-echo with both processes pinned to one CPU (the parent's CPU cost is
+  // then on the critical path), its in-Node floor pinned the same way, and
+  // the same with pipewrap at both ends (`fork` parent + an `openChannel`
+  // child, bench/ipc-child-open.js) against Node at both ends.
+  ['ipc-echo-1cpu', 'round trips/s', 1.3],
+  ['ipc-echo-floor-1cpu', 'round trips/s', null],
+  ['ipc-echo-both-1cpu', 'round trips/s', 1.6],
+  // Reference, not a target: ipc-echo-floor with the same thin loop in the
+  // child too (bench/ipc-child-floor.js), both on pipewrap's Pipe or both
+  // on Node's: what any channel between two Node processes could reach.
+  ['ipc-echo-both-floor-1cpu', 'round trips/s', null],
   ['raw-pingpong', 'round trips/s', 1.0],
   ['raw-bulk', 'MB/s', 1.0],
   // Two processes of the same implementation (bench/peer.js), the shape
@@ -68,6 +79,14 @@ const limits = {
   'raw-pingpong': { mode: 'single', count: 100000, label: 'epoll, both ends in one thread' },
   'xproc-pingpong': { mode: 'pair', count: 50000, label: 'epoll, two processes on one CPU' },
   'xproc-pingpong-2cpu': { mode: 'pair', count: 10000, label: 'epoll, two processes on two CPUs' },
+  // The best any parent can do with the same plain Node child: a blocking
+  // Rust parent speaking the json protocol (crates/core/examples/
+  // ipc_echo_limit.rs), pinned as the row is.
+  'ipc-echo-1cpu': { example: 'ipc_echo_limit', count: 20000, label: 'blocking Rust parent, same plain Node child, one CPU' },
+  // The plain Node child taking the same messages, all encoded before the
+  // clock starts and written at once (bench/workload.js onewayBound): no
+  // parent reaches the child faster. CPU/op: the child's.
+  'ipc-oneway-nested': { workload: 'ipc-oneway-nested-bound', label: 'plain Node child fed pre-encoded messages in one write' },
 };
 
 // Cross-process ping-pong is bimodal when the scheduler places the two
@@ -98,6 +117,11 @@ const hasTaskset = (() => {
 const placements = {
   'xproc-pingpong': { cpu: allowedCpus[0] },
   'xproc-pingpong-2cpu': { cpu: allowedCpus[0], peerCpu: allowedCpus[1] },
+  // The forked child inherits the parent's CPU.
+  'ipc-echo-1cpu': { cpu: allowedCpus[0] },
+  'ipc-echo-floor-1cpu': { cpu: allowedCpus[0] },
+  'ipc-echo-both-1cpu': { cpu: allowedCpus[0] },
+  'ipc-echo-both-floor-1cpu': { cpu: allowedCpus[0] },
 };
 // [file, argv, env] for a command under a workload's placement.
 function placed(workload, file, argv) {
@@ -165,10 +189,16 @@ function exampleBinary(name) {
   return (binaries[name] = result);
 }
 
-function runLimit(workload, { mode, count }) {
-  const ex = exampleBinary('epoll_limit');
+function runLimit(workload, { mode, count, example = 'epoll_limit', workload: boundWorkload }) {
+  if (boundWorkload) {
+    const res = runOne('pipewrap', boundWorkload);
+    return { value: res.value, cpuPerOp: res.childCpuPerOp };
+  }
+  const ex = exampleBinary(example);
   if (ex.skip) return null;
-  const [f, a, env] = placed(workload, ex.bin, [mode, String(Math.max(100, Math.round(count * scale)))]);
+  const n = String(Math.max(100, Math.round(count * scale)));
+  const argv = example === 'ipc_echo_limit' ? [process.execPath, path.join(__dirname, 'ipc-child.js'), n] : [mode, n];
+  const [f, a, env] = placed(workload, ex.bin, argv);
   const out = execFileSync(f, a, {
     timeout: 300000,
     env,
@@ -224,7 +254,7 @@ for (const [workload, unit, target] of workloads) {
     row.limit = {
       ...limits[workload],
       value: median(lim),
-      cpuPerOp: median(limCpu),
+      cpuPerOp: limCpu.every((c) => typeof c === 'number') ? median(limCpu) : null,
       pipewrap: median(pw) / median(lim),
       node: median(nd) / median(lim),
       pwRange: [Math.min(...per(pw)), Math.max(...per(pw))],
@@ -244,7 +274,17 @@ for (const [workload, unit, target] of workloads) {
     `${workload.padEnd(19)} pipewrap ${fmt(row.pipewrap).padStart(10)}  node ${fmt(row.node).padStart(10)}  ${unit.padEnd(28)} ratio ${row.ratio.toFixed(2)}x (${row.min.toFixed(2)}..${row.max.toFixed(2)})${target ? ` target ${target}x` : ''}` +
       (cpu ? `  cpu/op ${cpu.pipewrap.toFixed(2)} vs ${cpu.node.toFixed(2)} us (${cpu.ratio.toFixed(2)}x)` : ''),
   );
-  if (row.limit) console.log(`${''.padEnd(19)} ${limitText(row.limit)}`);
+  if (row.limit) console.log(`${''.padEnd(19)} ${limitText(row.limit, unit)}`);
+  // ipc-*: the child's CPU per operation too (from /proc, 10 ms ticks), and
+  // parent + child: with both on one CPU the rate is about 1 / that sum, and
+  // it is steadier than the rate when neighbours take the CPU.
+  const childCpu = (xs) => xs.map((x) => x.childCpuPerOp).filter((c) => typeof c === 'number');
+  if (cpu && childCpu(pwExtra).length === rounds && childCpu(ndExtra).length === rounds) {
+    const sum = (xs) => median(xs.map((x) => x.cpuPerOp + x.childCpuPerOp));
+    row.cpuBoth = { pipewrap: sum(pwExtra), node: sum(ndExtra), pwChild: median(childCpu(pwExtra)), ndChild: median(childCpu(ndExtra)) };
+    const b = row.cpuBoth;
+    console.log(`${''.padEnd(19)} child cpu/op ${b.pwChild.toFixed(2)} vs ${b.ndChild.toFixed(2)} us; parent + child ${b.pipewrap.toFixed(2)} vs ${b.node.toFixed(2)} us (${(b.node / b.pipewrap).toFixed(2)}x)`);
+  }
   if (row.idle) console.log(`${''.padEnd(19)} ${idleText(row.idle)}`);
 }
 
@@ -252,8 +292,8 @@ function pct(x) {
   return `${(x * 100).toFixed(0)}%`;
 }
 
-function limitText(l) {
-  return `limit (${l.label}): ${fmt(l.value)} round trips/s, cpu/op ${l.cpuPerOp.toFixed(2)} us; pipewrap ${pct(l.pipewrap)} of it (${pct(l.pwRange[0])}..${pct(l.pwRange[1])}), node ${pct(l.node)} (${pct(l.ndRange[0])}..${pct(l.ndRange[1])})`;
+function limitText(l, unit) {
+  return `limit (${l.label}): ${fmt(l.value)} ${unit} (${(1 / l.node).toFixed(2)}x Node's median)${l.cpuPerOp === null ? '' : `, cpu/op ${l.cpuPerOp.toFixed(2)} us`}; pipewrap ${pct(l.pipewrap)} of it (${pct(l.pwRange[0])}..${pct(l.pwRange[1])}), node ${pct(l.node)} (${pct(l.ndRange[0])}..${pct(l.ndRange[1])})`;
 }
 
 function idleText(i) {
@@ -314,13 +354,14 @@ function limitLines() {
   return [
     '## Limits',
     '',
-    'What an event loop with nothing else to do reaches in the same shape: a Rust epoll loop (non-blocking Unix sockets, level-triggered epoll, one read per readable event, as libuv does; `crates/core/examples/epoll_limit.rs`), run once per round next to the two implementations. Fraction = median rate / median limit; min..max per round against the limit of the same round.',
+    'What an event loop with nothing else to do reaches in the same shape: a Rust epoll loop (non-blocking Unix sockets, level-triggered epoll, one read per readable event, as libuv does; `crates/core/examples/epoll_limit.rs`), run once per round next to the two implementations; for ipc-echo-1cpu, the blocking Rust parent of `crates/core/examples/ipc_echo_limit.rs` with the same plain Node child, pinned as the row; for ipc-oneway-nested, the same plain Node child fed every message pre-encoded in one write (`bench/workload.js ipc-oneway-nested-bound`; CPU/op: the child). Fraction = median rate / median limit; min..max per round against the limit of the same round.',
     '',
-    '| workload | limit | limit round trips/s | limit CPU µs/op | pipewrap fraction | paired min..max | Node fraction | paired min..max |',
+    '| workload | limit | limit rate | limit CPU µs/op | pipewrap fraction | paired min..max | Node fraction | paired min..max |',
     '|---|---|---:|---:|---:|---|---:|---|',
     ...lr.map((r) => {
       const l = r.limit;
-      return `| ${r.workload} | ${l.label} (\`epoll_limit ${l.mode}\`) | ${fmt(l.value)} | ${l.cpuPerOp.toFixed(2)} | ${pct(l.pipewrap)} | ${pct(l.pwRange[0])}..${pct(l.pwRange[1])} | ${pct(l.node)} | ${pct(l.ndRange[0])}..${pct(l.ndRange[1])} |`;
+      const src = l.workload ? `bench/workload.js ${l.workload}` : l.example ?? `epoll_limit ${l.mode}`;
+      return `| ${r.workload} | ${l.label} (\`${src}\`) | ${fmt(l.value)} ${r.unit} | ${l.cpuPerOp === null ? '–' : l.cpuPerOp.toFixed(2)} | ${pct(l.pipewrap)} | ${pct(l.pwRange[0])}..${pct(l.pwRange[1])} | ${pct(l.node)} | ${pct(l.ndRange[0])}..${pct(l.ndRange[1])} |`;
     }),
     '',
   ];

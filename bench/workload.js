@@ -241,12 +241,13 @@ const workloads = {
   },
 
   'ipc-oneway-nested'() {
-    oneway(30000, (i) => ({
-      id: i,
-      user: { name: 'Ada Lovelace', email: 'ada@example.com', roles: ['admin', 'dev'], prefs: { theme: 'dark', tz: 'UTC' } },
-      items: [{ sku: 'A-1', qty: 2, price: 9.5 }, { sku: 'B-22', qty: 1, price: 120 }],
-      ok: true,
-    }));
+    oneway(30000, nested);
+  },
+
+  // The bound of ipc-oneway-nested: how fast the plain Node child takes
+  // these messages when no parent cost is in the way (onewayBound).
+  'ipc-oneway-nested-bound'() {
+    onewayBound(30000, nested);
   },
 
   'ipc-oneway-4k'() {
@@ -260,23 +261,38 @@ const workloads = {
   },
 
   'ipc-echo'() {
-    const count = Math.round(20000 * scale);
-    const child = forkImpl(path.join(__dirname, 'ipc-child.js'), ['echo', '0']);
-    child.on('message', (m) => {
-      if (m === 'ready') {
-        let left = count;
-        const t0 = start();
-        child.on('message', () => {
-          if (--left === 0) {
-            const s = seconds(t0);
-            child.kill();
-            return finish(count / s, 'round trips/s');
-          }
-          child.send({ n: left });
-        });
-        child.send({ n: left });
-      }
-    });
+    echo(forkImpl(path.join(__dirname, 'ipc-child.js'), ['echo', '0']));
+  },
+
+  // ipc-echo with both processes pinned to one CPU (bench/run.js pins this
+  // process; the child inherits it).
+  'ipc-echo-1cpu'() {
+    return workloads['ipc-echo']();
+  },
+
+  'ipc-echo-floor-1cpu'() {
+    return workloads['ipc-echo-floor']();
+  },
+
+  // The in-Node floor at both ends, one CPU: the floor parent and a child
+  // that is the same thin loop (raw Pipe on fd 3, one JSON line per
+  // message, no framework), each on the implementation's own Pipe. What
+  // any channel in two Node processes could reach in ipc-echo-both-1cpu.
+  'ipc-echo-both-floor-1cpu'() {
+    return workloads['ipc-echo-floor']();
+  },
+
+  // The same implementation at both ends, one CPU: pipewrap's fork() with a
+  // child on pipewrap's openChannel() (bench/ipc-child-open.js; Node's
+  // runtime must not claim the fd first, so NODE_CHANNEL_FD is removed from
+  // the child's environment by env(1) and the fd passed as PIPEWRAP_IPC_FD),
+  // against Node's fork() with a plain Node child.
+  'ipc-echo-both-1cpu'() {
+    if (implName !== 'pipewrap') return workloads['ipc-echo']();
+    echo(forkImpl(path.join(__dirname, 'ipc-child-open.js'), [], {
+      execPath: 'env',
+      execArgv: ['-u', 'NODE_CHANNEL_FD', 'PIPEWRAP_IPC_FD=3', process.execPath],
+    }));
   },
 
   // The in-Node floor of ipc-echo: the thinnest parent a Node process can
@@ -287,9 +303,13 @@ const workloads = {
     const count = Math.round(20000 * scale);
     const { spawn } = require('node:child_process');
     const [parentFd, childFd] = require('../lib/binding').native.socketpair();
-    const child = spawn(process.execPath, [path.join(__dirname, 'ipc-child.js'), 'echo', '0'], {
+    // ipc-echo-both-floor-1cpu: the child is the same thin loop
+    // (bench/ipc-child-floor.js), on the same implementation's Pipe.
+    const bothFloor = workload.startsWith('ipc-echo-both-floor');
+    const argv = bothFloor ? [path.join(__dirname, 'ipc-child-floor.js'), implName] : [path.join(__dirname, 'ipc-child.js'), 'echo', '0'];
+    const child = spawn(process.execPath, ['--no-deprecation', ...argv], {
       stdio: ['ignore', 'inherit', 'inherit', childFd],
-      env: { ...process.env, NODE_CHANNEL_FD: '3', NODE_CHANNEL_SERIALIZATION_MODE: 'json' },
+      env: bothFloor ? process.env : { ...process.env, NODE_CHANNEL_FD: '3', NODE_CHANNEL_SERIALIZATION_MODE: 'json' },
     });
     fs.closeSync(childFd);
     let Pipe, W, st;
@@ -303,6 +323,7 @@ const workloads = {
     const send = (m) => pipe.writeUtf8String(new W(), JSON.stringify(m) + '\n');
     let left = count;
     let t0 = null;
+    let c0 = null;
     let pending = '';
     pipe.onread = (ab) => {
       if (!ab) return;
@@ -313,11 +334,22 @@ const workloads = {
         pending = pending.slice(nl + 1);
         if (t0 === null) {
           if (msg !== 'ready') throw new Error('expected ready');
+          c0 = procCpuSplit(child.pid);
           t0 = start();
         } else if (--left === 0) {
           const s = seconds(t0);
+          const c1 = procCpuSplit(child.pid);
+          const { user, system } = process.cpuUsage(window.cpu);
           child.kill();
-          return finish(count / s, 'round trips/s');
+          const split = { userPerOp: user / count, sysPerOp: system / count };
+          if (c0 !== null && c1 !== null) {
+            Object.assign(split, {
+              childCpuPerOp: (c1[0] + c1[1] - c0[0] - c0[1]) / count,
+              childUserPerOp: (c1[0] - c0[0]) / count,
+              childSysPerOp: (c1[1] - c0[1]) / count,
+            });
+          }
+          return finish(count / s, 'round trips/s', split);
         }
         send({ n: left });
       }
@@ -542,12 +574,50 @@ function writeAll(c, chunk, total) {
   pump();
 }
 
+// One message in flight: the parent sends, the child echoes, count times.
+function echo(child) {
+  const count = Math.round(20000 * scale);
+  child.on('message', (m) => {
+    if (m === 'ready') {
+      let left = count;
+      const c0 = procCpuSplit(child.pid);
+      const t0 = start();
+      child.on('message', () => {
+        if (--left === 0) {
+          const s = seconds(t0);
+          const c1 = procCpuSplit(child.pid);
+          const { user, system } = process.cpuUsage(window.cpu);
+          child.kill();
+          // CPU per round trip, user and system apart (child from /proc).
+          const split = { userPerOp: user / count, sysPerOp: system / count };
+          if (c0 !== null && c1 !== null) {
+            Object.assign(split, {
+              childCpuPerOp: (c1[0] + c1[1] - c0[0] - c0[1]) / count,
+              childUserPerOp: (c1[0] - c0[0]) / count,
+              childSysPerOp: (c1[1] - c0[1]) / count,
+            });
+          }
+          return finish(count / s, 'round trips/s', split);
+        }
+        child.send({ n: left });
+      });
+      child.send({ n: left });
+    }
+  });
+}
+
 // A process's CPU time (user + system, µs) from /proc, or null.
 function procCpu(pid) {
+  const c = procCpuSplit(pid);
+  return c === null ? null : c[0] + c[1];
+}
+
+// [user, system] CPU time of a process (µs) from /proc, or null.
+function procCpuSplit(pid) {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100; // utime, stime in clock ticks (USER_HZ 100)
+    return [(Number(f[11]) * 1e6) / 100, (Number(f[12]) * 1e6) / 100]; // utime, stime in clock ticks (USER_HZ 100)
   } catch {
     return null;
   }
@@ -571,6 +641,64 @@ function profStop() {
   profSession.post('Profiler.stop', (err, { profile }) => {
     fs.writeFileSync(process.env.PWB_CPU_PROF, JSON.stringify(profile));
   });
+}
+
+function nested(i) {
+  return {
+    id: i,
+    user: { name: 'Ada Lovelace', email: 'ada@example.com', roles: ['admin', 'dev'], prefs: { theme: 'dark', tz: 'UTC' } },
+    items: [{ sku: 'A-1', qty: 2, price: 9.5 }, { sku: 'B-22', qty: 1, price: 120 }],
+    ok: true,
+  };
+}
+
+// The rate at which a plain Node child takes the one-way messages made by
+// make(i) when no parent cost is in the way: every message is encoded
+// (json lines, as Node's channel writes them) before the clock starts and
+// written in one write on a raw pipewrap Pipe (the child's Node channel
+// reads it as the socket fills); timed until the child has received them
+// all. No parent can deliver them faster to this child: the bound of the
+// ipc-oneway-* rows.
+function onewayBound(fullCount, make) {
+  const count = Math.max(10, Math.round(fullCount * scale));
+  const { spawn } = require('node:child_process');
+  const binding = require('../lib/binding');
+  const [parentFd, childFd] = binding.native.socketpair();
+  const child = spawn(process.execPath, [path.join(__dirname, 'ipc-child.js'), 'oneway', String(count)], {
+    stdio: ['ignore', 'inherit', 'inherit', childFd],
+    env: { ...process.env, NODE_CHANNEL_FD: '3', NODE_CHANNEL_SERIALIZATION_MODE: 'json' },
+  });
+  fs.closeSync(childFd);
+  const { Pipe, WriteWrap, streamBaseState: st } = binding;
+  const pipe = new Pipe(2 /* IPC */);
+  pipe.open(parentFd);
+  const payload = Buffer.from(Array.from({ length: count }, (_, i) => JSON.stringify(make(i)) + '\n').join(''));
+  let pending = '';
+  let t0 = null;
+  let c0 = null;
+  pipe.onread = (ab) => {
+    if (!ab) return;
+    pending += Buffer.from(ab, st[1], st[0]).toString();
+    let nl;
+    while ((nl = pending.indexOf('\n')) !== -1) {
+      const msg = JSON.parse(pending.slice(0, nl));
+      pending = pending.slice(nl + 1);
+      if (msg === 'ready') {
+        c0 = procCpu(child.pid);
+        t0 = start();
+        const req = new WriteWrap();
+        req.oncomplete = () => {};
+        const err = pipe.writeBuffer(req, payload);
+        if (err) throw new Error('write ' + err);
+      } else if (msg === 'done') {
+        const s = seconds(t0);
+        const c1 = procCpu(child.pid);
+        child.kill();
+        finish(count / s, 'messages/s', c0 === null || c1 === null ? {} : { childCpuPerOp: (c1 - c0) / count });
+      }
+    }
+  };
+  pipe.readStart();
 }
 
 // count messages made by make(i) to a plain Node child, timed until the

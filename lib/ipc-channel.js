@@ -9,6 +9,7 @@
 // Protocol: node-pipe-contract.md §3 (the 'json' and 'advanced' wire
 // formats, internal 'NODE_*' commands, handle passing, socket lists).
 
+const { Buffer } = require('buffer');
 const EventEmitter = require('events');
 const util = require('util');
 const binding = require('./binding');
@@ -25,6 +26,10 @@ const {
   kArrayBufferOffset,
   kLastWriteWasAsync,
 } = binding;
+
+// Node's own, read once (as Node's channel uses its internal one), not the
+// global process getter per call.
+const { nextTick } = process;
 
 const MAX_HANDLE_RETRANSMISSIONS = 3;
 const WRITE_QUEUE_HIGH_WATER = 65536 * 2;
@@ -127,10 +132,15 @@ function isInternal(message) {
     message.cmd.startsWith(INTERNAL_PREFIX);
 }
 
+function isAckNack(message) {
+  return message !== null && typeof message === 'object' &&
+    (message.cmd === 'NODE_HANDLE_ACK' || message.cmd === 'NODE_HANDLE_NACK');
+}
+
 // The callback or, without one, the target's 'error' gets `err` on the next tick.
 function reportLater(target, callback, err) {
-  if (typeof callback === 'function') process.nextTick(callback, err);
-  else process.nextTick(() => target.emit('error', err));
+  if (typeof callback === 'function') nextTick(callback, err);
+  else nextTick(() => target.emit('error', err));
 }
 
 class ChannelCore {
@@ -148,6 +158,8 @@ class ChannelCore {
     this.disconnectWhenIdle = false;
     this.pipeClosed = false;
     this.reads = 0;            // onread calls so far (fork's exit ordering watches it)
+    this.readBuffer = null;    // the ArrayBuffer of the last read, and a Buffer over all of it
+    this.readView = null;
     // Hooks for the owner (fork's setupChannel): connected or finished
     // changed; the pipe's close callback ran.
     this.onStateChange = null;
@@ -186,7 +198,7 @@ class ChannelCore {
     const err = pipe.readStart();
     if (err) {
       const ex = errnoException(err, 'read');
-      process.nextTick(() => {
+      nextTick(() => {
         this.fault(ex);
         this.teardown();
       });
@@ -218,7 +230,21 @@ class ChannelCore {
     }
     const nread = streamBaseState[kReadBytesOrError];
     const offset = streamBaseState[kArrayBufferOffset];
-    const chunk = Buffer.from(arrayBuffer, offset, nread);
+    // A view of the whole read buffer, kept while reads come from the same
+    // one (small reads come from a shared pool): no Buffer per read.
+    let view = this.readView;
+    if (this.readBuffer !== arrayBuffer) {
+      this.readBuffer = arrayBuffer;
+      this.readView = view = Buffer.from(arrayBuffer);
+    }
+    // The common case, one whole message in the read: parsed straight from
+    // the read buffer.
+    if (!received && this.recvHandle === null && this.parser.feedWhole !== undefined &&
+        this.parser.feedWhole(view, offset, offset + nread, this.sinkBound)) {
+      if (this.disconnectWhenIdle && !this.finished) this.teardown();
+      return;
+    }
+    const chunk = view.subarray(offset, offset + nread);
     if (received) {
       // At most one fd per read; keep it until the NODE_HANDLE message that
       // it came with has been parsed completely (it may span reads).
@@ -252,7 +278,7 @@ class ChannelCore {
 
   dispatch(message) {
     if (!isInternal(message)) {
-      this.events.deliver('message', [message, undefined]);
+      this.events.deliverMessage(message);
       return;
     }
     if (message.cmd === 'NODE_HANDLE') {
@@ -355,9 +381,7 @@ class ChannelCore {
   // A message without a handle: written now, batched behind a pending
   // write, or queued behind a handle that is not acknowledged yet.
   sendPlain(message, options, callback) {
-    const isAckNack = message !== null && typeof message === 'object' &&
-      (message.cmd === 'NODE_HANDLE_ACK' || message.cmd === 'NODE_HANDLE_NACK');
-    if (this.handleQueue && !isAckNack) {
+    if (this.handleQueue !== null && !isAckNack(message)) {
       const payload = encode(this.mode, message); // throws here, not when flushed
       // Keep order: nothing overtakes a handle that is not acknowledged yet.
       this.handleQueue.push({ message, handle: null, options, callback, payload });
@@ -430,7 +454,7 @@ class ChannelCore {
         this.batchCallbacks = null;
       }
       if (taken === null) {
-        for (const cb of callbacks) process.nextTick(cb, null);
+        for (const cb of callbacks) nextTick(cb, null);
         continue;
       }
       if (this.writePiece(taken, callbacks) && !all) return; // its completion writes the next piece
@@ -444,7 +468,7 @@ class ChannelCore {
     this.batch = null;
     this.batchCallbacks = null;
     for (let i = this.batchCallbacksTaken + 1; i < cbs.length; i += 2) {
-      process.nextTick(cbs[i], codes.ERR_IPC_CHANNEL_CLOSED());
+      nextTick(cbs[i], codes.ERR_IPC_CHANNEL_CLOSED());
     }
   }
 
@@ -463,7 +487,7 @@ class ChannelCore {
       recycleChunk(chunk); // the kernel has the bytes (or they were dropped)
       chunk = null;
     }
-    if (err !== 0) process.nextTick(done);
+    if (err !== 0) nextTick(done);
     return wasAsync;
   }
 
@@ -548,7 +572,7 @@ class ChannelCore {
     this.handleQueue = null;
     for (const q of queue) {
       if (this.finished) {
-        if (typeof q.callback === 'function') process.nextTick(q.callback, codes.ERR_IPC_CHANNEL_CLOSED());
+        if (typeof q.callback === 'function') nextTick(q.callback, codes.ERR_IPC_CHANNEL_CLOSED());
       } else if (!q.handle) {
         if (this.handleQueue) this.handleQueue.push(q); // behind a handle sent just now
         else this.write(q.payload, null, q.options, q.callback);
@@ -582,7 +606,7 @@ class ChannelCore {
     } else if (streamBaseState[kLastWriteWasAsync]) {
       this.waitForWrite(req, payload, callback);
     } else if (typeof callback === 'function') {
-      process.nextTick(callback, null);
+      nextTick(callback, null);
     }
     return err;
   }
@@ -670,7 +694,7 @@ class ChannelCore {
     }
     if (this.handleQueue) {
       for (const q of this.handleQueue) {
-        if (typeof q.callback === 'function') process.nextTick(q.callback, codes.ERR_IPC_CHANNEL_CLOSED());
+        if (typeof q.callback === 'function') nextTick(q.callback, codes.ERR_IPC_CHANNEL_CLOSED());
       }
       this.handleQueue = null;
     }

@@ -7,6 +7,10 @@
 // for the first one, and an 'error' nobody listens for becomes a process
 // warning (a peer must not be able to crash us).
 
+// Node's own, as Node's channel uses it: not a process.nextTick a user
+// replaced later (and no lookup of the global process getter per event).
+const { nextTick } = process;
+
 class Delivery {
   constructor(target) {
     this.target = target;
@@ -14,6 +18,15 @@ class Delivery {
     this.unclaimed = [];       // 'message' arguments waiting for a listener
     this.onDisconnect = null;  // called right after 'disconnect' is emitted
     this.pumpBound = () => this.pump();
+    this.emitMessageBound = (message) => this.emitMessage(message);
+  }
+
+  // A plain 'message': with nothing queued before it, it needs no slot; its
+  // own tick, as Node's channel emits each message, keeps the order (every
+  // later slot is pumped on a later tick).
+  deliverMessage(message) {
+    if (this.slots.length === 0) nextTick(this.emitMessageBound, message);
+    else this.deliver('message', [message, undefined]);
   }
 
   // Keep `event`'s place in the order; fill() or cancel() it later.
@@ -26,13 +39,13 @@ class Delivery {
   fill(slot, args) {
     slot.args = args;
     slot.ready = true;
-    process.nextTick(this.pumpBound);
+    nextTick(this.pumpBound);
   }
 
   cancel(slot) {
     slot.cancelled = true;
     slot.ready = true;
-    process.nextTick(this.pumpBound);
+    nextTick(this.pumpBound);
   }
 
   deliver(event, args) {
@@ -43,8 +56,18 @@ class Delivery {
     const slot = this.slots[0];
     if (!slot || !slot.ready) return;
     this.slots.shift();
-    if (this.slots.length && this.slots[0].ready) process.nextTick(this.pumpBound);
+    if (this.slots.length && this.slots[0].ready) nextTick(this.pumpBound);
     if (!slot.cancelled) this.emit(slot.event, slot.args);
+  }
+
+  emitMessage(message) {
+    const target = this.target;
+    if (this.unclaimed.length !== 0 || target.listenerCount('message') === 0) {
+      this.unclaimed.push([message, undefined]);
+      this.flushUnclaimed();
+    } else {
+      target.emit('message', message, undefined);
+    }
   }
 
   emit(event, args) {
@@ -80,7 +103,7 @@ class Delivery {
 
   // From the target's 'newListener': the first 'message' listener gets what was kept.
   onNewListener(name) {
-    if (name === 'message' && this.unclaimed.length) process.nextTick(() => this.flushUnclaimed());
+    if (name === 'message' && this.unclaimed.length) nextTick(() => this.flushUnclaimed());
   }
 }
 

@@ -161,6 +161,28 @@ class JSONParser {
   }
 }
 
+// feed()'s common case without a chunk: buf[start, end) (a view of the
+// read buffer) is exactly one whole message, its one newline at the end,
+// and nothing is pending. Parsed from the bytes before the newline, as a
+// line of feed()'s general case. Returns false, having done nothing, when
+// it is not that case (the caller then feeds the chunk).
+JSONParser.prototype.feedWhole = function feedWhole(buf, start, end, sink) {
+  const last = end - 1;
+  if (this.pendingBytes !== 0 || this.dead || last < start || last - start > this.max ||
+      buf[last] !== NEWLINE || buf.indexOf(NEWLINE, start) !== last) {
+    return false;
+  }
+  let message;
+  try {
+    message = JSON.parse(buf.utf8Slice(start, last));
+  } catch (err) {
+    sink(BAD, badMessage(err, 'json'));
+    return true;
+  }
+  sink(MESSAGE, message);
+  return true;
+};
+
 // The items of one chunk as objects: { message } | { error } | { fatal }.
 function* itemsOf(parser, chunk) {
   const items = [];
@@ -475,7 +497,7 @@ class Batch {
     this.off = 0;
     this.start = 0;
     this.bufEnd = 0;     // counted length up to the last byte in buf
-    this.texts = [];     // short texts not encoded yet
+    this.texts = [];     // short json texts not encoded yet, without their newlines
     this.chars = 0;
   }
 
@@ -504,22 +526,30 @@ class Batch {
       this.bufEnd = this.counted;
       return n;
     }
-    // json: the text as a string (short ones are grouped, long ones wait).
-    const payload = modes[mode].encode(message);
-    if (typeof payload === 'string' && payload.length < BATCH_SHORT_TEXT) {
-      this.texts.push(payload);
-      this.chars += payload.length;
-      this.counted += payload.length;
-      if (this.chars >= BATCH_GROUP_CHARS) this.encodeTexts();
-    } else if (typeof payload === 'string') {
-      this.addLong(payload, false, payload.length);
-    } else {
-      this.encodeTexts();
-      this.room(payload.length);
-      this.off += payload.copy(this.buf, this.off);
-      this.counted += payload.length;
-      this.bufEnd = this.counted;
+    if (mode === 'json') {
+      // The text of encodeJSON, without its newline: short ones are
+      // grouped, each newline written by encodeTexts (no string
+      // concatenated per message); long ones wait.
+      let text = JSON.stringify(message);
+      if (text === undefined) text = 'undefined'; // encodeJSON's String(undefined) + '\n'
+      const n = text.length + 1;
+      if (n < BATCH_SHORT_TEXT) {
+        this.texts.push(text);
+        this.chars += n;
+        this.counted += n;
+        if (this.chars >= BATCH_GROUP_CHARS) this.encodeTexts();
+      } else {
+        this.addLong(text + '\n', false, n);
+      }
+      return n;
     }
+    // advanced: a frame (a Buffer), copied in.
+    const payload = encodeAdvanced(message);
+    this.encodeTexts();
+    this.room(payload.length);
+    this.off += payload.copy(this.buf, this.off);
+    this.counted += payload.length;
+    this.bufEnd = this.counted;
     return payload.length;
   }
 
@@ -535,11 +565,13 @@ class Batch {
   encodeTexts() {
     const n = this.texts.length;
     if (n === 0) return;
-    const text = n === 1 ? this.texts[0] : this.texts.join('');
+    // json lines without their newlines: joined by them, plus the last.
+    const text = n === 1 ? this.texts[0] : this.texts.join('\n');
     this.texts = [];
     this.chars = 0;
-    this.room(text.length * 3); // UTF-8 needs at most 3 bytes per UTF-16 unit
+    this.room(text.length * 3 + 1); // UTF-8 needs at most 3 bytes per UTF-16 unit
     this.off += this.buf.utf8Write(text, this.off);
+    this.buf[this.off++] = NEWLINE;
     this.bufEnd = this.counted;
   }
 

@@ -1,0 +1,32 @@
+'use strict';
+// The thinnest echo child a Node process can run (the child of
+// ipc-echo-both-floor-1cpu): the implementation's own Pipe (argv[2]:
+// `pipewrap` or `node`, Node's internal pipe_wrap) straight on fd 3, one
+// JSON line per message, JSON.parse/stringify, no framework. It says
+// "ready" first, as a forked child does.
+const implName = process.argv[2];
+let Pipe, W, st;
+if (implName === 'pipewrap') ({ Pipe, WriteWrap: W, streamBaseState: st } = require('../lib/binding'));
+else {
+  ({ Pipe } = process.binding('pipe_wrap'));
+  ({ WriteWrap: W, streamBaseState: st } = process.binding('stream_wrap'));
+}
+const pipe = new Pipe(2 /* IPC */);
+pipe.open(3);
+const send = (m) => pipe.writeUtf8String(new W(), JSON.stringify(m) + '\n');
+let pending = '';
+pipe.onread = (ab) => {
+  if (!ab) {
+    pipe.close();
+    return;
+  }
+  pending += Buffer.from(ab, st[1], st[0]).toString();
+  let nl;
+  while ((nl = pending.indexOf('\n')) !== -1) {
+    const msg = JSON.parse(pending.slice(0, nl));
+    pending = pending.slice(nl + 1);
+    send(msg);
+  }
+};
+pipe.readStart();
+send('ready');
