@@ -53,6 +53,9 @@ const workloads = [
   // users run; CPU/op counts both processes.
   ['xproc-pingpong', 'round trips/s', 1.5],
   ['xproc-pingpong-2cpu', 'round trips/s', null],
+  // Reference, not a target: xproc-pingpong on the bare bindings (the peer's
+  // raw-echo role), the floor under the net layers, pinned the same way.
+  ['xproc-raw-pingpong', 'round trips/s', null],
   ['xproc-fanin', 'messages/s', null],
   ['xproc-bulk', 'MB/s', null],
   ['idle', 'bytes/conn (lower is better)', null],
@@ -79,6 +82,7 @@ const limits = {
   'raw-pingpong': { mode: 'single', count: 100000, label: 'epoll, both ends in one thread' },
   'xproc-pingpong': { mode: 'pair', count: 50000, label: 'epoll, two processes on one CPU' },
   'xproc-pingpong-2cpu': { mode: 'pair', count: 10000, label: 'epoll, two processes on two CPUs' },
+  'xproc-raw-pingpong': { mode: 'pair', count: 50000, label: 'epoll, two processes on one CPU' },
   // The best any parent can do with the same plain Node child: a blocking
   // Rust parent speaking the json protocol (crates/core/examples/
   // ipc_echo_limit.rs), pinned as the row is.
@@ -116,6 +120,7 @@ const hasTaskset = (() => {
 })();
 const placements = {
   'xproc-pingpong': { cpu: allowedCpus[0] },
+  'xproc-raw-pingpong': { cpu: allowedCpus[0] },
   'xproc-pingpong-2cpu': { cpu: allowedCpus[0], peerCpu: allowedCpus[1] },
   // The forked child inherits the parent's CPU.
   'ipc-echo-1cpu': { cpu: allowedCpus[0] },
