@@ -276,3 +276,22 @@ test('getPeerPid: the pid at the other end, on accepted and connecting sockets (
   assert.equal(pids, process.pid);
   assert.throws(() => new pw.Socket().getPeerPid(), { code: 'ERR_SOCKET_CLOSED' });
 });
+
+test('setPeerPid: 0 on an open IPC pipe, EINVAL on other pipes or a bad pid, EBADF once closed (a no-op store on Unix)', (t) => {
+  const b = require('../lib/binding');
+  const { Pipe, constants } = b;
+  const { errno } = require('node:os').constants;
+  const [UV_EINVAL, UV_EBADF] = [-errno.EINVAL, -errno.EBADF];
+  const [fa, fb] = b.native.socketpair();
+  const ipc = new Pipe(constants.IPC);
+  const plain = new Pipe(constants.SOCKET);
+  assert.equal(ipc.open(fa), 0);
+  assert.equal(plain.open(fb), 0);
+  t.teardown(() => plain.close());
+  assert.equal(ipc.setPeerPid(process.pid), 0);
+  assert.equal(ipc.setPeerPid(0), UV_EINVAL);
+  assert.equal(ipc.setPeerPid('x'), UV_EINVAL);
+  assert.equal(plain.setPeerPid(process.pid), UV_EINVAL);
+  ipc.close();
+  assert.equal(ipc.setPeerPid(process.pid), UV_EBADF);
+});

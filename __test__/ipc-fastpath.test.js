@@ -93,8 +93,10 @@ test('messages of one read each get a tick, in order: a tick queued by a listene
 test("a 'message' that arrives with no listener is kept for the first one, then the next read's whole message follows it", async (t) => {
   const { channel, peer } = pair(t);
   channel.ref();
-  peer.write('"early"\n');
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  // Parsed once the internal message behind it is (no listener yet for 'message').
+  const parsed = new Promise((resolve) => channel.once('internalMessage', resolve));
+  peer.write('"early"\n{"cmd":"NODE_x"}\n');
+  await parsed;
   const got = collect(channel, 2);
   peer.write('"later"\n');
   assert.deepStrictEqual(await got, [['message', 'early'], ['message', 'later']]);

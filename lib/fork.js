@@ -168,9 +168,14 @@ function fork(modulePath, args, options) {
   const child = spawnChild(execPath, [...execArgv, modulePath, ...args],
                            spawnOptions(options, stdio, ipcIndex, mode), pipe, childFd);
   // Both ends of the channel were made here, so libuv on Windows cannot ask
-  // the kernel for the peer (it needs the pid to send a socket there).
-  if (process.platform === 'win32' && child.pid) pipe.setPeerPid(child.pid);
-  setupChannel(child, pipe, mode, { maxMessageSize });
+  // the kernel for the peer (it needs the pid to send a socket there). If
+  // it cannot be told, handle sends are refused rather than exported to the
+  // wrong process.
+  let handleSendRefused = null;
+  if (process.platform === 'win32' && child.pid && pipe.setPeerPid(child.pid) !== 0) {
+    handleSendRefused = 'sending handles over this channel (libuv could not be told the child\'s pid)';
+  }
+  setupChannel(child, pipe, mode, { maxMessageSize, handleSendRefused });
   return child;
 }
 

@@ -27,9 +27,8 @@ const {
   kLastWriteWasAsync,
 } = binding;
 
-// Node's own, read once (as Node's channel uses its internal one), not the
-// global process getter per call.
-const { nextTick } = process;
+// process.nextTick is looked up per call, as Node's channel does (a user
+// or a fake-timers library that replaces it reaches the channel too).
 
 const MAX_HANDLE_RETRANSMISSIONS = 3;
 const WRITE_QUEUE_HIGH_WATER = 65536 * 2;
@@ -139,12 +138,12 @@ function isAckNack(message) {
 
 // The callback or, without one, the target's 'error' gets `err` on the next tick.
 function reportLater(target, callback, err) {
-  if (typeof callback === 'function') nextTick(callback, err);
-  else nextTick(() => target.emit('error', err));
+  if (typeof callback === 'function') process.nextTick(callback, err);
+  else process.nextTick(() => target.emit('error', err));
 }
 
 class ChannelCore {
-  constructor(target, pipe, mode, { maxMessageSize }) {
+  constructor(target, pipe, mode, { maxMessageSize, handleSendRefused = null }) {
     this.target = target;
     this.pipe = pipe;
     this.mode = mode;
@@ -158,6 +157,7 @@ class ChannelCore {
     this.disconnectWhenIdle = false;
     this.pipeClosed = false;
     this.reads = 0;            // onread calls so far (fork's exit ordering watches it)
+    this.handleSendRefused = handleSendRefused; // why handles cannot go over this pipe, or null
     this.readBuffer = null;    // the ArrayBuffer of the last read, and a Buffer over all of it
     this.readView = null;
     // Hooks for the owner (fork's setupChannel): connected or finished
@@ -198,7 +198,7 @@ class ChannelCore {
     const err = pipe.readStart();
     if (err) {
       const ex = errnoException(err, 'read');
-      nextTick(() => {
+      process.nextTick(() => {
         this.fault(ex);
         this.teardown();
       });
@@ -454,7 +454,7 @@ class ChannelCore {
         this.batchCallbacks = null;
       }
       if (taken === null) {
-        for (const cb of callbacks) nextTick(cb, null);
+        for (const cb of callbacks) process.nextTick(cb, null);
         continue;
       }
       if (this.writePiece(taken, callbacks) && !all) return; // its completion writes the next piece
@@ -468,7 +468,7 @@ class ChannelCore {
     this.batch = null;
     this.batchCallbacks = null;
     for (let i = this.batchCallbacksTaken + 1; i < cbs.length; i += 2) {
-      nextTick(cbs[i], codes.ERR_IPC_CHANNEL_CLOSED());
+      process.nextTick(cbs[i], codes.ERR_IPC_CHANNEL_CLOSED());
     }
   }
 
@@ -487,7 +487,7 @@ class ChannelCore {
       recycleChunk(chunk); // the kernel has the bytes (or they were dropped)
       chunk = null;
     }
-    if (err !== 0) nextTick(done);
+    if (err !== 0) process.nextTick(done);
     return wasAsync;
   }
 
@@ -514,6 +514,9 @@ class ChannelCore {
     const conversion = handleConversion[type];
     const wire = { cmd: 'NODE_HANDLE', type, msg: message };
     const raw = conversion.send(this, wire, handle);
+    if (raw && this.handleSendRefused) {
+      throw codes.ERR_FEATURE_UNAVAILABLE_ON_PLATFORM(this.handleSendRefused);
+    }
     if (raw && conversion.simultaneousAccepts && process.platform === 'win32') {
       // As Node on Windows: a server goes set for simultaneous accepts. A
       // named-pipe server has no such method (libuv moves only TCP
@@ -572,7 +575,7 @@ class ChannelCore {
     this.handleQueue = null;
     for (const q of queue) {
       if (this.finished) {
-        if (typeof q.callback === 'function') nextTick(q.callback, codes.ERR_IPC_CHANNEL_CLOSED());
+        if (typeof q.callback === 'function') process.nextTick(q.callback, codes.ERR_IPC_CHANNEL_CLOSED());
       } else if (!q.handle) {
         if (this.handleQueue) this.handleQueue.push(q); // behind a handle sent just now
         else this.write(q.payload, null, q.options, q.callback);
@@ -606,7 +609,7 @@ class ChannelCore {
     } else if (streamBaseState[kLastWriteWasAsync]) {
       this.waitForWrite(req, payload, callback);
     } else if (typeof callback === 'function') {
-      nextTick(callback, null);
+      process.nextTick(callback, null);
     }
     return err;
   }
@@ -666,6 +669,8 @@ class ChannelCore {
     if (this.onStateChange) this.onStateChange();
     this.closePipe();
     this.dropHandles();
+    this.readBuffer = null; // the last read's memory (up to 64 KiB) goes with the channel
+    this.readView = null;
     for (const onClose of [...this.closeWaiters]) onClose();
     this.closeWaiters.clear();
     this.replyWaiters.clear();
@@ -694,7 +699,7 @@ class ChannelCore {
     }
     if (this.handleQueue) {
       for (const q of this.handleQueue) {
-        if (typeof q.callback === 'function') nextTick(q.callback, codes.ERR_IPC_CHANNEL_CLOSED());
+        if (typeof q.callback === 'function') process.nextTick(q.callback, codes.ERR_IPC_CHANNEL_CLOSED());
       }
       this.handleQueue = null;
     }

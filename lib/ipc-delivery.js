@@ -7,9 +7,8 @@
 // for the first one, and an 'error' nobody listens for becomes a process
 // warning (a peer must not be able to crash us).
 
-// Node's own, as Node's channel uses it: not a process.nextTick a user
-// replaced later (and no lookup of the global process getter per event).
-const { nextTick } = process;
+// process.nextTick is looked up per call, as Node's channel does (a user
+// or a fake-timers library that replaces it reaches the channel too).
 
 class Delivery {
   constructor(target) {
@@ -25,7 +24,7 @@ class Delivery {
   // own tick, as Node's channel emits each message, keeps the order (every
   // later slot is pumped on a later tick).
   deliverMessage(message) {
-    if (this.slots.length === 0) nextTick(this.emitMessageBound, message);
+    if (this.slots.length === 0) process.nextTick(this.emitMessageBound, message);
     else this.deliver('message', [message, undefined]);
   }
 
@@ -39,13 +38,13 @@ class Delivery {
   fill(slot, args) {
     slot.args = args;
     slot.ready = true;
-    nextTick(this.pumpBound);
+    process.nextTick(this.pumpBound);
   }
 
   cancel(slot) {
     slot.cancelled = true;
     slot.ready = true;
-    nextTick(this.pumpBound);
+    process.nextTick(this.pumpBound);
   }
 
   deliver(event, args) {
@@ -56,7 +55,7 @@ class Delivery {
     const slot = this.slots[0];
     if (!slot || !slot.ready) return;
     this.slots.shift();
-    if (this.slots.length && this.slots[0].ready) nextTick(this.pumpBound);
+    if (this.slots.length && this.slots[0].ready) process.nextTick(this.pumpBound);
     if (!slot.cancelled) this.emit(slot.event, slot.args);
   }
 
@@ -103,7 +102,7 @@ class Delivery {
 
   // From the target's 'newListener': the first 'message' listener gets what was kept.
   onNewListener(name) {
-    if (name === 'message' && this.unclaimed.length) nextTick(() => this.flushUnclaimed());
+    if (name === 'message' && this.unclaimed.length) process.nextTick(() => this.flushUnclaimed());
   }
 }
 

@@ -317,8 +317,9 @@ pub fn async_destroy(env: RefEnv, ctx: sys::napi_async_context) {
   }
 }
 
-/// Hands a pending exception to Node's uncaught-exception machinery.
-fn clear_exception_fatally(env: napi_env) {
+/// Hands a pending exception to Node's uncaught-exception machinery (what
+/// Node does with one thrown by an async hook or a callback of its own).
+pub fn clear_exception_fatally(env: napi_env) {
   let mut pending = false;
   napi_call!(napi_is_exception_pending(env, &mut pending));
   if pending {

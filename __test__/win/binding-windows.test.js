@@ -34,3 +34,32 @@ scenario('raw Pipe: setPendingInstances after bind, before listen', (impl) => ra
   trace.push(['listen', server.listen(511)]);
   server.close(() => { trace.push(['closed']); done(); });
 }), { expect: (t) => assert.deepEqual(t[0], ['bind', 0]) });
+
+// pipewrap's setPeerPid (fork() tells libuv the child's pid with it): only on
+// an IPC pipe that is an end (opened on an fd, here one of socketpair()'s),
+// never on a server or a plain pipe, and EBADF once closed.
+h.pipewrapOnly('raw Pipe: setPeerPid only on an IPC pipe end', (impl) => {
+  const b = impl.binding;
+  const { Pipe, constants } = b;
+  const { native } = require(h.path.join(h.ROOT, 'lib', 'binding.js'));
+  const EINVAL = -4071;
+  const EBADF = -4083;
+  const [fa, fb] = native.socketpair();
+  const ipc = new Pipe(constants.IPC);
+  const plain = new Pipe(constants.SOCKET);
+  const fresh = new Pipe(constants.IPC);
+  assert.equal(fresh.setPeerPid(process.pid), EINVAL); // not an end yet
+  assert.equal(ipc.open(fa), 0);
+  assert.equal(plain.open(fb), 0);
+  assert.equal(ipc.setPeerPid(process.pid), 0);
+  assert.equal(ipc.setPeerPid(0), EINVAL);
+  assert.equal(plain.setPeerPid(process.pid), EINVAL);
+  const server = new Pipe(constants.IPC);
+  assert.equal(server.bind(pipeName('peerpid')), 0);
+  assert.equal(server.setPeerPid(process.pid), EINVAL); // bound: a server, not an end
+  ipc.close();
+  assert.equal(ipc.setPeerPid(process.pid), EBADF);
+  plain.close();
+  fresh.close();
+  server.close();
+});

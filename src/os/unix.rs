@@ -277,11 +277,16 @@ pub fn ipc_send_handle(env: napi_env, value: napi_value) -> Result<Option<SendHa
   }
 }
 
-/// `setPeerPid`: nothing to do on Unix (SCM_RIGHTS needs no pid; Windows
-/// needs it to export a socket).
+/// `setPeerPid`: nothing to store on Unix (SCM_RIGHTS needs no pid; Windows
+/// needs it to export a socket); checked as on Windows.
 pub fn set_peer_pid(s: &Handle, pid: i32) -> i32 {
-  let _ = (s, pid);
-  0
+  if !is_ipc(s) || pid <= 0 {
+    errno::EINVAL
+  } else if fd(s) < 0 {
+    errno::EBADF
+  } else {
+    0
+  }
 }
 
 /// The native write shared by every `write*` method. It cannot run JS: it

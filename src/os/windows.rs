@@ -191,6 +191,8 @@ pub struct WinPipe {
   /// Which end of the pipe this is: Some(true) for a server's accepted
   /// instance, Some(false) for a client, None for an opened handle.
   server_end: Option<bool>,
+  /// `open()`ed on a pipe end (an fd), as fork()'s channel is.
+  opened: bool,
   refed: bool,
   pooled_reads: bool,
   bytes_read: u64,
@@ -257,6 +259,7 @@ fn new_state(env: napi_env, kind: Kind) -> Handle {
     listening: false,
     attached: false,
     server_end: None,
+    opened: false,
     refed: true,
     pooled_reads: false,
     bytes_read: 0,
@@ -581,7 +584,9 @@ pub fn open(s: &Handle, this: napi_value, fd: i32) -> i32 {
   // SAFETY: pipe is open.
   let err = unsafe { ffi::uv_pipe_open(pipe, fd) };
   if err == 0 {
-    s.borrow_mut().attached = true;
+    let mut st = s.borrow_mut();
+    st.attached = true;
+    st.opened = true;
   }
   callbacks::bind_js(s, this);
   err
@@ -868,9 +873,10 @@ pub fn ipc_send_handle(env: napi_env, value: napi_value) -> Result<Option<SendHa
 /// whose two ends this process made (`fork()`'s channel), which libuv needs
 /// to send it a socket. 0, or a negative errno.
 pub fn set_peer_pid(s: &Handle, pid: i32) -> i32 {
+  // An end of a pipe (opened, accepted or connecting), not a server.
   let connected = {
     let st = s.borrow();
-    st.kind == Kind::Ipc && st.attached && !st.listening
+    st.kind == Kind::Ipc && !st.listening && (st.opened || st.server_end.is_some())
   };
   match pipe_of(s) {
     Some(pipe) if connected && pid > 0 => xfer::set_remote_pid(pipe, pid as u32),
@@ -945,8 +951,10 @@ pub fn write(
     return errno::ENOMEM;
   };
   // SAFETY: the context owns the bytes until on_write; wreq is fresh;
-  // `send` (if any) is a live TCP handle of this loop, whose socket libuv
-  // duplicates within the call.
+  // `send` (if any) is a TCP handle of this loop found in this call (JS may
+  // have closed it since, but libuv frees a handle only in its close
+  // callback, later; a closed one fails the export), and libuv duplicates
+  // its socket within the call.
   let err = unsafe {
     let ctx = &*(ffi::uv_req_get_data(wreq) as *const ReqCtx);
     let one = uv_buf_t {

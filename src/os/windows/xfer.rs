@@ -49,11 +49,28 @@ extern "C" {
 /// within the call).
 pub struct NodeTcp(pub *mut uv_handle_t);
 
-type Endpoint = (IpAddr, u16);
+/// An address as compared here: IP, port and IPv6 scope id (0 for IPv4).
+type Endpoint = (IpAddr, u16, u32);
 
 /// Node's `TCP` class and its `constants.SOCKET`, from
 /// `process.binding('tcp_wrap')`, or None where that is not available.
+/// Where that is refused (`--permission` makes `process.binding` throw),
+/// the exception is cleared: there is then no handle to pass, as for any
+/// other handle libuv cannot move.
 fn node_tcp_class(env: napi_env) -> Option<(napi_value, napi_value)> {
+  let found = lookup_node_tcp_class(env);
+  if found.is_none() {
+    let mut pending = false;
+    napi_call!(napi_is_exception_pending(env, &mut pending));
+    if pending {
+      let mut err = ptr::null_mut();
+      napi_call!(napi_get_and_clear_last_exception(env, &mut err));
+    }
+  }
+  found
+}
+
+fn lookup_node_tcp_class(env: napi_env) -> Option<(napi_value, napi_value)> {
   let mut global = ptr::null_mut();
   napi_call!(napi_get_global(env, &mut global));
   let process = js::get(env, global, c"process");
@@ -68,7 +85,8 @@ fn node_tcp_class(env: napi_env) -> Option<(napi_value, napi_value)> {
   if !js::is_function(env, ctor) || !js::is_object(env, constants) {
     return None;
   }
-  Some((ctor, js::get(env, constants, c"SOCKET")))
+  let socket_kind = js::get(env, constants, c"SOCKET");
+  (!socket_kind.is_null()).then_some((ctor, socket_kind))
 }
 
 /// `func.call(this, ...args)`, or None if it threw (the exception stays
@@ -114,9 +132,12 @@ fn js_endpoint(env: napi_env, handle: napi_value, method: &CStr) -> Option<Endpo
   }
   let port = js::get_i32(env, out, c"port")?;
   let address = js_string(env, js::get(env, out, c"address"))?;
-  // A scope id ("fe80::1%4") is not part of what is compared.
-  let ip = address.split('%').next()?.parse().ok()?;
-  Some((ip, u16::try_from(port).ok()?))
+  // A link-local IPv6 address carries its scope: "fe80::1%4".
+  let (ip, scope) = match address.split_once('%') {
+    Some((ip, scope)) => (ip, scope.parse().unwrap_or(0)),
+    None => (address.as_str(), 0),
+  };
+  Some((ip.parse().ok()?, u16::try_from(port).ok()?, scope))
 }
 
 fn js_string(env: napi_env, v: napi_value) -> Option<String> {
@@ -136,15 +157,16 @@ fn js_string(env: napi_env, v: napi_value) -> Option<String> {
 }
 
 /// A `sockaddr` (AF_INET = 2, AF_INET6 = 23 on Windows) as an endpoint.
-fn sockaddr_endpoint(raw: &[u8; 128]) -> Option<Endpoint> {
+fn sockaddr_endpoint(raw: &[u8]) -> Option<Endpoint> {
   let family = u16::from_ne_bytes([raw[0], raw[1]]);
   let port = u16::from_be_bytes([raw[2], raw[3]]);
   match family {
-    2 => Some((IpAddr::from([raw[4], raw[5], raw[6], raw[7]]), port)),
+    2 => Some((IpAddr::from([raw[4], raw[5], raw[6], raw[7]]), port, 0)),
     23 => {
       let mut a = [0u8; 16];
       a.copy_from_slice(&raw[8..24]);
-      Some((IpAddr::from(a), port))
+      let scope = u32::from_ne_bytes([raw[24], raw[25], raw[26], raw[27]]);
+      Some((IpAddr::from(a), port, scope))
     }
     _ => None,
   }
@@ -153,16 +175,19 @@ fn sockaddr_endpoint(raw: &[u8; 128]) -> Option<Endpoint> {
 type NameFn = unsafe extern "C" fn(*const uv_handle_t, *mut u8, *mut c_int) -> c_int;
 
 fn uv_endpoint(handle: *mut uv_handle_t, name: NameFn) -> Option<Endpoint> {
-  let mut raw = [0u8; 128];
-  let mut len = raw.len() as c_int;
+  // A sockaddr_storage: 128 bytes, 8-byte aligned.
+  let mut storage = [0u64; 16];
+  let mut len = std::mem::size_of_val(&storage) as c_int;
   // SAFETY: handle is a live TCP handle of this loop (from uv_walk, used
-  // before any callback can close it); raw is a sockaddr_storage-sized
-  // buffer and len says so.
-  let err = unsafe { name(handle, raw.as_mut_ptr(), &mut len) };
+  // before any callback can close it); storage is a sockaddr_storage-sized,
+  // aligned buffer and len says so.
+  let err = unsafe { name(handle, storage.as_mut_ptr().cast(), &mut len) };
   if err != 0 {
     return None;
   }
-  sockaddr_endpoint(&raw)
+  // SAFETY: storage is 128 initialised bytes.
+  let raw = unsafe { std::slice::from_raw_parts(storage.as_ptr().cast::<u8>(), 128) };
+  sockaddr_endpoint(raw)
 }
 
 // SAFETY (callers): uv_walk calls it on the loop thread with a live handle
@@ -187,21 +212,22 @@ fn tcp_handles(lp: *mut uv_loop_t) -> Vec<*mut uv_handle_t> {
 
 /// The `uv_tcp_t` of Node TCP handle `value`, to send. `ENOTSUP` for
 /// anything else (libuv moves only TCP handles on Windows), `EBADF` for a
-/// TCP handle with no socket.
+/// TCP handle with no socket, and where the addresses do not name exactly
+/// one open handle (a connection whose peer is gone looks like a listener
+/// on the same address: refused rather than guessed).
 pub fn find_node_tcp(env: napi_env, value: napi_value) -> Result<NodeTcp, i32> {
   if !is_node_tcp(env, value) {
     return Err(errno::ENOTSUP);
   }
   let local = js_endpoint(env, value, c"getsockname").ok_or(errno::EBADF)?;
   let peer = js_endpoint(env, value, c"getpeername");
-  tcp_handles(env::uv_loop(env))
-    .into_iter()
-    .find(|&h| {
-      uv_endpoint(h, uv_tcp_getsockname) == Some(local)
-        && uv_endpoint(h, uv_tcp_getpeername) == peer
-    })
-    .map(NodeTcp)
-    .ok_or(errno::EBADF)
+  let mut found = tcp_handles(env::uv_loop(env)).into_iter().filter(|&h| {
+    uv_endpoint(h, uv_tcp_getsockname) == Some(local) && uv_endpoint(h, uv_tcp_getpeername) == peer
+  });
+  match (found.next(), found.next()) {
+    (Some(one), None) => Ok(NodeTcp(one)),
+    _ => Err(errno::EBADF),
+  }
 }
 
 /// After a read on IPC pipe `pipe`: the TCP handle that came with it, as a
@@ -221,6 +247,9 @@ pub fn accept_pending(env: napi_env, pipe: *mut uv_handle_t) -> Option<napi_valu
   if napi_call!(napi_new_instance(env, ctor, 1, &socket_kind, &mut obj))
     != napi::sys::Status::napi_ok
   {
+    // An async hook threw: fatal, as Node makes it; the bytes still go to
+    // onread, without a handle (the NODE_HANDLE message is then NACKed).
+    js::clear_exception_fatally(env);
     return None;
   }
   // The constructor's uv_tcp_init comes after its async hooks ran (which
@@ -252,8 +281,9 @@ pub fn set_remote_pid(pipe: *mut uv_handle_t, pid: u32) -> i32 {
   if unsafe { uv::uv_handle_size(UV_NAMED_PIPE) } != PIPE_SIZE {
     return errno::ENOTSUP;
   }
-  // SAFETY: pipe is an open, connected uv_pipe_t of PIPE_SIZE bytes
-  // (checked above); the field is a DWORD at this offset in that layout.
+  // SAFETY: pipe is an open uv_pipe_t of PIPE_SIZE bytes (checked above),
+  // opened on a pipe end or connected (the caller checks), so its `conn`
+  // fields are the live ones; the field is a DWORD at this offset there.
   unsafe {
     ptr::write_unaligned(
       pipe.cast::<u8>().add(IPC_REMOTE_PID_OFFSET).cast::<u32>(),
