@@ -270,10 +270,15 @@ async function main() {
   const cpu0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   await w.run(w.count);
-  const wallNs = Number(process.hrtime.bigint() - t0);
+  const t1 = process.hrtime.bigint();
   const cpu = process.cpuUsage(cpu0);
   await w.teardown();
-  console.log(JSON.stringify({ workload, impl, ops: w.count, wallNs, cpuUs: cpu.user + cpu.system }));
+  // t0/t1: CLOCK_MONOTONIC ns (libuv's hrtime), so bench/clients-perf.js
+  // can keep only the samples of the timed window (perf record -k mono).
+  console.log(JSON.stringify({
+    workload, impl, ops: w.count, wallNs: Number(t1 - t0), cpuUs: cpu.user + cpu.system,
+    pid: process.pid, t0: String(t0), t1: String(t1),
+  }));
 }
 
 main().catch((err) => {

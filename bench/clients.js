@@ -24,6 +24,13 @@
 // to the first CPU (every hop a context switch, where the client's CPU cost
 // is on the critical path); `none` leaves it to the scheduler (bimodal for
 // request/response, see bench/run.js).
+//
+// --perf DIR: instead of timing, runs each workload once per implementation
+// under `perf record -g` (node --perf-basic-prof) and prints where the
+// client's CPU went in its timed window, by category (bench/clients-perf.js),
+// and the bound that the socket layer's share under Node sets: with that
+// share at X, even a free socket layer is at most 1/(1-X) faster in client
+// CPU. perf.data files are kept in DIR.
 const { execFileSync, spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
@@ -40,6 +47,7 @@ const scale = Number(opt('scale', 1));
 const pin = opt('pin', 'split');
 const only = opt('only', null);
 const jsonOut = opt('json', null);
+const perfDir = opt('perf', null);
 
 const ALL = ['pg-seq', 'pg-pool', 'pg-rows', 'redis-seq', 'redis-parallel', 'redis-pipeline', 'pool-seq', 'pool-parallel'];
 const workloads = only ? only.split(',') : ALL;
@@ -144,6 +152,21 @@ const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'pipewrap-clients-'));
 fs.chmodSync(tmp, 0o755); // the PostgreSQL user must reach its socket dir
 const servers = [];
 
+// Stops the servers and waits (up to 10 s) for them to exit, then removes
+// the temp dir.
+async function stopServers() {
+  await Promise.all(servers.map((s) => new Promise((resolve) => {
+    if (s.proc.exitCode !== null || s.proc.signalCode !== null) return resolve();
+    const t = setTimeout(resolve, 10000);
+    s.proc.once('exit', () => {
+      clearTimeout(t);
+      resolve();
+    });
+    s.stop();
+  })));
+  cleanup();
+}
+
 function cleanup() {
   for (const s of servers) {
     try {
@@ -221,6 +244,7 @@ async function startPostgres() {
   const proc = spawn(file, argv, { ...as, cwd: dir, stdio: ['ignore', 'ignore', 'pipe'] });
   proc.stderr.on('data', (d) => (log += d));
   servers.push({
+    proc,
     stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGINT'); // fast shutdown
     },
@@ -242,6 +266,7 @@ async function startRedis() {
   proc.stdout.on('data', (d) => (log += d));
   proc.stderr.on('data', (d) => (log += d));
   servers.push({
+    proc,
     stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
     },
@@ -258,14 +283,48 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
-function runOne(env, workload, impl) {
-  const [file, argv] = pinned(clientCpu, process.execPath, ['--no-deprecation', path.join(__dirname, 'clients-worker.js'), workload, impl]);
+function runOne(env, workload, impl, perfFile) {
+  const nodeArgs = ['--no-deprecation'];
+  if (perfFile) nodeArgs.push('--perf-basic-prof', '--interpreted-frames-native-stack');
+  let [file, argv] = pinned(clientCpu, process.execPath, [...nodeArgs, path.join(__dirname, 'clients-worker.js'), workload, impl]);
+  if (perfFile) {
+    argv = ['record', '-q', '-e', 'cpu-clock', '-F', '1999', '-g', '-k', 'mono', '-o', perfFile, '--', file, ...argv];
+    file = 'perf';
+  }
   // workerpool's children inherit the client's affinity; under --pin split
   // they go to the server CPU like the other servers.
   if (workload.startsWith('pool-') && serverCpu !== null && serverCpu !== clientCpu) env = { ...env, PWC_CHILD_CPU: String(serverCpu) };
   const out = execFileSync(file, argv, { env, timeout: 600000, stdio: ['ignore', 'pipe', 'inherit'] });
   const res = JSON.parse(out.toString().trim().split('\n').pop());
-  return { wall: res.wallNs / 1000 / res.ops, cpu: res.cpuUs / res.ops };
+  return { wall: res.wallNs / 1000 / res.ops, cpu: res.cpuUs / res.ops, res };
+}
+
+const CATEGORIES = ['client', 'socket-js', 'streams', 'socket-native', 'loop', 'gc', 'runtime', 'other'];
+const SOCKET = ['socket-js', 'streams', 'socket-native'];
+
+async function profile(env) {
+  const { categorize } = require('./clients-perf');
+  fs.mkdirSync(perfDir, { recursive: true });
+  console.log('\nshare of the client process\'s CPU samples in the timed window (perf, leaf-first attribution, bench/clients-perf.js);');
+  console.log('socket = socket-js + streams + socket-native (kernel time of its syscalls included); bound = 1/(1 - Node\'s socket share)\n');
+  console.log(`| workload | impl | samples | CPU µs/op | ${CATEGORIES.join(' | ')} | socket | of which kernel | bound |`);
+  console.log(`|---|---|---:|---:|${CATEGORIES.map(() => '---:').join('|')}|---:|---:|---:|`);
+  const rows = [];
+  for (const workload of workloads) {
+    for (const impl of ['node', 'pipewrap']) {
+      const file = path.join(perfDir, `${workload}-${impl}.data`);
+      const m = runOne(env, workload, impl, file);
+      const c = categorize(file, m.res.pid, m.res.t0, m.res.t1);
+      const pct = (k) => (100 * (c.byCategory[k] || 0)) / c.samples;
+      const socket = SOCKET.reduce((a, k) => a + pct(k), 0);
+      const kernel = SOCKET.reduce((a, k) => a + (100 * (c.kernelByCategory[k] || 0)) / c.samples, 0);
+      const bound = impl === 'node' ? `${(1 / (1 - socket / 100)).toFixed(2)}×` : '';
+      rows.push({ workload, impl, cpu: m.cpu, wall: m.wall, ...c });
+      console.log(`| ${workload} | ${impl} | ${c.samples} | ${fmt(m.cpu)} | ${CATEGORIES.map((k) => `${pct(k).toFixed(1)}%`).join(' | ')} | ` +
+        `${socket.toFixed(1)}% | ${kernel.toFixed(1)}% | ${bound} |`);
+    }
+  }
+  fs.writeFileSync(path.join(perfDir, 'summary.json'), JSON.stringify(rows, null, 2));
 }
 
 const fmt = (x) => (x >= 100 ? x.toFixed(1) : x.toFixed(2));
@@ -277,6 +336,10 @@ async function main() {
 
   console.log(`node ${process.version}, ${rounds} rounds, scale ${scale}, placement ${pin}` +
     (clientCpu === null ? ' (unpinned)' : ` (client CPU ${clientCpu}, servers CPU ${serverCpu})`));
+  if (perfDir) {
+    await profile(env);
+    return;
+  }
   const rows = [];
   for (const workload of workloads) {
     const r = { workload, pipewrap: { wall: [], cpu: [] }, node: { wall: [], cpu: [] } };
@@ -311,13 +374,9 @@ async function main() {
 }
 
 main().then(
-  () => {
-    cleanup();
-    process.exit(0);
-  },
+  () => stopServers().then(() => process.exit(0)),
   (err) => {
     console.error(err.stack || err);
-    cleanup();
-    process.exit(1);
+    stopServers().then(() => process.exit(1));
   },
 );
