@@ -48,6 +48,7 @@ const pin = opt('pin', 'split');
 const only = opt('only', null);
 const jsonOut = opt('json', null);
 const perfDir = opt('perf', null);
+const straceDir = opt('strace', null);
 
 const ALL = ['pg-seq', 'pg-pool', 'pg-rows', 'redis-seq', 'redis-parallel', 'redis-pipeline', 'pool-seq', 'pool-parallel'];
 const workloads = only ? only.split(',') : ALL;
@@ -287,7 +288,11 @@ function runOne(env, workload, impl, perfFile) {
   const nodeArgs = ['--no-deprecation'];
   if (perfFile) nodeArgs.push('--perf-basic-prof', '--interpreted-frames-native-stack');
   let [file, argv] = pinned(clientCpu, process.execPath, [...nodeArgs, path.join(__dirname, 'clients-worker.js'), workload, impl]);
-  if (perfFile) {
+  if (straceDir) {
+    // Syscall counts of the client process (its threads too, not its children).
+    argv = ['-c', '-o', path.join(straceDir, `${workload}-${impl}.txt`), '--', file, ...argv];
+    file = 'strace';
+  } else if (perfFile) {
     argv = ['record', '-q', '-e', 'cpu-clock', '-F', '1999', '-g', '-k', 'mono', '-o', perfFile, '--', file, ...argv];
     file = 'perf';
   }
@@ -299,32 +304,46 @@ function runOne(env, workload, impl, perfFile) {
   return { wall: res.wallNs / 1000 / res.ops, cpu: res.cpuUs / res.ops, res };
 }
 
-const CATEGORIES = ['client', 'socket-js', 'streams', 'socket-native', 'loop', 'gc', 'runtime', 'other'];
-const SOCKET = ['socket-js', 'streams', 'socket-native'];
-
 async function profile(env) {
-  const { categorize } = require('./clients-perf');
+  const { report } = require('./clients-perf');
   fs.mkdirSync(perfDir, { recursive: true });
-  console.log('\nshare of the client process\'s CPU samples in the timed window (perf, leaf-first attribution, bench/clients-perf.js);');
-  console.log('socket = socket-js + streams + socket-native (kernel time of its syscalls included); bound = 1/(1 - Node\'s socket share)\n');
-  console.log(`| workload | impl | samples | CPU µs/op | ${CATEGORIES.join(' | ')} | socket | of which kernel | bound |`);
-  console.log(`|---|---|---:|---:|${CATEGORIES.map(() => '---:').join('|')}|---:|---:|---:|`);
-  const rows = [];
+  const runs = [];
   for (const workload of workloads) {
     for (const impl of ['node', 'pipewrap']) {
       const file = path.join(perfDir, `${workload}-${impl}.data`);
       const m = runOne(env, workload, impl, file);
-      const c = categorize(file, m.res.pid, m.res.t0, m.res.t1);
-      const pct = (k) => (100 * (c.byCategory[k] || 0)) / c.samples;
-      const socket = SOCKET.reduce((a, k) => a + pct(k), 0);
-      const kernel = SOCKET.reduce((a, k) => a + (100 * (c.kernelByCategory[k] || 0)) / c.samples, 0);
-      const bound = impl === 'node' ? `${(1 / (1 - socket / 100)).toFixed(2)}×` : '';
-      rows.push({ workload, impl, cpu: m.cpu, wall: m.wall, ...c });
-      console.log(`| ${workload} | ${impl} | ${c.samples} | ${fmt(m.cpu)} | ${CATEGORIES.map((k) => `${pct(k).toFixed(1)}%`).join(' | ')} | ` +
-        `${socket.toFixed(1)}% | ${kernel.toFixed(1)}% | ${bound} |`);
+      fs.writeFileSync(path.join(perfDir, `${workload}-${impl}.json`), JSON.stringify(m.res));
+      runs.push({ workload, impl, file, res: m.res });
     }
   }
-  fs.writeFileSync(path.join(perfDir, 'summary.json'), JSON.stringify(rows, null, 2));
+  report(runs, perfDir);
+}
+
+// --strace DIR: each workload once per implementation under `strace -c`;
+// prints the client's syscalls per op (setup and warm-up included, so
+// approximate), by syscall.
+async function syscalls(env) {
+  fs.mkdirSync(straceDir, { recursive: true });
+  for (const workload of workloads) {
+    const per = {};
+    for (const impl of ['node', 'pipewrap']) {
+      const m = runOne(env, workload, impl);
+      const ops = m.res.ops * 1.1; // + the warm-up (a tenth)
+      const text = fs.readFileSync(path.join(straceDir, `${workload}-${impl}.txt`), 'utf8');
+      for (const line of text.split('\n')) {
+        const f = line.trim().split(/\s+/);
+        if (f.length >= 5 && /^\d/.test(f[0]) && f[f.length - 1] !== 'total') {
+          const calls = Number(f[3]);
+          const name = f[f.length - 1];
+          (per[name] ||= {})[impl] = calls / ops;
+        }
+      }
+    }
+    const rows = Object.entries(per).filter(([, v]) => (v.node || 0) + (v.pipewrap || 0) >= 0.01)
+      .sort((a, b) => (b[1].node || 0) - (a[1].node || 0));
+    console.log(`${workload}: syscalls per op (node / pipewrap): ` +
+      rows.map(([k, v]) => `${k} ${(v.node || 0).toFixed(2)}/${(v.pipewrap || 0).toFixed(2)}`).join(', '));
+  }
 }
 
 const fmt = (x) => (x >= 100 ? x.toFixed(1) : x.toFixed(2));
@@ -338,6 +357,10 @@ async function main() {
     (clientCpu === null ? ' (unpinned)' : ` (client CPU ${clientCpu}, servers CPU ${serverCpu})`));
   if (perfDir) {
     await profile(env);
+    return;
+  }
+  if (straceDir) {
+    await syscalls(env);
     return;
   }
   const rows = [];
