@@ -150,6 +150,14 @@ function report(runs, dir) {
     console.log(`| ${workload} | ${impl} | ${c.samples} | ${fmt(cpu)} | ${CATEGORIES.map((k) => `${pct(k).toFixed(1)}%`).join(' | ')} | ` +
       `${socket.toFixed(1)}% | ${kernel.toFixed(1)}% | ${bound} | ${userBound} |`);
   }
+  console.log('\nthe same in CPU µs per op (share × CPU µs/op); socket user = socket minus its kernel part\n');
+  console.log(`| workload | impl | CPU µs/op | ${CATEGORIES.join(' | ')} | socket | socket user | socket kernel |`);
+  console.log(`|---|---|---:|${CATEGORIES.map(() => '---:').join('|')}|---:|---:|---:|`);
+  for (const r of rows) {
+    const us = (k) => (r.cpu * (r.byCategory[k] || 0)) / r.samples;
+    console.log(`| ${r.workload} | ${r.impl} | ${fmt(r.cpu)} | ${CATEGORIES.map((k) => fmt(us(k))).join(' | ')} | ` +
+      `${fmt((r.cpu * r.socket) / 100)} | ${fmt((r.cpu * (r.socket - r.kernel)) / 100)} | ${fmt((r.cpu * r.kernel) / 100)} |`);
+  }
   if (dir) fs.writeFileSync(path.join(dir, 'summary.json'), JSON.stringify(rows, null, 2));
   return rows;
 }

@@ -49,6 +49,9 @@ const only = opt('only', null);
 const jsonOut = opt('json', null);
 const perfDir = opt('perf', null);
 const straceDir = opt('strace', null);
+// --serve: start the servers, print their env (for running clients-worker.js by hand), wait.
+// --node-args "...": extra node flags for the client runs (e.g. --cpu-prof --cpu-prof-dir=DIR).
+const extraNodeArgs = (opt('node-args', '') || '').split(' ').filter(Boolean);
 
 const ALL = ['pg-seq', 'pg-pool', 'pg-rows', 'redis-seq', 'redis-parallel', 'redis-pipeline', 'pool-seq', 'pool-parallel'];
 const workloads = only ? only.split(',') : ALL;
@@ -285,7 +288,7 @@ const median = (xs) => {
 };
 
 function runOne(env, workload, impl, perfFile) {
-  const nodeArgs = ['--no-deprecation'];
+  const nodeArgs = ['--no-deprecation', ...extraNodeArgs];
   if (perfFile) nodeArgs.push('--perf-basic-prof', '--interpreted-frames-native-stack');
   let [file, argv] = pinned(clientCpu, process.execPath, [...nodeArgs, path.join(__dirname, 'clients-worker.js'), workload, impl]);
   if (straceDir) {
@@ -355,6 +358,12 @@ async function main() {
 
   console.log(`node ${process.version}, ${rounds} rounds, scale ${scale}, placement ${pin}` +
     (clientCpu === null ? ' (unpinned)' : ` (client CPU ${clientCpu}, servers CPU ${serverCpu})`));
+  if (args.includes('--serve')) {
+    // Keep the servers up for manual runs of bench/clients-worker.js.
+    console.log(Object.entries(env).filter(([k]) => k.startsWith('PWC_')).map(([k, v]) => `export ${k}=${v}`).join('\n'));
+    console.log('# servers up; Ctrl-C (SIGINT/SIGTERM) stops them');
+    await new Promise(() => {});
+  }
   if (perfDir) {
     await profile(env);
     return;
