@@ -1,7 +1,8 @@
 'use strict';
 // Where the client process's CPU goes, from `perf record -g` of a
-// bench/clients-worker.js run (node --perf-basic-prof
-// --interpreted-frames-native-stack, perf record -k mono): used by
+// bench/clients-worker.js run (node --perf-prof
+// --interpreted-frames-native-stack, perf record -k mono, perf inject
+// --jit): used by
 // `node bench/clients.js --perf DIR`, or standalone:
 //   node bench/clients-perf.js DIR   (the table again from a --perf DIR)
 //

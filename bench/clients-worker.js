@@ -227,8 +227,8 @@ const workloads = {
   'pool-seq': () => {
     let pool;
     return {
-      count: n(5000),
-      warm: n(500),
+      count: n(20000),
+      warm: n(2000),
       async setup() {
         pool = workerPool(1);
         await pool.exec('echo', ['warm']);
@@ -245,8 +245,8 @@ const workloads = {
   'pool-parallel': () => {
     let pool;
     return {
-      count: n(20000),
-      warm: n(2000),
+      count: n(40000),
+      warm: n(4000),
       async setup() {
         pool = workerPool(2);
         await Promise.all([pool.exec('echo', ['warm']), pool.exec('echo', ['warm'])]);

@@ -26,7 +26,7 @@
 // request/response, see bench/run.js).
 //
 // --perf DIR: instead of timing, runs each workload once per implementation
-// under `perf record -g` (node --perf-basic-prof) and prints where the
+// under `perf record -g` (node --perf-prof, jitdump) and prints where the
 // client's CPU went in its timed window, by category (bench/clients-perf.js),
 // and the bound that the socket layer's share under Node sets: with that
 // share at X, even a free socket layer is at most 1/(1-X) faster in client
@@ -289,7 +289,10 @@ const median = (xs) => {
 
 function runOne(env, workload, impl, perfFile) {
   const nodeArgs = ['--no-deprecation', ...extraNodeArgs];
-  if (perfFile) nodeArgs.push('--perf-basic-prof', '--interpreted-frames-native-stack');
+  // jitdump (--perf-prof, then perf inject --jit): JS code names by time, so
+  // an address V8 reuses after a GC is not named after its old occupant
+  // (a --perf-basic-prof map cannot tell them apart).
+  if (perfFile) nodeArgs.push('--perf-prof', '--interpreted-frames-native-stack');
   let [file, argv] = pinned(clientCpu, process.execPath, [...nodeArgs, path.join(__dirname, 'clients-worker.js'), workload, impl]);
   if (straceDir) {
     // Syscall counts of the client process (its threads too, not its children).
@@ -302,8 +305,14 @@ function runOne(env, workload, impl, perfFile) {
   // workerpool's children inherit the client's affinity; under --pin split
   // they go to the server CPU like the other servers.
   if (workload.startsWith('pool-') && serverCpu !== null && serverCpu !== clientCpu) env = { ...env, PWC_CHILD_CPU: String(serverCpu) };
-  const out = execFileSync(file, argv, { env, timeout: 600000, stdio: ['ignore', 'pipe', 'inherit'] });
+  // Under --perf node writes its jit-<pid>.dump into the cwd: one dir per run.
+  const cwd = perfFile ? fs.mkdtempSync(`${perfFile}-jit-`) : undefined;
+  const out = execFileSync(file, argv, { env, cwd, timeout: 600000, stdio: ['ignore', 'pipe', 'inherit'] });
   const res = JSON.parse(out.toString().trim().split('\n').pop());
+  if (perfFile) {
+    execFileSync('perf', ['inject', '--jit', '-i', perfFile, '-o', `${perfFile}.jit`], { cwd, stdio: ['ignore', 'ignore', 'inherit'] });
+    fs.renameSync(`${perfFile}.jit`, perfFile);
+  }
   return { wall: res.wallNs / 1000 / res.ops, cpu: res.cpuUs / res.ops, res };
 }
 
