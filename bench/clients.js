@@ -106,13 +106,16 @@ const pgBin = needsPg ? pgBinDir() : null;
 if (needsPg && !pgBin) missing.push('PostgreSQL (postgres, initdb)');
 const redisBin = needsRedis ? which('redis-server') : null;
 if (needsRedis && !redisBin) missing.push('Redis (redis-server)');
-for (const mod of ['pg', 'ioredis', 'workerpool']) {
+const modules = [needsPg && 'pg', needsRedis && 'ioredis', workloads.some((w) => w.startsWith('pool-')) && 'workerpool'];
+for (const mod of modules.filter(Boolean)) {
   try {
     require.resolve(mod);
   } catch {
     missing.push(`the npm package ${mod} (npm install)`);
   }
 }
+if (perfDir && !which('perf')) missing.push('perf for --perf (apt-get install linux-perf)');
+if (straceDir && !which('strace')) missing.push('strace for --strace (apt-get install strace)');
 if (missing.length) {
   console.error(`bench:clients needs ${missing.join(', ')}.\n` +
     'On Debian/Ubuntu: apt-get install postgresql redis-server; then npm install in this checkout.\n' +
