@@ -129,9 +129,10 @@ test('corked writes go through _writev (buffers-only and mixed encodings)', asyn
   const writev = client._writev;
   client._writev = calls.must(function (chunks, cb) {
     return writev.call(this, chunks, cb);
-  }, 2);
+  }, 3);
 
-  // Record the form handed to the binding: Buffer list vs. [chunk, enc] pairs.
+  // Record the form handed to the binding: one Buffer (a small all-Buffer
+  // batch is joined), a Buffer list, or [chunk, enc] pairs.
   const forms = [];
   const handle = client._handle;
   const handleWritev = handle.writev;
@@ -139,10 +140,23 @@ test('corked writes go through _writev (buffers-only and mixed encodings)', asyn
     forms.push(allBuffers ? `buffers:${chunks.length}` : `pairs:${chunks.length / 2}`);
     return handleWritev.call(this, req, chunks, allBuffers);
   };
+  const handleWriteBuffer = handle.writeBuffer;
+  handle.writeBuffer = function (req, data) {
+    forms.push(`buffer:${data.length}`);
+    return handleWriteBuffer.call(this, req, data);
+  };
 
   client.cork();
   client.write(Buffer.from('one,'));
   client.write(Buffer.from('two,'));
+  client.uncork();
+  await until(() => client.writableLength === 0);
+
+  // Over 4 KiB in all: the Buffers go as a list.
+  const big = [Buffer.alloc(3000, 'x'), Buffer.alloc(3000, 'y')];
+  client.cork();
+  client.write(big[0]);
+  client.write(big[1]);
   client.uncork();
   await until(() => client.writableLength === 0);
 
@@ -159,11 +173,11 @@ test('corked writes go through _writev (buffers-only and mixed encodings)', asyn
   await until(() => received !== undefined);
   const got = await received;
   const expected = Buffer.concat([
-    Buffer.from('one,two,drei,'), Buffer.from('cafe', 'hex'), Buffer.from('ü,', 'latin1'),
+    Buffer.from('one,two,'), ...big, Buffer.from('drei,'), Buffer.from('cafe', 'hex'), Buffer.from('ü,', 'latin1'),
     Buffer.from('four,'), Buffer.from('5,', 'ucs2'), Buffer.from('€'),
   ]);
   assert.deepEqual(got, expected);
-  assert.deepEqual(forms, ['buffers:2', 'pairs:6']);
+  assert.deepEqual(forms, ['buffer:8', 'buffers:2', 'pairs:6']);
   await closeServer(server);
 });
 
