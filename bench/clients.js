@@ -125,17 +125,7 @@ if (missing.length) {
 
 // --- placement ----------------------------------------------------------------
 
-const allowedCpus = (() => {
-  try {
-    const list = fs.readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s*(.+)$/m)[1];
-    return list.split(',').flatMap((r) => {
-      const [a, b = a] = r.split('-').map(Number);
-      return Array.from({ length: b - a + 1 }, (_, i) => a + i);
-    });
-  } catch {
-    return [];
-  }
-})();
+const { allowedCpus } = require('./common');
 const hasTaskset = Boolean(which('taskset')) && allowedCpus.length > 0;
 let clientCpu = null;
 let serverCpu = null;

@@ -5,12 +5,7 @@
 // JSON line per message, JSON.parse/stringify, no framework. It says
 // "ready" first, as a forked child does.
 const implName = process.argv[2];
-let Pipe, W, st;
-if (implName === 'pipewrap') ({ Pipe, WriteWrap: W, streamBaseState: st } = require('../lib/binding'));
-else {
-  ({ Pipe } = process.binding('pipe_wrap'));
-  ({ WriteWrap: W, streamBaseState: st } = process.binding('stream_wrap'));
-}
+const { Pipe, WriteWrap: W, streamBaseState: st } = require('./common').rawBinding(implName);
 const pipe = new Pipe(2 /* IPC */);
 pipe.open(3);
 const send = (m) => pipe.writeUtf8String(new W(), JSON.stringify(m) + '\n');

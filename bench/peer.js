@@ -170,12 +170,7 @@ const roles = {
 };
 
 // The binding of this implementation: pipewrap's, or Node's internal one.
-function rawBinding() {
-  if (implName === 'pipewrap') return require('../lib/binding');
-  const { Pipe, constants } = process.binding('pipe_wrap');
-  const { WriteWrap, streamBaseState } = process.binding('stream_wrap');
-  return { Pipe, WriteWrap, streamBaseState, constants };
-}
+const rawBinding = () => require('./common').rawBinding(implName);
 
 if (!roles[role]) {
   console.error(`unknown role ${role}; have: ${Object.keys(roles).join(', ')}`);

@@ -99,17 +99,7 @@ const limits = {
 // dearer. So both placements are pinned (taskset; the peer inherits the CPU,
 // or gets PWB_PEER_CPU) and reported as separate rows, and their limits are
 // pinned the same way.
-const allowedCpus = (() => {
-  try {
-    const list = fs.readFileSync('/proc/self/status', 'utf8').match(/^Cpus_allowed_list:\s*(.+)$/m)[1];
-    return list.split(',').flatMap((r) => {
-      const [a, b = a] = r.split('-').map(Number);
-      return Array.from({ length: b - a + 1 }, (_, i) => a + i);
-    });
-  } catch {
-    return [];
-  }
-})();
+const { allowedCpus } = require('./common');
 const hasTaskset = (() => {
   try {
     execFileSync('taskset', ['-c', String(allowedCpus[0] ?? 0), 'true'], { stdio: 'ignore' });

@@ -10,6 +10,7 @@ const path = require('node:path');
 const [implName, workload, scaleArg] = process.argv.slice(2);
 const scale = Number(scaleArg || 1);
 const impl = implName === 'pipewrap' ? require('..') : require('node:net');
+const { rawBinding } = require('./common');
 const forkImpl = implName === 'pipewrap' ? require('..').fork : require('node:child_process').fork;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pwb-'));
@@ -312,12 +313,7 @@ const workloads = {
       env: bothFloor ? process.env : { ...process.env, NODE_CHANNEL_FD: '3', NODE_CHANNEL_SERIALIZATION_MODE: 'json' },
     });
     fs.closeSync(childFd);
-    let Pipe, W, st;
-    if (implName === 'pipewrap') ({ Pipe, WriteWrap: W, streamBaseState: st } = require('../lib/binding'));
-    else {
-      ({ Pipe } = process.binding('pipe_wrap'));
-      ({ WriteWrap: W, streamBaseState: st } = process.binding('stream_wrap'));
-    }
+    const { Pipe, WriteWrap: W, streamBaseState: st } = rawBinding(implName);
     const pipe = new Pipe(2 /* IPC */);
     pipe.open(parentFd);
     const send = (m) => pipe.writeUtf8String(new W(), JSON.stringify(m) + '\n');
@@ -446,14 +442,7 @@ const workloads = {
     const rounds = Math.round(30000 * scale);
     const peer = spawnPeer('raw-echo', []);
     if ((await peer.next()) !== 'ready') throw new Error('peer not ready');
-    const b = implName === 'pipewrap' ? require('../lib/binding') : null;
-    let Pipe, W, st, constants;
-    if (b) ({ Pipe, WriteWrap: W, streamBaseState: st, constants } = b);
-    else {
-      ({ Pipe, constants } = process.binding('pipe_wrap'));
-      ({ WriteWrap: W, streamBaseState: st } = process.binding('stream_wrap'));
-    }
-    const { PipeConnectWrap } = b || process.binding('pipe_wrap');
+    const { Pipe, WriteWrap: W, streamBaseState: st, constants, PipeConnectWrap } = rawBinding(implName);
     const msg = Buffer.alloc(64, 97);
     const c = new Pipe(constants.SOCKET);
     const req = new PipeConnectWrap();
@@ -724,14 +713,7 @@ function oneway(fullCount, make, options = {}) {
 }
 
 function rawPair(cb) {
-  const b = implName === 'pipewrap' ? require('../lib/binding') : null;
-  let Pipe, W, st, constants;
-  if (b) ({ Pipe, WriteWrap: W, streamBaseState: st, constants } = b);
-  else {
-    ({ Pipe, constants } = process.binding('pipe_wrap'));
-    ({ WriteWrap: W, streamBaseState: st } = process.binding('stream_wrap'));
-  }
-  const { PipeConnectWrap } = b || process.binding('pipe_wrap');
+  const { Pipe, WriteWrap: W, streamBaseState: st, constants, PipeConnectWrap } = rawBinding(implName);
   const server = new Pipe(constants.SERVER);
   server.bind(sockPath);
   server.listen(16);
