@@ -335,16 +335,8 @@ const workloads = {
         } else if (--left === 0) {
           const s = seconds(t0);
           const c1 = procCpuSplit(child.pid);
-          const { user, system } = process.cpuUsage(window.cpu);
+          const split = echoCpuSplit(count, c0, c1);
           child.kill();
-          const split = { userPerOp: user / count, sysPerOp: system / count };
-          if (c0 !== null && c1 !== null) {
-            Object.assign(split, {
-              childCpuPerOp: (c1[0] + c1[1] - c0[0] - c0[1]) / count,
-              childUserPerOp: (c1[0] - c0[0]) / count,
-              childSysPerOp: (c1[1] - c0[1]) / count,
-            });
-          }
           return finish(count / s, 'round trips/s', split);
         }
         send({ n: left });
@@ -575,17 +567,8 @@ function echo(child) {
         if (--left === 0) {
           const s = seconds(t0);
           const c1 = procCpuSplit(child.pid);
-          const { user, system } = process.cpuUsage(window.cpu);
+          const split = echoCpuSplit(count, c0, c1);
           child.kill();
-          // CPU per round trip, user and system apart (child from /proc).
-          const split = { userPerOp: user / count, sysPerOp: system / count };
-          if (c0 !== null && c1 !== null) {
-            Object.assign(split, {
-              childCpuPerOp: (c1[0] + c1[1] - c0[0] - c0[1]) / count,
-              childUserPerOp: (c1[0] - c0[0]) / count,
-              childSysPerOp: (c1[1] - c0[1]) / count,
-            });
-          }
           return finish(count / s, 'round trips/s', split);
         }
         child.send({ n: left });
@@ -599,6 +582,22 @@ function echo(child) {
 function procCpu(pid) {
   const c = procCpuSplit(pid);
   return c === null ? null : c[0] + c[1];
+}
+
+// CPU per round trip of an echo workload, user and system apart: this
+// process over the measured window, the child from /proc samples c0 and c1
+// ([user, system] or null) taken at the window's ends.
+function echoCpuSplit(count, c0, c1) {
+  const { user, system } = process.cpuUsage(window.cpu);
+  const split = { userPerOp: user / count, sysPerOp: system / count };
+  if (c0 !== null && c1 !== null) {
+    Object.assign(split, {
+      childCpuPerOp: (c1[0] + c1[1] - c0[0] - c0[1]) / count,
+      childUserPerOp: (c1[0] - c0[0]) / count,
+      childSysPerOp: (c1[1] - c0[1]) / count,
+    });
+  }
+  return split;
 }
 
 // [user, system] CPU time of a process (µs) from /proc, or null.
