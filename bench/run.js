@@ -42,11 +42,16 @@ const workloads = [
   // child, bench/ipc-child-open.js) against Node at both ends.
   ['ipc-echo-1cpu', 'round trips/s', 1.3],
   ['ipc-echo-floor-1cpu', 'round trips/s', null],
+  // Reference, not a target: that floor delivering each message as Node's
+  // channel does (one process.nextTick and an emit per message), the
+  // thinnest parent that keeps Node's observable delivery.
+  ['ipc-echo-floor-tick-1cpu', 'round trips/s', null],
   ['ipc-echo-both-1cpu', 'round trips/s', 1.6],
   // Reference, not a target: ipc-echo-floor with the same thin loop in the
   // child too (bench/ipc-child-floor.js), both on pipewrap's Pipe or both
   // on Node's: what any channel between two Node processes could reach.
   ['ipc-echo-both-floor-1cpu', 'round trips/s', null],
+  ['ipc-echo-both-floor-tick-1cpu', 'round trips/s', null],
   ['raw-pingpong', 'round trips/s', 1.0],
   ['raw-bulk', 'MB/s', 1.0],
   // Two processes of the same implementation (bench/peer.js), the shape
@@ -115,6 +120,8 @@ const placements = {
   // The forked child inherits the parent's CPU.
   'ipc-echo-1cpu': { cpu: allowedCpus[0] },
   'ipc-echo-floor-1cpu': { cpu: allowedCpus[0] },
+  'ipc-echo-floor-tick-1cpu': { cpu: allowedCpus[0] },
+  'ipc-echo-both-floor-tick-1cpu': { cpu: allowedCpus[0] },
   'ipc-echo-both-1cpu': { cpu: allowedCpus[0] },
   'ipc-echo-both-floor-1cpu': { cpu: allowedCpus[0] },
 };

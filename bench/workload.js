@@ -275,6 +275,19 @@ const workloads = {
     return workloads['ipc-echo-floor']();
   },
 
+  // The floor with Node's delivery: each message reaches its listener as a
+  // channel's 'message' does, one process.nextTick per message and an
+  // EventEmitter emit (Node's channel does both; a parent that keeps Node's
+  // observable order and async context cannot skip them).
+  'ipc-echo-floor-tick-1cpu'() {
+    return workloads['ipc-echo-floor']();
+  },
+
+  // ipc-echo-both-floor-1cpu with Node's delivery (above) at both ends.
+  'ipc-echo-both-floor-tick-1cpu'() {
+    return workloads['ipc-echo-floor']();
+  },
+
   // The in-Node floor at both ends, one CPU: the floor parent and a child
   // that is the same thin loop (raw Pipe on fd 3, one JSON line per
   // message, no framework), each on the implementation's own Pipe. What
@@ -307,7 +320,10 @@ const workloads = {
     // ipc-echo-both-floor-1cpu: the child is the same thin loop
     // (bench/ipc-child-floor.js), on the same implementation's Pipe.
     const bothFloor = workload.startsWith('ipc-echo-both-floor');
-    const argv = bothFloor ? [path.join(__dirname, 'ipc-child-floor.js'), implName] : [path.join(__dirname, 'ipc-child.js'), 'echo', '0'];
+    const tick = workload.includes('-tick');
+    const argv = bothFloor
+      ? [path.join(__dirname, 'ipc-child-floor.js'), implName, tick ? 'tick' : 'direct']
+      : [path.join(__dirname, 'ipc-child.js'), 'echo', '0'];
     const child = spawn(process.execPath, ['--no-deprecation', ...argv], {
       stdio: ['ignore', 'inherit', 'inherit', childFd],
       env: bothFloor ? process.env : { ...process.env, NODE_CHANNEL_FD: '3', NODE_CHANNEL_SERIALIZATION_MODE: 'json' },
@@ -321,6 +337,24 @@ const workloads = {
     let t0 = null;
     let c0 = null;
     let pending = '';
+    const onMessage = (msg) => {
+      if (t0 === null) {
+        if (msg !== 'ready') throw new Error('expected ready');
+        c0 = procCpuSplit(child.pid);
+        t0 = start();
+      } else if (--left === 0) {
+        const s = seconds(t0);
+        const c1 = procCpuSplit(child.pid);
+        const split = echoCpuSplit(count, c0, c1);
+        child.kill();
+        return finish(count / s, 'round trips/s', split);
+      }
+      send({ n: left });
+    };
+    const emitter = new (require('node:events'))();
+    emitter.on('message', onMessage);
+    const emitMessage = (msg) => emitter.emit('message', msg);
+    const deliver = workload.includes('-tick') ? (msg) => process.nextTick(emitMessage, msg) : onMessage;
     pipe.onread = (ab) => {
       if (!ab) return;
       pending += Buffer.from(ab, st[1], st[0]).toString();
@@ -328,18 +362,7 @@ const workloads = {
       while ((nl = pending.indexOf('\n')) !== -1) {
         const msg = JSON.parse(pending.slice(0, nl));
         pending = pending.slice(nl + 1);
-        if (t0 === null) {
-          if (msg !== 'ready') throw new Error('expected ready');
-          c0 = procCpuSplit(child.pid);
-          t0 = start();
-        } else if (--left === 0) {
-          const s = seconds(t0);
-          const c1 = procCpuSplit(child.pid);
-          const split = echoCpuSplit(count, c0, c1);
-          child.kill();
-          return finish(count / s, 'round trips/s', split);
-        }
-        send({ n: left });
+        deliver(msg);
       }
     };
     pipe.readStart();
