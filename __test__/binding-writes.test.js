@@ -174,3 +174,47 @@ test('strings of every size around the conversion scratch buffer arrive intact',
   a.close();
   r.close();
 });
+
+test('long strings are converted as Buffer.from converts them, in every encoding and in writev', async () => {
+  const { a, r } = pair();
+  // Longer than the scratch buffer (converted once into a buffer sized for
+  // the worst case): lone surrogates (UTF-8 writes U+FFFD), characters above
+  // U+00FF (latin1 keeps the low byte), a cons string (built by +=), and
+  // the empty string.
+  let cons = '';
+  for (let i = 0; i < 3000; i++) cons += `{"i":${i},"s":"é€"}\n`;
+  const long = [
+    'a\ud800b\udc00'.repeat(9000),
+    'ÿĀ€😀'.repeat(8000),
+    cons,
+    'x'.repeat(70000),
+    '',
+  ];
+  const writes = [];
+  for (const str of long) {
+    writes.push(['writeUtf8String', str, 'utf8']);
+    writes.push(['writeLatin1String', str, 'latin1']);
+    writes.push(['writeAsciiString', str, 'latin1']);
+    writes.push(['writeUcs2String', str, 'utf16le']);
+  }
+  const chunks = [long[0], 'utf8', Buffer.from('|'), 'buffer', long[1], 'latin1', long[2], 'utf8'];
+  const chunksBytes = Buffer.concat([
+    Buffer.from(long[0], 'utf8'), Buffer.from('|'), Buffer.from(long[1], 'latin1'), Buffer.from(long[2], 'utf8'),
+  ]);
+  const expected = Buffer.concat([...writes.map(([, str, enc]) => Buffer.from(str, enc)), chunksBytes]);
+  const done = readAll(r, expected.length);
+  let completed = 0;
+  for (const [method, str] of writes) {
+    const req = new WriteWrap();
+    req.oncomplete = () => completed++;
+    assert.equal(a[method](req, str), 0, method);
+  }
+  const req = new WriteWrap();
+  req.oncomplete = () => completed++;
+  assert.equal(a.writev(req, chunks, false), 0);
+  const received = Buffer.concat(await done);
+  assert.equal(received.length, expected.length);
+  assert.ok(received.equals(expected));
+  a.close();
+  r.close();
+});
