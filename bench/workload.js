@@ -251,6 +251,15 @@ const workloads = {
     onewayBound(30000, nested);
   },
 
+  // The in-Node floor of ipc-oneway-nested: the thinnest parent that has to
+  // encode the messages (the implementation's own raw Pipe on the channel,
+  // JSON.stringify per message inside the timed window, the lines joined
+  // in groups of about 16 KiB, one write per group, no framework), with the
+  // same plain Node child. What any Node parent could reach.
+  'ipc-oneway-nested-floor'() {
+    onewayBound(30000, nested, { live: true });
+  },
+
   'ipc-oneway-4k'() {
     const s = 'x'.repeat(4096);
     oneway(20000, () => s);
@@ -670,7 +679,12 @@ function nested(i) {
 // reads it as the socket fills); timed until the child has received them
 // all. No parent can deliver them faster to this child: the bound of the
 // ipc-oneway-* rows.
-function onewayBound(fullCount, make) {
+// count messages made by make(i) to a plain Node child over a raw Pipe on
+// the channel (the implementation's own, or ours when it is the bound),
+// timed until the child has received them all. Without `live` they are
+// encoded before the clock starts and written at once (the child's bound);
+// with it, encoded in the window and written in groups (a parent's floor).
+function onewayBound(fullCount, make, { live = false } = {}) {
   const count = Math.max(10, Math.round(fullCount * scale));
   const { spawn } = require('node:child_process');
   const binding = require('../lib/binding');
@@ -680,10 +694,29 @@ function onewayBound(fullCount, make) {
     env: { ...process.env, NODE_CHANNEL_FD: '3', NODE_CHANNEL_SERIALIZATION_MODE: 'json' },
   });
   fs.closeSync(childFd);
-  const { Pipe, WriteWrap, streamBaseState: st } = binding;
+  const { Pipe, WriteWrap, streamBaseState: st } = live ? rawBinding(implName) : binding;
   const pipe = new Pipe(2 /* IPC */);
   pipe.open(parentFd);
-  const payload = Buffer.from(Array.from({ length: count }, (_, i) => JSON.stringify(make(i)) + '\n').join(''));
+  const msgs = live ? Array.from({ length: count }, (_, i) => make(i)) : null;
+  const payload = live ? null : Buffer.from(Array.from({ length: count }, (_, i) => JSON.stringify(make(i)) + '\n').join(''));
+  const write = (data) => {
+    const req = new WriteWrap();
+    req.oncomplete = () => {};
+    const err = typeof data === 'string' ? pipe.writeUtf8String(req, data) : pipe.writeBuffer(req, data);
+    if (err) throw new Error('write ' + err);
+  };
+  const sendAll = () => {
+    if (!live) return write(payload);
+    let group = '';
+    for (let i = 0; i < count; i++) {
+      group += JSON.stringify(msgs[i]) + '\n';
+      if (group.length >= 16384) {
+        write(group);
+        group = '';
+      }
+    }
+    if (group) write(group);
+  };
   let pending = '';
   let t0 = null;
   let c0 = null;
@@ -697,10 +730,7 @@ function onewayBound(fullCount, make) {
       if (msg === 'ready') {
         c0 = procCpu(child.pid);
         t0 = start();
-        const req = new WriteWrap();
-        req.oncomplete = () => {};
-        const err = pipe.writeBuffer(req, payload);
-        if (err) throw new Error('write ' + err);
+        sendAll();
       } else if (msg === 'done') {
         const s = seconds(t0);
         const c1 = procCpu(child.pid);
