@@ -1,5 +1,5 @@
 'use strict';
-// npm run bench [-- --rounds N --scale S --only a,b --quick]
+// npm run bench [-- --rounds N --scale S --only a,b --quick --interleave --no-write]
 // Runs every workload for pipewrap and Node's built-in in the same run,
 // alternating A B / B A over the rounds, each run in a fresh process. Prints
 // medians, the ratio pipewrap/Node of the medians, and the min..max of the
@@ -19,6 +19,7 @@ const rounds = Number(opt('rounds', quick ? 1 : 5));
 const scale = Number(opt('scale', quick ? 0.05 : 1));
 const only = opt('only', null);
 const noWrite = args.includes('--no-write') || quick;
+const interleave = args.includes('--interleave');
 
 const workloads = [
   ['pingpong', 'round trips/s', 1.25],
@@ -215,37 +216,35 @@ function runLimit(workload, { mode, count, example = 'epoll_limit', workload: bo
 }
 
 const rows = [];
-for (const [workload, unit, target] of workloads) {
-  const skip = placementSkip(workload);
-  if (skip) {
-    console.log(`${workload.padEnd(19)} skipped: ${skip}`);
-    continue;
+// One row's measurements over the rounds.
+function newRow(workload, unit, target) {
+  return { workload, unit, target, pw: [], nd: [], pwCpu: [], ndCpu: [], pwExtra: [], ndExtra: [], lim: [], limCpu: [] };
+}
+
+// Round r of a row: both implementations (alternating which goes first),
+// then its limit, if it has one.
+function runRound(state, r) {
+  const { workload, pw, nd, pwCpu, ndCpu, pwExtra, ndExtra, lim, limCpu } = state;
+  const order = r % 2 === 0 ? ['pipewrap', 'node'] : ['node', 'pipewrap'];
+  for (const impl of order) {
+    const res = runOne(impl, workload);
+    (impl === 'pipewrap' ? pw : nd).push(res.value);
+    (impl === 'pipewrap' ? pwExtra : ndExtra).push(res);
+    if (res.cpuPerOp !== undefined) (impl === 'pipewrap' ? pwCpu : ndCpu).push(res.cpuPerOp);
   }
-  if (unpinned(workload)) console.log(`${workload}: taskset not available, running unpinned (the rate is bimodal)`);
-  const pw = [];
-  const nd = [];
-  const pwCpu = [];
-  const ndCpu = [];
-  const pwExtra = [];
-  const ndExtra = [];
-  const lim = [];
-  const limCpu = [];
-  for (let r = 0; r < rounds; r++) {
-    const order = r % 2 === 0 ? ['pipewrap', 'node'] : ['node', 'pipewrap'];
-    for (const impl of order) {
-      const res = runOne(impl, workload);
-      (impl === 'pipewrap' ? pw : nd).push(res.value);
-      (impl === 'pipewrap' ? pwExtra : ndExtra).push(res);
-      if (res.cpuPerOp !== undefined) (impl === 'pipewrap' ? pwCpu : ndCpu).push(res.cpuPerOp);
-    }
-    if (limits[workload]) {
-      const res = runLimit(workload, limits[workload]);
-      if (res) {
-        lim.push(res.value);
-        limCpu.push(res.cpuPerOp);
-      }
+  if (limits[workload]) {
+    const res = runLimit(workload, limits[workload]);
+    if (res) {
+      lim.push(res.value);
+      limCpu.push(res.cpuPerOp);
     }
   }
+}
+
+// Medians, ratios and limits of a row once its rounds are done; printed and
+// added to `rows`.
+function summarize(state) {
+  const { workload, unit, target, pw, nd, pwCpu, ndCpu, pwExtra, ndExtra, lim, limCpu } = state;
   // CPU per operation of the process under test (for ipc-*, the parent):
   // the ratio Node / pipewrap, so > 1 means pipewrap spends less CPU.
   const cpu = pwCpu.length ? { pipewrap: median(pwCpu), node: median(ndCpu) } : null;
@@ -294,6 +293,32 @@ for (const [workload, unit, target] of workloads) {
   }
   if (row.idle) console.log(`${''.padEnd(19)} ${idleText(row.idle)}`);
 }
+
+// Rows run one after another, each through all its rounds; with
+// --interleave the rounds are outermost (round 1 of every row, then round 2
+// ...), so rows compared with each other (a row and its floor) see the same
+// stretch of machine noise.
+const states = [];
+for (const [workload, unit, target] of workloads) {
+  const skip = placementSkip(workload);
+  if (skip) {
+    console.log(`${workload.padEnd(19)} skipped: ${skip}`);
+    continue;
+  }
+  if (unpinned(workload)) console.log(`${workload}: taskset not available, running unpinned (the rate is bimodal)`);
+  const state = newRow(workload, unit, target);
+  if (interleave) {
+    states.push(state);
+    continue;
+  }
+  for (let r = 0; r < rounds; r++) runRound(state, r);
+  summarize(state);
+}
+for (let r = 0; r < rounds && states.length; r++) {
+  for (const state of states) runRound(state, r);
+  console.log(`round ${r + 1} of ${rounds} done`);
+}
+for (const state of states) summarize(state);
 
 function pct(x) {
   return `${(x * 100).toFixed(0)}%`;
