@@ -415,7 +415,7 @@ if (!noWrite) {
     '# pipewrap benchmark results',
     '',
     `Machine: ${os.cpus().length} × ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}; Node ${process.version}.`,
-    `Rounds: ${rounds} (alternating A B / B A, each run a fresh process), scale ${scale}. Medians; ratio = pipewrap / Node (idle: Node / pipewrap, so > 1 is better); min..max are the per-round paired ratios.`,
+    `Rounds: ${rounds} (alternating A B / B A, each run a fresh process${interleave ? '; interleaved: round 1 of every row, then round 2, ...' : ''}), scale ${scale}. Medians; ratio = pipewrap / Node (idle: Node / pipewrap, so > 1 is better); min..max are the per-round paired ratios.`,
     '',
     '| workload | unit | pipewrap | Node | ratio | paired min..max | target | CPU µs/op pipewrap | CPU µs/op Node | CPU ratio |',
     '|---|---|---:|---:|---:|---|---:|---:|---:|---:|',
