@@ -43,3 +43,28 @@ test('sockets alone do not load the IPC layer; fork, openChannel and IPCChannel 
   assert.equal(r.same, true);
   assert.deepEqual(r.types, ['function', 'function', 'function']);
 });
+
+test('the lazy members keep their place, and can be assigned (strict mode) before and after first use', () => {
+  const r = inFreshProcess(`
+    'use strict';
+    const order = Object.keys(pw);
+    pw.openChannel = function stubbed() {};
+    const afterAssign = loaded();
+    const real = pw.fork;
+    pw.fork = function stubbedFork() {};
+    const d = Object.getOwnPropertyDescriptor(pw, 'fork');
+    console.log(JSON.stringify({
+      order, afterAssign, openChannel: pw.openChannel.name, fork: pw.fork.name, realType: typeof real,
+      descriptor: { writable: d.writable, enumerable: d.enumerable, configurable: d.configurable },
+      orderAfter: Object.keys(pw),
+    }));
+  `);
+  const i = r.order.indexOf('createConnection');
+  assert.deepEqual(r.order.slice(i + 1, i + 4), ['fork', 'openChannel', 'IPCChannel']);
+  assert.deepEqual(r.orderAfter, r.order);
+  assert.deepEqual(r.afterAssign, [], 'assigning does not load the IPC layer');
+  assert.equal(r.openChannel, 'stubbed');
+  assert.equal(r.fork, 'stubbedFork');
+  assert.equal(r.realType, 'function');
+  assert.deepEqual(r.descriptor, { writable: true, enumerable: true, configurable: true });
+});

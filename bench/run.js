@@ -296,8 +296,8 @@ function summarize(state) {
 
 // Rows run one after another, each through all its rounds; with
 // --interleave the rounds are outermost (round 1 of every row, then round 2
-// ...), so rows compared with each other (a row and its floor) see the same
-// stretch of machine noise.
+// in reverse order, ...), so rows compared with each other (a row and its
+// floor) see the same stretch of machine noise.
 const states = [];
 for (const [workload, unit, target] of workloads) {
   const skip = placementSkip(workload);
@@ -315,7 +315,8 @@ for (const [workload, unit, target] of workloads) {
   summarize(state);
 }
 for (let r = 0; r < rounds && states.length; r++) {
-  for (const state of states) runRound(state, r);
+  // Every other round in reverse, so no row always runs just before another.
+  for (const state of r % 2 ? [...states].reverse() : states) runRound(state, r);
   console.log(`round ${r + 1} of ${rounds} done`);
 }
 for (const state of states) summarize(state);

@@ -62,8 +62,13 @@ fn one_byte_string(env: napi_env, v: napi_value, get: GetOneByteString, latin1: 
   let mut len = 0usize;
   // SAFETY: buf has cap + 1 bytes of capacity, the size passed (the getter
   // writes at most cap bytes and a NUL, and reports the bytes it wrote).
-  unsafe { get(env, v, buf.as_mut_ptr().cast(), cap + 1, &mut len) };
-  // SAFETY: the getter initialised the first len <= cap bytes.
+  let status = unsafe { get(env, v, buf.as_mut_ptr().cast(), cap + 1, &mut len) };
+  if status != napi_sys::Status::napi_ok {
+    // Callers pass strings only; whatever a failed call wrote is not used.
+    return Vec::new();
+  }
+  // SAFETY: on success Node's getters report exactly the bytes they wrote
+  // (N-API's contract for napi_get_value_string_*), at most cap of them.
   unsafe { buf.set_len(len.min(cap)) };
   buf
 }
