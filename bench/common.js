@@ -25,4 +25,21 @@ const allowedCpus = (() => {
   }
 })();
 
-module.exports = { rawBinding, allowedCpus };
+// Reads JSON lines from a raw Pipe (`st`: its implementation's
+// streamBaseState) and calls onMessage(message) for each; onEnd() at EOF.
+// The floor loops' whole framework: one line per message, ASCII payloads.
+function onJsonLines(pipe, st, onMessage, onEnd = () => {}) {
+  let pending = '';
+  pipe.onread = (ab) => {
+    if (!ab) return onEnd();
+    pending += Buffer.from(ab, st[1], st[0]).toString();
+    let nl;
+    while ((nl = pending.indexOf('\n')) !== -1) {
+      const msg = JSON.parse(pending.slice(0, nl));
+      pending = pending.slice(nl + 1);
+      onMessage(msg);
+    }
+  };
+}
+
+module.exports = { rawBinding, allowedCpus, onJsonLines };

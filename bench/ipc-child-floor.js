@@ -8,7 +8,8 @@
 // and an EventEmitter emit per message); `direct`: straight from onread.
 const implName = process.argv[2];
 const tick = process.argv[3] === 'tick';
-const { Pipe, WriteWrap: W, streamBaseState: st } = require('./common').rawBinding(implName);
+const { rawBinding, onJsonLines } = require('./common');
+const { Pipe, WriteWrap: W, streamBaseState: st } = rawBinding(implName);
 const pipe = new Pipe(2 /* IPC */);
 pipe.open(3);
 const send = (m) => pipe.writeUtf8String(new W(), JSON.stringify(m) + '\n');
@@ -16,19 +17,6 @@ const emitter = new (require('node:events'))();
 emitter.on('message', send);
 const emitMessage = (msg) => emitter.emit('message', msg);
 const deliver = tick ? (msg) => process.nextTick(emitMessage, msg) : send;
-let pending = '';
-pipe.onread = (ab) => {
-  if (!ab) {
-    pipe.close();
-    return;
-  }
-  pending += Buffer.from(ab, st[1], st[0]).toString();
-  let nl;
-  while ((nl = pending.indexOf('\n')) !== -1) {
-    const msg = JSON.parse(pending.slice(0, nl));
-    pending = pending.slice(nl + 1);
-    deliver(msg);
-  }
-};
+onJsonLines(pipe, st, deliver, () => pipe.close());
 pipe.readStart();
 send('ready');

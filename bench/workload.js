@@ -10,7 +10,7 @@ const path = require('node:path');
 const [implName, workload, scaleArg] = process.argv.slice(2);
 const scale = Number(scaleArg || 1);
 const impl = implName === 'pipewrap' ? require('..') : require('node:net');
-const { rawBinding } = require('./common');
+const { rawBinding, onJsonLines } = require('./common');
 const forkImpl = implName === 'pipewrap' ? require('..').fork : require('node:child_process').fork;
 
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pwb-'));
@@ -347,7 +347,6 @@ const workloads = {
     let left = count;
     let t0 = null;
     let c0 = null;
-    let pending = '';
     const onMessage = (msg) => {
       if (t0 === null) {
         if (msg !== 'ready') throw new Error('expected ready');
@@ -366,16 +365,7 @@ const workloads = {
     emitter.on('message', onMessage);
     const emitMessage = (msg) => emitter.emit('message', msg);
     const deliver = tick ? (msg) => process.nextTick(emitMessage, msg) : onMessage;
-    pipe.onread = (ab) => {
-      if (!ab) return;
-      pending += Buffer.from(ab, st[1], st[0]).toString();
-      let nl;
-      while ((nl = pending.indexOf('\n')) !== -1) {
-        const msg = JSON.parse(pending.slice(0, nl));
-        pending = pending.slice(nl + 1);
-        deliver(msg);
-      }
-    };
+    onJsonLines(pipe, st, deliver);
     pipe.readStart();
   },
 
@@ -715,28 +705,20 @@ function onewayBound(fullCount, make, { live = false } = {}) {
     }
     if (group) write(group);
   };
-  let pending = '';
   let t0 = null;
   let c0 = null;
-  pipe.onread = (ab) => {
-    if (!ab) return;
-    pending += Buffer.from(ab, st[1], st[0]).toString();
-    let nl;
-    while ((nl = pending.indexOf('\n')) !== -1) {
-      const msg = JSON.parse(pending.slice(0, nl));
-      pending = pending.slice(nl + 1);
-      if (msg === 'ready') {
-        c0 = procCpu(child.pid);
-        t0 = start();
-        sendAll();
-      } else if (msg === 'done') {
-        const s = seconds(t0);
-        const c1 = procCpu(child.pid);
-        child.kill();
-        finish(count / s, 'messages/s', c0 === null || c1 === null ? {} : { childCpuPerOp: (c1 - c0) / count });
-      }
+  onJsonLines(pipe, st, (msg) => {
+    if (msg === 'ready') {
+      c0 = procCpu(child.pid);
+      t0 = start();
+      sendAll();
+    } else if (msg === 'done') {
+      const s = seconds(t0);
+      const c1 = procCpu(child.pid);
+      child.kill();
+      finish(count / s, 'messages/s', c0 === null || c1 === null ? {} : { childCpuPerOp: (c1 - c0) / count });
     }
-  };
+  });
   pipe.readStart();
 }
 
