@@ -34,6 +34,12 @@ const MAX_HANDLE_RETRANSMISSIONS = 3;
 const WRITE_QUEUE_HIGH_WATER = 65536 * 2;
 // How much of a batch one write takes (about a socket buffer's worth).
 const WRITE_PIECE = 256 * 1024;
+// How much a batch grows between two tries to hand the socket what the peer
+// has read meanwhile: a quarter of a piece, so a peer that reads faster
+// than this process encodes does not wait for a whole piece (a socket
+// buffer holds ~1,000 short messages; bench ipc-oneway-nested, pipewrap-only
+// A/B of 16 pairs: +8% with 64 KiB against 256 KiB; 16 KiB was slower).
+const TRY_FLUSH_EVERY = 64 * 1024;
 const INTERNAL_PREFIX = 'NODE_';
 const noop = () => {};
 // send()'s options when none are given (never written to).
@@ -402,18 +408,18 @@ class ChannelCore {
       this.batch = new Batch();
       this.batchCallbacks = [];
       this.batchCallbacksTaken = 0;
-      this.nextTryFlush = WRITE_PIECE;
+      this.nextTryFlush = TRY_FLUSH_EVERY;
     }
     const batch = this.batch;
     batch.addMessage(this.mode, message);
     if (typeof callback === 'function') this.batchCallbacks.push(batch.counted, callback);
-    // A send() loop can queue far more than one loop turn: once a write's
-    // worth is waiting, let the socket take what the peer has read
+    // A send() loop can queue far more than one loop turn: each time
+    // TRY_FLUSH_EVERY more is waiting, let the socket take what the peer has read
     // meanwhile, and go on with the batch if the native queue emptied,
     // so the peer works while this loop runs (not only after it).
-    // One try per write's worth added, not one per message.
+    // One try per TRY_FLUSH_EVERY added, not one per message.
     if (batch.counted >= this.nextTryFlush && this.pipe.tryFlush !== undefined) {
-      this.nextTryFlush = batch.counted + WRITE_PIECE;
+      this.nextTryFlush = batch.counted + TRY_FLUSH_EVERY;
       if (this.pipe.tryFlush() === 0) this.flushBatch();
     }
   }
