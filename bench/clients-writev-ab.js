@@ -6,37 +6,17 @@
 // uncork(), so the stream hands _writev() one batch of five buffers. Runs
 // it in one process over a Unix socket (the reader drains in the same
 // process), three ways, alternating, each in a fresh process:
-//   stock   pipewrap as it is (handle.writev with the five chunks)
-//   concat  pipewrap with the _writev() proposed in bench/notes-clients.md
-//           (a small all-Buffer batch copied into one Buffer, one
-//           writeBuffer), patched in here by assignment, lib/net.js unchanged
+//   writev  pipewrap with the _writev() before the batch was joined (every
+//           batch through handle.writev), patched in here by assignment
+//   stock   pipewrap as it is (a small all-Buffer batch copied into one
+//           Buffer, one writeBuffer: lib/net.js concatSmallBuffers)
 //   node    Node's net
 // Prints medians of CPU ns per corked group (and wall), and the ratios.
 const { execFileSync } = require('node:child_process');
 
-const WRITEV_CONCAT_MAX_BYTES = 4096;
-const WRITEV_CONCAT_MAX_CHUNKS = 64;
-// lib/net.js marks a sendFds() Buffer with its private Symbol('pipewrap.fds');
-// from outside it is found by its description.
-const hasFds = (c) => Object.getOwnPropertySymbols(c.chunk).some((s) => s.description === 'pipewrap.fds');
-
-// The proposed _writev (the diff in bench/notes-clients.md), from outside.
-function concatWritev(data, cb) {
-  if (data.allBuffers === true && data.length <= WRITEV_CONCAT_MAX_CHUNKS) {
-    let total = 0;
-    for (let i = 0; i < data.length; i++) total += data[i].chunk.length;
-    if (total <= WRITEV_CONCAT_MAX_BYTES && !data.some(hasFds)) {
-      const buf = Buffer.allocUnsafe(total);
-      let off = 0;
-      for (let i = 0; i < data.length; i++) {
-        const c = data[i].chunk;
-        buf.set(c, off);
-        off += c.length;
-      }
-      this._writeGeneric(false, buf, 'buffer', cb);
-      return;
-    }
-  }
+// The _writev() of lib/net.js before the join: every corked batch goes to
+// the binding's writev as it is.
+function writevAlways(data, cb) {
   this._writeGeneric(true, data, '', cb);
 }
 
@@ -45,7 +25,7 @@ function child(impl, groups, chunkCount) {
   const os = require('node:os');
   const path = require('node:path');
   const pipewrap = require('../lib/index.js');
-  if (impl === 'concat') pipewrap.Socket.prototype._writev = concatWritev;
+  if (impl === 'writev') pipewrap.Socket.prototype._writev = writevAlways;
   const sizes = chunkCount === 5 ? [41, 31, 7, 10, 5] : Array.from({ length: chunkCount }, () => 20);
   const chunks = sizes.map((n, i) => Buffer.alloc(n, i + 1));
   const per = sizes.reduce((a, b) => a + b, 0);
@@ -87,11 +67,7 @@ function child(impl, groups, chunkCount) {
   });
 }
 
-module.exports = { concatWritev };
-
-if (require.main !== module) {
-  // required for concatWritev only
-} else if (process.argv[2] === '--child') {
+if (process.argv[2] === '--child') {
   child(process.argv[3], Number(process.argv[4]), Number(process.argv[5]));
 } else {
   const args = process.argv.slice(2);
@@ -107,8 +83,8 @@ if (require.main !== module) {
     return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
   };
   for (const chunkCount of [5, 20]) {
-    const res = { stock: [], concat: [], node: [] };
-    const order = ['stock', 'concat', 'node'];
+    const res = { writev: [], stock: [], node: [] };
+    const order = ['writev', 'stock', 'node'];
     for (let r = 0; r < rounds; r++) {
       for (const impl of r % 2 ? [...order].reverse() : order) {
         const out = execFileSync(process.execPath, [__filename, '--child', impl, String(groups), String(chunkCount)], { encoding: 'utf8' });
@@ -117,8 +93,8 @@ if (require.main !== module) {
     }
     const m = (impl, k) => median(res[impl].map((x) => x[k]));
     console.log(`${chunkCount} chunks per corked group, ${rounds} rounds × ${groups} groups: CPU ns/group ` +
-      `stock ${m('stock', 'cpu').toFixed(0)}, concat ${m('concat', 'cpu').toFixed(0)}, node ${m('node', 'cpu').toFixed(0)}; ` +
-      `stock/concat ${(m('stock', 'cpu') / m('concat', 'cpu')).toFixed(2)}×, node/stock ${(m('node', 'cpu') / m('stock', 'cpu')).toFixed(2)}×, ` +
-      `node/concat ${(m('node', 'cpu') / m('concat', 'cpu')).toFixed(2)}× (wall ns/group ${m('stock', 'wall').toFixed(0)} / ${m('concat', 'wall').toFixed(0)} / ${m('node', 'wall').toFixed(0)})`);
+      `writev ${m('writev', 'cpu').toFixed(0)}, stock ${m('stock', 'cpu').toFixed(0)}, node ${m('node', 'cpu').toFixed(0)}; ` +
+      `writev/stock ${(m('writev', 'cpu') / m('stock', 'cpu')).toFixed(2)}×, node/stock ${(m('node', 'cpu') / m('stock', 'cpu')).toFixed(2)}× ` +
+      `(wall ns/group ${m('writev', 'wall').toFixed(0)} / ${m('stock', 'wall').toFixed(0)} / ${m('node', 'wall').toFixed(0)})`);
   }
 }
