@@ -138,7 +138,7 @@ test('advanced: declared length above maxMessageSize is fatal before the payload
 // message takes (short texts and Buffer frames encoded at send, long
 // strings encoded when taken, plain ones straight into the write chunk),
 // at every alignment and however the writes are cut.
-const { Batch, recycleChunk } = require('../lib/ipc-serialization');
+const { Batch, recycleChunk, writeChunk } = require('../lib/ipc-serialization');
 const flat = (payload) => Buffer.concat(Array.isArray(payload) ? payload : [payload]);
 const encoded = (mode, m) => Buffer.from(encode(mode, m));
 
@@ -242,4 +242,57 @@ test('batch: a write chunk is reused only after the write that used it is done',
   const all = Buffer.concat([firstCopy, secondCopy, Buffer.from(flat(third.payload)), rest]);
   assert.ok(all.equals(Buffer.concat(msgs.map((m) => encoded('json', m)))));
   assert.ok(first.end < second.end && second.end < third.end);
+});
+
+test('batch: the chunks messages are encoded into carry new ones only once written() covers them', () => {
+  // Short messages are encoded at send into the batch's chunks; a write of
+  // them may still be pending (the native queue reads lent bytes later), so
+  // a chunk must not take new messages before the write of its last byte
+  // is done, and must take them after (warm memory, not fresh pages).
+  for (let i = 0; i < 16; i++) writeChunk(1); // empty the shared spare pool
+  const batch = new Batch();
+  const expected = [];
+  let next = 0;
+  const add = (n) => {
+    for (let k = 0; k < n; k++) {
+      const m = { i: next++, pad: 'p'.repeat(200) };
+      batch.addMessage('json', m);
+      expected.push(encoded('json', m));
+    }
+  };
+  const out = [];
+  const inFlight = [];
+  const takeAll = () => {
+    let taken;
+    while ((taken = batch.take(64 * 1024)) !== null) {
+      const copy = Buffer.from(flat(taken.payload));
+      out.push(copy);
+      inFlight.push({ taken, copy });
+    }
+  };
+  const assertIntact = () => {
+    for (const { taken, copy } of inFlight) assert.ok(flat(taken.payload).equals(copy), 'bytes of a pending write were overwritten');
+  };
+  add(3000); // ~650 KB: several chunks
+  takeAll();
+  const pieces = (payload) => (Array.isArray(payload) ? payload : [payload]);
+  const used = new Set(inFlight.flatMap(({ taken }) => pieces(taken.payload).map((b) => b.buffer)));
+  add(3000); // nothing written yet: all of it must go to other memory
+  assertIntact();
+  // The first half's writes are done: its chunks carry the next messages.
+  const firstHalfEnd = inFlight[inFlight.length - 1].taken.end;
+  batch.written(firstHalfEnd);
+  inFlight.length = 0;
+  takeAll();
+  add(3000);
+  assert.ok(used.has(batch.buf.buffer), 'a chunk whose write is done is used again');
+  assertIntact();
+  // Everything written: the current chunk goes back too.
+  takeAll();
+  batch.written(inFlight[inFlight.length - 1].taken.end);
+  assert.strictEqual(batch.buf, null);
+  assert.ok(batch.empty);
+  add(10);
+  takeAll();
+  assert.ok(Buffer.concat(out).equals(Buffer.concat(expected)));
 });

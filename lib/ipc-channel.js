@@ -173,6 +173,7 @@ class ChannelCore {
 
     // Plain messages sent while a write is pending go out in one write (see sendPlain).
     this.batch = null;         // payloads waiting behind a pending write (a Batch)
+    this.pieceReleases = [];   // per batch piece in the native queue: frees its memory
     this.batchCallbacks = null; // [counted length at the message's end, callback, ...]
     this.batchCallbacksTaken = 0; // how far batchCallbacks was handed to writes
     this.nextTryFlush = 0;     // the batch's counted length at which send() next tries to write
@@ -420,8 +421,20 @@ class ChannelCore {
     // One try per TRY_FLUSH_EVERY added, not one per message.
     if (batch.counted >= this.nextTryFlush && this.pipe.tryFlush !== undefined) {
       this.nextTryFlush = batch.counted + TRY_FLUSH_EVERY;
-      if (this.pipe.tryFlush() === 0) this.flushBatch();
+      if (this.pipe.tryFlush() === 0) {
+        // The kernel has every queued byte: the pieces' memory is free now,
+        // before their completions run on the next loop turn.
+        this.releasePieces();
+        this.flushBatch();
+      }
     }
+  }
+
+  releasePieces() {
+    const releases = this.pieceReleases;
+    if (releases.length === 0) return;
+    this.pieceReleases = [];
+    for (const release of releases) release();
   }
 
   queuedBytes() {
@@ -463,7 +476,7 @@ class ChannelCore {
         for (const cb of callbacks) process.nextTick(cb, null);
         continue;
       }
-      if (this.writePiece(taken, callbacks) && !all) return; // its completion writes the next piece
+      if (this.writePiece(batch, taken, callbacks) && !all) return; // its completion writes the next piece
     }
   }
 
@@ -478,21 +491,27 @@ class ChannelCore {
     }
   }
 
-  // Write a piece taken from the batch; true when the write went async.
-  writePiece(taken, callbacks) {
-    let chunk = taken.chunk;
+  // Write a piece taken from `batch`; true when the write went async.
+  writePiece(batch, taken, callbacks) {
+    // Once the kernel has the bytes (or they were dropped), their memory
+    // carries the next ones: exactly once per piece.
+    let inFlight = true;
+    const release = () => {
+      if (!inFlight) return;
+      inFlight = false;
+      recycleChunk(taken.chunk);
+      batch.written(taken.end);
+    };
     const done = () => {
-      recycleChunk(chunk);
-      chunk = null;
+      if (this.pieceReleases[0] === release) this.pieceReleases.shift(); // completions come in order
+      release();
       for (const cb of callbacks) cb(null);
     };
     // Queued messages, in Node's terms: no error is reported for them.
     const err = this.write(taken.payload, null, SWALLOW_ERRORS, done);
     const wasAsync = err === 0 && streamBaseState[kLastWriteWasAsync] !== 0;
-    if (!wasAsync) {
-      recycleChunk(chunk); // the kernel has the bytes (or they were dropped)
-      chunk = null;
-    }
+    if (wasAsync) this.pieceReleases.push(release);
+    else release();
     if (err !== 0) process.nextTick(done);
     return wasAsync;
   }
