@@ -99,9 +99,19 @@ const limits = {
   // ipc_echo_limit.rs), pinned as the row is.
   'ipc-echo-1cpu': { example: 'ipc_echo_limit', count: 20000, label: 'blocking Rust parent, same plain Node child, one CPU' },
   // The plain Node child taking the same messages, all encoded before the
-  // clock starts and written at once (bench/workload.js onewayBound): no
-  // parent reaches the child faster. CPU/op: the child's.
-  'ipc-oneway-nested': { workload: 'ipc-oneway-nested-bound', label: 'plain Node child fed pre-encoded messages in one write' },
+  // clock starts and handed over at once (bench/workload.js onewayBound),
+  // while this process does the encoding every parent has to do in the
+  // window (JSON.stringify and UTF-8 of each message) and nothing else: no
+  // parent that encodes reaches the child sooner, and the encoding's load
+  // on the other CPU slows the child as any sender's does. CPU/op: the
+  // child's.
+  'ipc-oneway-nested': {
+    workload: 'ipc-oneway-nested-bound-busy',
+    label: 'plain Node child fed pre-encoded messages at once while this process encodes them (and does nothing else)',
+  },
+  // The same child with nothing else running (no encoding in the window):
+  // what it takes alone.
+  'ipc-oneway-nested-floor': { workload: 'ipc-oneway-nested-bound', label: 'plain Node child fed pre-encoded messages in one write, nothing else running' },
 };
 
 // Cross-process ping-pong is bimodal when the scheduler places the two
@@ -387,7 +397,7 @@ function limitLines() {
   return [
     '## Limits',
     '',
-    'What an event loop with nothing else to do reaches in the same shape: a Rust epoll loop (non-blocking Unix sockets, level-triggered epoll, one read per readable event, as libuv does; `crates/core/examples/epoll_limit.rs`), run once per round next to the two implementations; for ipc-echo-1cpu, the blocking Rust parent of `crates/core/examples/ipc_echo_limit.rs` with the same plain Node child, pinned as the row; for ipc-oneway-nested, the same plain Node child fed every message pre-encoded in one write (`bench/workload.js ipc-oneway-nested-bound`; CPU/op: the child). Fraction = median rate / median limit; min..max per round against the limit of the same round.',
+    'What an event loop with nothing else to do reaches in the same shape: a Rust epoll loop (non-blocking Unix sockets, level-triggered epoll, one read per readable event, as libuv does; `crates/core/examples/epoll_limit.rs`), run once per round next to the two implementations; for ipc-echo-1cpu, the blocking Rust parent of `crates/core/examples/ipc_echo_limit.rs` with the same plain Node child, pinned as the row; for ipc-oneway-nested, the same plain Node child fed every message pre-encoded at once while the measuring process encodes them all in the window, the one cost every parent has (`bench/workload.js ipc-oneway-nested-bound-busy`), and for its floor row the child with nothing else running (`ipc-oneway-nested-bound`; CPU/op: the child). Fraction = median rate / median limit; min..max per round against the limit of the same round.',
     '',
     '| workload | limit | limit rate | limit CPU µs/op | pipewrap fraction | paired min..max | Node fraction | paired min..max |',
     '|---|---|---:|---:|---:|---|---:|---|',
