@@ -9,6 +9,9 @@
 //     first byte to its end.
 //   node bench/peer.js <pipewrap|node> sink <socketPath> <bytes>
 //     sink server: reads <bytes>, answers 'K'; prints `ready`, then { cpu }.
+//   node bench/peer.js <pipewrap|node> raw-sink <socketPath> <bytes>
+//     the sink on the bare binding (pipewrap's Pipe or Node's internal
+//     pipe_wrap Pipe): counts the bytes of each read, nothing else.
 //   node bench/peer.js <pipewrap|node> clients <socketPath> <clients> <perClient>
 //     <clients> connections to the parent's echo server; prints `ready` once
 //     all are connected, waits for `go` on stdin, then each runs <perClient>
@@ -74,6 +77,29 @@ const roles = {
         }
         if (c0 === null) c0 = process.cpuUsage();
         h.writeBuffer(new WriteWrap(), Buffer.from(ab, streamBaseState[1], streamBaseState[0]));
+      };
+      h.readStart();
+    };
+    say('ready');
+  },
+
+  'raw-sink'() {
+    const total = Number(rest[0]);
+    const { Pipe, WriteWrap, streamBaseState, constants } = rawBinding();
+    const server = new Pipe(constants.SERVER);
+    server.bind(sockPath);
+    server.listen(16);
+    server.onconnection = (status, h) => {
+      let c0 = null;
+      let n = 0;
+      h.onread = (ab) => {
+        if (!ab) return;
+        if (c0 === null) c0 = process.cpuUsage();
+        n += streamBaseState[0];
+        if (n >= total) {
+          h.writeBuffer(new WriteWrap(), Buffer.from('K'));
+          say({ cpu: cpuSince(c0) });
+        }
       };
       h.readStart();
     };

@@ -69,6 +69,9 @@ const workloads = [
   ['xproc-raw-pingpong', 'round trips/s', null],
   ['xproc-fanin', 'messages/s', null],
   ['xproc-bulk', 'MB/s', null],
+  // Reference, not a target: xproc-bulk on the bare bindings (the peer's
+  // raw-sink role): the floor under each net layer.
+  ['xproc-raw-bulk', 'MB/s', null],
   ['idle', 'bytes/conn (lower is better)', null],
   // The same Node parent (child_process) and a child on Node's channel:
   // `pipewrap` = a Rust child on pipewrap-ipc (crates/ipc/examples/
@@ -434,7 +437,7 @@ if (!noWrite) {
     '',
     'CPU µs/op: user + system CPU time of the measuring process per operation (per MB for bulk) over the timed window, for ipc-* the parent only (the side under test), for xproc-* both processes (both are the implementation under test). On a shared machine it is steadier than the rate, which also counts time spent waiting for neighbours; CPU ratio = Node / pipewrap, so > 1 means pipewrap spends less.',
     '',
-    `xproc-*: two processes of the same implementation (\`bench/peer.js\`; pipewrap's net layer for pipewrap, \`node:net\` for Node), the shape of examples/brother-process. xproc-pingpong: the client here, the echo server in the peer, ${hasTaskset ? `both pinned to CPU ${allowedCpus[0]}` : 'unpinned (taskset not available)'}; xproc-pingpong-2cpu: the same with the peer pinned to CPU ${allowedCpus[1]} (every hop a cross-CPU wake-up). Left to the scheduler a run lands in one placement or the other, so unpinned rates are bimodal; fanin and bulk are not, and run unpinned. xproc-fanin: the echo server here, 200 client connections in the peer, each 100 request/response round trips. xproc-bulk: 512 MiB in 64 KiB writes from here to a sink in the peer.`,
+    `xproc-*: two processes of the same implementation (\`bench/peer.js\`; pipewrap's net layer for pipewrap, \`node:net\` for Node), the shape of examples/brother-process. xproc-pingpong: the client here, the echo server in the peer, ${hasTaskset ? `both pinned to CPU ${allowedCpus[0]}` : 'unpinned (taskset not available)'}; xproc-pingpong-2cpu: the same with the peer pinned to CPU ${allowedCpus[1]} (every hop a cross-CPU wake-up). Left to the scheduler a run lands in one placement or the other, so unpinned rates are bimodal; fanin and bulk are not, and run unpinned. xproc-fanin: the echo server here, 200 client connections in the peer, each 100 request/response round trips. xproc-bulk: 512 MiB in 64 KiB writes from here to a sink in the peer. xproc-raw-pingpong and xproc-raw-bulk: the same on the bare bindings (pipewrap's Pipe, Node's internal pipe_wrap Pipe), no net layer: the floor under each net layer.`,
     '',
     ...limitLines(),
     ...idleLines(),

@@ -542,6 +542,49 @@ const workloads = {
     });
   },
 
+  // xproc-bulk on the bare bindings (pipewrap's Pipe or Node's internal
+  // pipe_wrap Pipe, no net layer, no streams): 64 KiB writes until one goes
+  // asynchronous, the next when it completes; the peer counts bytes
+  // (bench/peer.js raw-sink). The floor of xproc-bulk for each binding.
+  async 'xproc-raw-bulk'() {
+    const total = Math.round(512 * 1024 * 1024 * scale);
+    const peer = spawnPeer('raw-sink', [total]);
+    if ((await peer.next()) !== 'ready') throw new Error('peer not ready');
+    const { Pipe, WriteWrap: W, streamBaseState: st, constants, PipeConnectWrap } = rawBinding(implName);
+    const chunk = Buffer.alloc(64 * 1024, 120);
+    const c = new Pipe(constants.SOCKET);
+    const req = new PipeConnectWrap();
+    req.oncomplete = (status) => {
+      if (status) throw new Error('connect ' + status);
+      let t0;
+      c.onread = (ab) => {
+        if (!ab) return;
+        const rate = total / 1e6 / seconds(t0);
+        const cpu = windowCpu();
+        c.readStop();
+        c.close();
+        peer.next().then((p) => finish(rate, 'MB/s', { cpuPerOp: (cpu + p.cpu) / (total / 1e6), cpuPeerPerOp: p.cpu / (total / 1e6) }));
+      };
+      c.readStart();
+      let sent = 0;
+      const pump = () => {
+        while (sent < total) {
+          const w = new W();
+          sent += chunk.length;
+          const err = c.writeBuffer(w, chunk);
+          if (err) throw new Error('write ' + err);
+          if (st[3]) {
+            w.oncomplete = pump;
+            return;
+          }
+        }
+      };
+      t0 = start();
+      pump();
+    };
+    c.connect(req, sockPath);
+  },
+
   idle() {
     // RSS per idle connection at 10k connections (full scale): the server
     // ends in this process, the client ends in a peer process of the same
