@@ -123,6 +123,26 @@ for (const mode of ['json', 'advanced']) {
   }, { quirk: noWineCloseQuirk, expect: expectConversation, timeout: 120000 });
 }
 
+// A send() burst far beyond the pipe's buffer: the batch's memory is reused
+// once the pipe has taken the bytes (tryFlush), and every message must
+// still arrive intact and in order.
+scenario('fork(): a parent burst arrives intact and in order', async (impl) => {
+  const child = forkPlain(impl, 'json');
+  const ended = lifecycle(child);
+  child.stdout.resume();
+  child.stderr.resume();
+  await messages(child, 1, (m) => m && m.ready);
+  const n = 8000; // ~1 MB
+  const padOf = (i) => `${i}:`.repeat(1 + (i % 97)) + 'é'.repeat(i % 5);
+  const report = messages(child, 1, (m) => m && typeof m.checked === 'number');
+  child.send({ op: 'check', n });
+  for (let i = 0; i < n; i++) child.send({ i, pad: padOf(i) });
+  const [result] = await report;
+  child.disconnect();
+  await ended;
+  return result;
+}, { expect: (t) => assert.deepEqual(t, { checked: 8000, bad: 0 }), timeout: 240000 });
+
 scenario('fork(): exit code and the disconnect that comes with it', async (impl) => {
   const child = forkPlain(impl, 'json');
   const ended = lifecycle(child);
