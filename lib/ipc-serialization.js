@@ -481,12 +481,16 @@ function encodeAdvanced(message) {
 const BATCH_GROUP_CHARS = 16 * 1024;
 const BATCH_SHORT_TEXT = 1024;
 const WRITE_CHUNK = 256 * 1024;
+// A batch that keeps growing (the peer reads slower than this process
+// encodes, so nothing comes back to reuse) takes chunks twice as big each
+// time, up to this: fewer, larger allocations for a long backlog.
+const BATCH_MAX_CHUNK = 1024 * 1024;
 
 // Chunks kept for reuse (the batch's and the long strings' write chunks),
-// shared by every channel of this thread: at most SPARE_MAX chunks of
-// WRITE_CHUNK bytes are held.
-const SPARE_MAX = 4;
+// shared by every channel of this thread: at most SPARE_BYTES of them.
+const SPARE_BYTES = 1024 * 1024;
 const spareChunks = [];
+let spareBytes = 0;
 
 class Batch {
   constructor() {
@@ -601,7 +605,7 @@ class Batch {
       if (this.off === 0) recycleChunk(buf); // nothing in it: too small
       else this.retired.push(buf, this.bufEnd);
     }
-    this.buf = writeChunk(n);
+    this.buf = writeChunk(n, buf === null ? WRITE_CHUNK : Math.min(BATCH_MAX_CHUNK, buf.length * 2));
     this.off = 0;
     this.start = 0;
   }
@@ -701,16 +705,25 @@ class Batch {
   }
 }
 
-// Memory for one write's encoded long strings: a spare chunk if one is
-// big enough, else a new one.
-function writeChunk(n) {
-  if (n <= WRITE_CHUNK && spareChunks.length !== 0) return spareChunks.pop();
-  return Buffer.allocUnsafeSlow(Math.max(n, WRITE_CHUNK));
+// Memory for at least `n` bytes: the last spare chunk if it is big enough,
+// else a new one of `size` bytes (or n).
+function writeChunk(n, size = WRITE_CHUNK) {
+  const last = spareChunks.length !== 0 ? spareChunks[spareChunks.length - 1] : null;
+  if (last !== null && last.length >= n) {
+    spareChunks.pop();
+    spareBytes -= last.length;
+    return last;
+  }
+  return Buffer.allocUnsafeSlow(Math.max(n, size));
 }
 
-// The write that used `chunk` is done: it may carry the next one.
+// The write that used `chunk` is done: it may carry the next one (chunks
+// of the sizes made above only, while the spares stay within SPARE_BYTES).
 function recycleChunk(chunk) {
-  if (chunk !== null && chunk.length === WRITE_CHUNK && spareChunks.length < SPARE_MAX) spareChunks.push(chunk);
+  if (chunk === null || chunk.length < WRITE_CHUNK || chunk.length > BATCH_MAX_CHUNK) return;
+  if (spareBytes + chunk.length > SPARE_BYTES) return;
+  spareChunks.push(chunk);
+  spareBytes += chunk.length;
 }
 
 // The generator form of feed(), for callers that iterate.
