@@ -93,7 +93,7 @@ const roles = {
       let c0 = null;
       let n = 0;
       h.onread = (ab) => {
-        if (!ab) return;
+        if (!ab || n >= total) return; // the sender may overshoot: answer once
         if (c0 === null) c0 = process.cpuUsage();
         n += streamBaseState[0];
         if (n >= total) {

@@ -104,10 +104,11 @@ const limits = {
   // The plain Node child taking the same messages, all encoded before the
   // clock starts and handed over at once (bench/workload.js onewayBound),
   // while this process does the encoding every parent has to do in the
-  // window (JSON.stringify and UTF-8 of each message) and nothing else: no
-  // parent that encodes reaches the child sooner, and the encoding's load
-  // on the other CPU slows the child as any sender's does. CPU/op: the
-  // child's.
+  // window (JSON.stringify and UTF-8 of each message) and nothing else: the
+  // child as fast as it gets beside a parent that encodes (the encoding's
+  // load on the other CPU slows it as any sender's does). A reference, not
+  // a strict bound (a real parent's load overlaps the child differently).
+  // CPU/op: the child's.
   'ipc-oneway-nested': {
     workload: 'ipc-oneway-nested-bound-busy',
     label: 'plain Node child fed pre-encoded messages at once while this process encodes them (and does nothing else)',

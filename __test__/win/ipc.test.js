@@ -8,6 +8,7 @@ const h = require('./harness');
 const { assert, scenario, pipewrapOnly, pipeName, listen, closeServer, once, errInfo, path, FIXTURES, ENVU, IMPL } = h;
 
 const CHILD = path.join(FIXTURES, 'ipc-child.js');
+const { padOf } = require('../fixtures/ipc-check-pad');
 const VALUES = ['hello', 42, -0.5, true, null, { a: [1, 2, { b: 'c' }] }, 'äöü ß 🎉', ''];
 
 // Resolve with the first n 'message' events that match `pick`.
@@ -132,12 +133,14 @@ scenario('fork(): a parent burst arrives intact and in order', async (impl) => {
   child.stdout.resume();
   child.stderr.resume();
   await messages(child, 1, (m) => m && m.ready);
-  const n = 8000; // ~1 MB
-  const padOf = (i) => `${i}:`.repeat(1 + (i % 97)) + 'é'.repeat(i % 5);
+  const n = 8000; // ~2 MB
   const report = messages(child, 1, (m) => m && typeof m.checked === 'number');
   child.send({ op: 'check', n });
   for (let i = 0; i < n; i++) child.send({ i, pad: padOf(i) });
-  const [result] = await report;
+  // A child that dies (a corrupt stream is fatal to its parser) ends the
+  // wait at once; one that hangs is killed, not left behind.
+  const result = await h.withTimeout(Promise.race([report.then(([m]) => m), ended.then((events) => ({ exitedEarly: events }))]), 90000, 'the check report')
+    .catch((err) => { child.kill(); return { error: err.message }; });
   child.disconnect();
   await ended;
   return result;
