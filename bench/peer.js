@@ -62,11 +62,8 @@ const roles = {
   // pipe_wrap Pipe, echoing every read; prints `ready`, then { cpu } when
   // the connection ends.
   'raw-echo'() {
-    const { Pipe, WriteWrap, streamBaseState, constants } = rawBinding();
-    const server = new Pipe(constants.SERVER);
-    server.bind(sockPath);
-    server.listen(16);
-    server.onconnection = (status, h) => {
+    const { WriteWrap, streamBaseState } = rawBinding();
+    const server = rawServer((h) => {
       let c0 = null;
       h.onread = (ab) => {
         if (!ab) {
@@ -79,17 +76,14 @@ const roles = {
         h.writeBuffer(new WriteWrap(), Buffer.from(ab, streamBaseState[1], streamBaseState[0]));
       };
       h.readStart();
-    };
+    });
     say('ready');
   },
 
   'raw-sink'() {
     const total = Number(rest[0]);
-    const { Pipe, WriteWrap, streamBaseState, constants } = rawBinding();
-    const server = new Pipe(constants.SERVER);
-    server.bind(sockPath);
-    server.listen(16);
-    server.onconnection = (status, h) => {
+    const { WriteWrap, streamBaseState } = rawBinding();
+    rawServer((h) => {
       let c0 = null;
       let n = 0;
       h.onread = (ab) => {
@@ -102,7 +96,7 @@ const roles = {
         }
       };
       h.readStart();
-    };
+    });
     say('ready');
   },
 
@@ -197,6 +191,16 @@ const roles = {
 
 // The binding of this implementation: pipewrap's, or Node's internal one.
 const rawBinding = () => require('./common').rawBinding(implName);
+
+// A listening bare-binding Pipe on sockPath; onHandle(h) per connection.
+function rawServer(onHandle) {
+  const { Pipe, constants } = rawBinding();
+  const server = new Pipe(constants.SERVER);
+  server.bind(sockPath);
+  server.listen(16);
+  server.onconnection = (status, h) => onHandle(h);
+  return server;
+}
 
 if (!roles[role]) {
   console.error(`unknown role ${role}; have: ${Object.keys(roles).join(', ')}`);

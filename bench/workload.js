@@ -415,20 +415,7 @@ const workloads = {
         if (n >= total) finish(total / 1e6 / seconds(t0), 'MB/s');
       };
       b.readStart();
-      let sent = 0;
-      const pump = () => {
-        while (sent < total) {
-          const req = new W();
-          sent += chunk.length;
-          const err = a.writeBuffer(req, chunk);
-          if (err) throw new Error('write ' + err);
-          if (st[3]) {
-            req.oncomplete = pump;
-            return;
-          }
-        }
-      };
-      pump();
+      pumpRaw(a, W, st, chunk, total);
     });
   },
 
@@ -566,21 +553,8 @@ const workloads = {
         peer.next().then((p) => finish(rate, 'MB/s', { cpuPerOp: (cpu + p.cpu) / (total / 1e6), cpuPeerPerOp: p.cpu / (total / 1e6) }));
       };
       c.readStart();
-      let sent = 0;
-      const pump = () => {
-        while (sent < total) {
-          const w = new W();
-          sent += chunk.length;
-          const err = c.writeBuffer(w, chunk);
-          if (err) throw new Error('write ' + err);
-          if (st[3]) {
-            w.oncomplete = pump;
-            return;
-          }
-        }
-      };
       t0 = start();
-      pump();
+      pumpRaw(c, W, st, chunk, total);
     };
     c.connect(req, sockPath);
   },
@@ -823,6 +797,25 @@ function oneway(fullCount, make, options = {}) {
       for (let i = 0; i < count; i++) child.send(msgs[i]);
     }
   });
+}
+
+// Writes `total` bytes of `chunk` on a bare-binding Pipe: on until a write
+// goes asynchronous (st[3], kLastWriteWasAsync), on again when it completes.
+function pumpRaw(pipe, W, st, chunk, total) {
+  let sent = 0;
+  const pump = () => {
+    while (sent < total) {
+      const req = new W();
+      sent += chunk.length;
+      const err = pipe.writeBuffer(req, chunk);
+      if (err) throw new Error('write ' + err);
+      if (st[3]) {
+        req.oncomplete = pump;
+        return;
+      }
+    }
+  };
+  pump();
 }
 
 function rawPair(cb) {
