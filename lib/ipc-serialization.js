@@ -602,10 +602,7 @@ class Batch {
     const buf = this.buf;
     if (buf !== null && buf.length - this.off >= n) return;
     this.closeRegion();
-    if (buf !== null) {
-      if (this.off === 0) recycleChunk(buf); // nothing in it: too small
-      else this.retired.push(buf, this.bufEnd);
-    }
+    if (buf !== null) this.retired.push(buf, this.bufEnd);
     this.buf = writeChunk(n, buf === null ? WRITE_CHUNK : Math.min(BATCH_MAX_CHUNK, buf.length * 2));
     this.off = 0;
     this.start = 0;
