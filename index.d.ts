@@ -16,6 +16,8 @@ export declare class Pipe {
   ref(): void
   unref(): void
   hasRef(): boolean
+  /** The id of the async context its callbacks run in; -1 once closed. */
+  getAsyncId(): number
   readStart(): number
   readStop(): number
   shutdown(req: object): number
@@ -88,6 +90,13 @@ export declare function probeUnixSocket(path: string): number
  * this env, the same ones for every load of the JS layer.
  */
 export declare function requestClasses(): [Function, Function, Function]
+
+/**
+ * Gives the addon `async_hooks.executionAsyncId`, which `Pipe#getAsyncId`
+ * calls inside a handle's async context to learn its id (the first one
+ * given per thread is kept).
+ */
+export declare function setAsyncIdProbe(probe: () => number): void
 
 /**
  * A connected pair of AF_UNIX stream sockets `[fd0, fd1]`, both

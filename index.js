@@ -839,5 +839,6 @@ module.exports.closeFd = nativeBinding.closeFd
 module.exports.liveReferences = nativeBinding.liveReferences
 module.exports.probeUnixSocket = nativeBinding.probeUnixSocket
 module.exports.requestClasses = nativeBinding.requestClasses
+module.exports.setAsyncIdProbe = nativeBinding.setAsyncIdProbe
 module.exports.socketpair = nativeBinding.socketpair
 module.exports.streamBaseState = nativeBinding.streamBaseState

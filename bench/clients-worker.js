@@ -1,7 +1,7 @@
 'use strict';
 // One measured run of bench/clients.js: node bench/clients-worker.js <workload> <pipewrap|node>
 // Env: PWC_PG_DIR (PostgreSQL's socket directory), PWC_PG_PORT, PWC_PG_USER,
-// PWC_REDIS (Redis's socket path), PWC_SCALE.
+// PWC_REDIS (Redis's socket path), PWC_HTTP (nginx's socket path), PWC_SCALE.
 // Prints one JSON line: { ops, wallNs, cpuUs } over the timed window (after
 // a warm-up), cpuUs = user + system CPU of this process (the client).
 //
@@ -13,7 +13,11 @@
 //   pipewrap.createConnection({ path });
 // - workerpool (workerType 'process'): it calls require('child_process').fork
 //   when it starts a worker, so the pipewrap run sets that to pipewrap.fork
-//   first (the children are plain Node in both runs).
+//   first (the children are plain Node in both runs);
+// - node:http: a keep-alive http.Agent whose createConnection is
+//   pipewrap.connect (Node's: the same Agent with `socketPath`);
+// - undici (the engine of Node's fetch): an undici Agent whose `connect`
+//   hands over a pipewrap socket (Node's: `connect: { socketPath }`).
 
 const path = require('node:path');
 
@@ -81,6 +85,44 @@ function workerPool(maxWorkers) {
     workerType: 'process',
     minWorkers: maxWorkers,
     maxWorkers,
+  });
+}
+
+// A keep-alive node:http Agent for the HTTP server's socket.
+function httpAgent(maxSockets) {
+  const http = require('node:http');
+  const agent = new http.Agent({ keepAlive: true, maxSockets });
+  if (usePipewrap) agent.createConnection = (options) => pipewrap.connect(options.socketPath);
+  return agent;
+}
+
+// GET path over `agent`: resolves to the body (a string).
+function httpGet(agent, urlPath) {
+  const http = require('node:http');
+  return new Promise((resolve, reject) => {
+    const req = http.get({ socketPath: process.env.PWC_HTTP, path: urlPath, agent }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+  });
+}
+
+// An undici Agent for the HTTP server's socket.
+function undiciAgent(connections) {
+  const { Agent } = require('undici');
+  const sock = process.env.PWC_HTTP;
+  if (!usePipewrap) return new Agent({ connections, connect: { socketPath: sock } });
+  return new Agent({
+    connections,
+    connect(_options, cb) {
+      const s = pipewrap.connect(sock);
+      s.once('connect', () => cb(null, s));
+      s.once('error', (err) => cb(err, null));
+    },
   });
 }
 
@@ -220,6 +262,79 @@ const workloads = {
         }
       },
       teardown: () => r.quit(),
+    };
+  },
+  // node:http, one keep-alive connection, one GET at a time (nginx answers
+  // a 100-byte body).
+  'http-seq': () => {
+    let agent;
+    return {
+      count: n(20000),
+      warm: n(2000),
+      async setup() {
+        agent = httpAgent(1);
+      },
+      async run(count) {
+        for (let i = 0; i < count; i++) {
+          if ((await httpGet(agent, `/small?${i}`)) !== payload) throw new Error('bad reply');
+        }
+      },
+      teardown: () => agent.destroy(),
+    };
+  },
+  // node:http, 8 keep-alive connections, 32 GETs in flight.
+  'http-parallel': () => {
+    let agent;
+    return {
+      count: n(40000),
+      warm: n(4000),
+      async setup() {
+        agent = httpAgent(8);
+      },
+      async run(count) {
+        await inParallel(count, 32, async (i) => {
+          if ((await httpGet(agent, `/small?${i}`)) !== payload) throw new Error('bad reply');
+        });
+      },
+      teardown: () => agent.destroy(),
+    };
+  },
+  // undici.request, one connection, one GET at a time.
+  'undici-seq': () => {
+    const { request } = require('undici');
+    let dispatcher;
+    return {
+      count: n(20000),
+      warm: n(2000),
+      async setup() {
+        dispatcher = undiciAgent(1);
+      },
+      async run(count) {
+        for (let i = 0; i < count; i++) {
+          const r = await request(`http://localhost/small?${i}`, { dispatcher });
+          if ((await r.body.text()) !== payload) throw new Error('bad reply');
+        }
+      },
+      teardown: () => dispatcher.close(),
+    };
+  },
+  // undici.request, 8 connections, 32 GETs in flight.
+  'undici-parallel': () => {
+    const { request } = require('undici');
+    let dispatcher;
+    return {
+      count: n(40000),
+      warm: n(4000),
+      async setup() {
+        dispatcher = undiciAgent(8);
+      },
+      async run(count) {
+        await inParallel(count, 32, async (i) => {
+          const r = await request(`http://localhost/small?${i}`, { dispatcher });
+          if ((await r.body.text()) !== payload) throw new Error('bad reply');
+        });
+      },
+      teardown: () => dispatcher.close(),
     };
   },
   // workerpool (process workers on child_process.fork), one worker, one

@@ -4,16 +4,17 @@
 // Real client libraries against real servers over Unix sockets, pipewrap
 // swapped in for Node's net / child_process.fork the way a user would
 // (bench/clients-worker.js says how, per library): node-postgres (`pg`)
-// against PostgreSQL, `ioredis` against Redis, and `workerpool` in process
-// mode. For each workload, pipewrap and Node run alternating (A B / B A),
+// against PostgreSQL, `ioredis` against Redis, Node's http client and
+// `undici` against nginx, and `workerpool` in process mode. For each workload, pipewrap and Node run alternating (A B / B A),
 // each run a fresh client process, `--rounds` times (default 5); printed:
 // medians of wall µs/op and client CPU µs/op (user + system of the client
 // process over the timed window), the ratio Node / pipewrap of the medians
 // (> 1: pipewrap is faster / spends less) and the min..max of the per-round
 // paired ratios.
 //
-// NOT run by CI: it needs a PostgreSQL server and Redis installed on the
-// machine (Debian/Ubuntu: `apt-get install postgresql redis-server`). It
+// NOT run by CI: it needs a PostgreSQL server, Redis and nginx installed on
+// the machine (Debian/Ubuntu: `apt-get install postgresql redis-server
+// nginx-light`). It
 // starts its own instances in a temp dir, listening on Unix sockets only
 // (no TCP port), and stops them at the end; run as root, PostgreSQL runs as
 // the `postgres` user (or `nobody`), since it refuses to run as root.
@@ -53,7 +54,10 @@ const straceDir = opt('strace', null);
 // --node-args "...": extra node flags for the client runs (e.g. --cpu-prof --cpu-prof-dir=DIR).
 const extraNodeArgs = (opt('node-args', '') || '').split(' ').filter(Boolean);
 
-const ALL = ['pg-seq', 'pg-pool', 'pg-rows', 'redis-seq', 'redis-parallel', 'redis-pipeline', 'pool-seq', 'pool-parallel'];
+const ALL = [
+  'pg-seq', 'pg-pool', 'pg-rows', 'redis-seq', 'redis-parallel', 'redis-pipeline',
+  'http-seq', 'http-parallel', 'undici-seq', 'undici-parallel', 'pool-seq', 'pool-parallel',
+];
 const workloads = only ? only.split(',') : ALL;
 for (const w of workloads) {
   if (!ALL.includes(w)) {
@@ -101,12 +105,18 @@ function pgBinDir() {
 
 const needsPg = workloads.some((w) => w.startsWith('pg-'));
 const needsRedis = workloads.some((w) => w.startsWith('redis-'));
+const needsNginx = workloads.some((w) => w.startsWith('http-') || w.startsWith('undici-'));
 const missing = [];
 const pgBin = needsPg ? pgBinDir() : null;
 if (needsPg && !pgBin) missing.push('PostgreSQL (postgres, initdb)');
 const redisBin = needsRedis ? which('redis-server') : null;
 if (needsRedis && !redisBin) missing.push('Redis (redis-server)');
-const modules = [needsPg && 'pg', needsRedis && 'ioredis', workloads.some((w) => w.startsWith('pool-')) && 'workerpool'];
+const nginxBin = needsNginx ? which('nginx') || ['/usr/sbin/nginx'].find((p) => fs.existsSync(p)) || null : null;
+if (needsNginx && !nginxBin) missing.push('nginx');
+const modules = [
+  needsPg && 'pg', needsRedis && 'ioredis', workloads.some((w) => w.startsWith('undici-')) && 'undici',
+  workloads.some((w) => w.startsWith('pool-')) && 'workerpool',
+];
 for (const mod of modules.filter(Boolean)) {
   try {
     require.resolve(mod);
@@ -118,8 +128,8 @@ if (perfDir && !which('perf')) missing.push('perf for --perf (apt-get install li
 if (straceDir && !which('strace')) missing.push('strace for --strace (apt-get install strace)');
 if (missing.length) {
   console.error(`bench:clients needs ${missing.join(', ')}.\n` +
-    'On Debian/Ubuntu: apt-get install postgresql redis-server; then npm install in this checkout.\n' +
-    '(Or pick workloads with --only, e.g. --only pool-seq,pool-parallel needs neither server.)');
+    'On Debian/Ubuntu: apt-get install postgresql redis-server nginx-light; then npm install in this checkout.\n' +
+    '(Or pick workloads with --only, e.g. --only pool-seq,pool-parallel needs no server.)');
   process.exit(1);
 }
 
@@ -272,6 +282,40 @@ async function startRedis() {
   return { PWC_REDIS: sock };
 }
 
+// nginx, one process (no master, no workers to spread), listening on a Unix
+// socket only, answering the 100-byte body the HTTP workloads expect.
+async function startNginx() {
+  const dir = path.join(tmp, 'nginx');
+  fs.mkdirSync(dir);
+  const sock = path.join(dir, 'nginx.sock');
+  const conf = path.join(dir, 'nginx.conf');
+  fs.writeFileSync(conf, [
+    'daemon off;', 'master_process off;', 'worker_processes 1;',
+    `pid ${path.join(dir, 'nginx.pid')};`, 'error_log stderr warn;',
+    'events { worker_connections 256; }',
+    'http {',
+    '  access_log off;',
+    `  client_body_temp_path ${dir}/body; proxy_temp_path ${dir}/proxy; fastcgi_temp_path ${dir}/fastcgi;`,
+    `  uwsgi_temp_path ${dir}/uwsgi; scgi_temp_path ${dir}/scgi;`,
+    '  keepalive_requests 100000000; keepalive_timeout 600s;',
+    `  server { listen unix:${sock}; default_type text/plain; location / { return 200 '${'x'.repeat(100)}'; } }`,
+    '}',
+  ].join('\n'));
+  const [file, argv] = pinned(serverCpu, nginxBin, ['-c', conf, '-p', dir, '-e', 'stderr']);
+  let log = '';
+  const proc = spawn(file, argv, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout.on('data', (d) => (log += d));
+  proc.stderr.on('data', (d) => (log += d));
+  servers.push({
+    proc,
+    stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGQUIT');
+    },
+  });
+  await waitForSocket(sock, proc, 'nginx', () => log);
+  return { PWC_HTTP: sock };
+}
+
 // --- runs -----------------------------------------------------------------------
 
 const median = (xs) => {
@@ -357,6 +401,7 @@ async function main() {
   const env = { ...process.env, PWC_SCALE: String(scale) };
   if (needsPg) Object.assign(env, await startPostgres());
   if (needsRedis) Object.assign(env, await startRedis());
+  if (needsNginx) Object.assign(env, await startNginx());
 
   console.log(`node ${process.version}, ${rounds} rounds, scale ${scale}, placement ${pin}` +
     (clientCpu === null ? ' (unpinned)' : ` (client CPU ${clientCpu}, servers CPU ${serverCpu})`));

@@ -61,6 +61,8 @@ function loadOwnBinding() {
   // One Int32Array per thread (each worker gets its own), written by the
   // addon before every onread and after every write.
   const streamBaseState = native.streamBaseState();
+  // Pipe#getAsyncId asks this inside the handle's async context.
+  native.setAsyncIdProbe(require('node:async_hooks').executionAsyncId);
   return {
     Pipe: native.Pipe,
     PipeConnectWrap,

@@ -16,6 +16,8 @@ export declare class Pipe {
   ref(): void
   unref(): void
   hasRef(): boolean
+  /** The id of the async context its callbacks run in; -1 once closed. */
+  getAsyncId(): number
   readStart(): number
   readStop(): number
   shutdown(req: object): number

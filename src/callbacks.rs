@@ -4,7 +4,7 @@
 //! calls JS with none held, so a callback may close the handle, write again
 //! or detach a buffer; callers look at the state afresh afterwards.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ptr;
 use std::rc::Rc;
 
@@ -113,6 +113,78 @@ pub fn bind_js<T: HandleState>(rc: &Rc<RefCell<T>>, this: napi_value) {
   }
   let ctx = js::async_init(env_of(rc), this, "PIPEWRAP");
   rc.borrow_mut().set_async_context(ctx);
+}
+
+thread_local! {
+  /// `async_hooks.executionAsyncId`, given by the JS layer: called inside a
+  /// handle's async context it tells that context's id, for which N-API has
+  /// no call of its own.
+  static ASYNC_ID_PROBE: Cell<napi_ref> = const { Cell::new(ptr::null_mut()) };
+}
+
+/// Remembers the function [`async_id`] asks (the first one given per env;
+/// released at teardown).
+pub fn set_async_id_probe(env: napi_env, func: napi_value) {
+  if !ASYNC_ID_PROBE.with(|p| p.get()).is_null() || !js::is_function(env, func) {
+    return;
+  }
+  ASYNC_ID_PROBE.with(|p| p.set(js::new_ref(env, func, 1)));
+  crate::env::on_teardown(
+    env,
+    Box::new(|env| {
+      ASYNC_ID_PROBE.with(|p| {
+        let mut r = p.replace(ptr::null_mut());
+        js::drop_ref(env, &mut r);
+      })
+    }),
+  );
+}
+
+/// Node's `getAsyncId()`: the id of the async context the handle's
+/// callbacks run in (what `executionAsyncId()` says inside them), asked
+/// once and remembered; still there in the close callback, -1 once the
+/// close phase has released it (Node's id after its destroy hook). Node
+/// makes that context with the handle; here it is made when first needed,
+/// so asking for the id of an open handle makes it now (running the
+/// `async_hooks` init hooks, with no borrow held). Also -1 if an init hook
+/// threw or no JS layer gave the probe.
+pub fn async_id<T: HandleState>(rc: &Rc<RefCell<T>>, this: napi_value) -> f64 {
+  let (finished, known, has_ctx) = {
+    let s = rc.borrow();
+    (
+      s.finished(),
+      s.refs().async_id,
+      !s.refs().async_ctx.is_null(),
+    )
+  };
+  if !has_ctx && finished {
+    return -1.0;
+  }
+  if has_ctx && known > 0.0 {
+    return known;
+  }
+  let env = env_of(rc);
+  let probe = js::ref_value(env, ASYNC_ID_PROBE.with(|p| p.get()));
+  if probe.is_null() {
+    return -1.0;
+  }
+  if !has_ctx {
+    let ctx = js::async_init(env, this, "PIPEWRAP");
+    rc.borrow_mut().set_async_context(ctx);
+  }
+  let ctx = rc.borrow().refs().async_ctx;
+  if ctx.is_null() {
+    // An init hook threw (the handle runs in the default context) or
+    // closed the handle.
+    return -1.0;
+  }
+  let id = js::number_f64(env, js::make_callback(env, ctx, this, probe, &[])).unwrap_or(-1.0);
+  let mut s = rc.borrow_mut();
+  if s.refs().async_ctx.is_null() || id <= 0.0 {
+    return -1.0;
+  }
+  s.refs_mut().async_id = id;
+  id
 }
 
 /// `func` with `this` = the handle, in its async context.

@@ -115,6 +115,21 @@ pub fn get_i32(env: napi_env, obj: napi_value, name: &CStr) -> Option<i32> {
   number_i32(env, v)
 }
 
+pub fn number_f64(env: napi_env, v: napi_value) -> Option<f64> {
+  if type_of(env, v) != sys::ValueType::napi_number {
+    return None;
+  }
+  let mut d = 0f64;
+  napi_call!(napi_get_value_double(env, v, &mut d));
+  Some(d)
+}
+
+pub fn double(env: napi_env, d: f64) -> napi_value {
+  let mut v = ptr::null_mut();
+  napi_call!(napi_create_double(env, d, &mut v));
+  v
+}
+
 pub fn number_i32(env: napi_env, v: napi_value) -> Option<i32> {
   if type_of(env, v) != sys::ValueType::napi_number {
     return None;

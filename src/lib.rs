@@ -52,6 +52,14 @@ pub fn request_classes(env: &Env) -> Result<Vec<Unknown<'_>>> {
   Ok(classes.iter().map(wrap).collect())
 }
 
+/// Gives the addon `async_hooks.executionAsyncId`, which `Pipe#getAsyncId`
+/// calls inside a handle's async context to learn its id (the first one
+/// given per thread is kept).
+#[napi]
+pub fn set_async_id_probe(env: &Env, probe: Function<'_, (), f64>) {
+  callbacks::set_async_id_probe(env.raw(), probe.raw());
+}
+
 /// The `streamBaseState` Int32Array shared with this thread's Pipes.
 #[napi(ts_return_type = "Int32Array")]
 pub fn stream_base_state(env: &Env) -> Unknown<'_> {

@@ -7,6 +7,7 @@ use std::ptr;
 use napi::sys::{self as napi_sys, napi_callback_info, napi_env, napi_value};
 
 use crate::buffers::{self, K_BYTES_WRITTEN, K_LAST_WRITE_WAS_ASYNC};
+use crate::callbacks;
 use crate::class::{self, CallArgs, JsResult, Thrown};
 use crate::encoding::{self, Chunk, Encoding};
 use crate::js::{self, napi_call};
@@ -223,6 +224,12 @@ pipe_fn!(unref, 0, |env, s, a| {
 pipe_fn!(has_ref, 0, |env, s, a| {
   let _ = &a;
   Ok(js::boolean(env, os::has_ref(s)))
+});
+
+// Node's AsyncWrap#getAsyncId (callbacks::async_id): Node's http client
+// asks it of every socket it keeps alive.
+pipe_fn!(get_async_id, 0, |env, s, a| {
+  Ok(js::double(env, callbacks::async_id(s, a.this)))
 });
 
 pipe_fn!(read_start, 0, |env, s, a| {
@@ -541,6 +548,7 @@ pub fn define(env: napi_env, exports: napi_value) {
     m(c"ref", Some(ref_)),
     m(c"unref", Some(unref)),
     m(c"hasRef", Some(has_ref)),
+    m(c"getAsyncId", Some(get_async_id)),
     m(c"readStart", Some(read_start)),
     m(c"readStop", Some(read_stop)),
     m(c"shutdown", Some(shutdown)),

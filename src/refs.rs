@@ -34,6 +34,8 @@ pub struct JsRefs {
   pub this: napi_ref,
   pub onread: napi_ref,
   pub async_ctx: napi_async_context,
+  /// The id of `async_ctx` once asked for (`getAsyncId`), else 0.
+  pub async_id: f64,
   pub close_cb: napi_ref,
   /// `useUserBuffer`'s Uint8Array: its memory is looked up again for every
   /// read, never cached.
@@ -52,6 +54,7 @@ impl JsRefs {
       this: ptr::null_mut(),
       onread: ptr::null_mut(),
       async_ctx: ptr::null_mut(),
+      async_id: 0.0,
       close_cb: ptr::null_mut(),
       user_buf: ptr::null_mut(),
       reqs: Queue::new(),
