@@ -269,3 +269,45 @@ scenario('pause/resume and setEncoding', async (impl) => {
   await closeServer(server);
   return { text: parts.join(''), isPaused: c.isPaused() };
 }, { expect: (t) => assert.equal(t.text, 'abcdé') });
+
+// Node's http client over the implementation's connections, through a
+// keep-alive agent: it asks socket._handle.getAsyncId() of every socket it
+// keeps, and the id is the context the socket's callbacks run in.
+scenario('keep-alive http.Agent on the connections: one connection, async ids', async (impl) => {
+  const http = require('node:http');
+  const { executionAsyncId } = require('node:async_hooks');
+  const name = pipeName('http');
+  let connections = 0;
+  const server = http.createServer(async (req, res) => {
+    const body = await collect(req);
+    res.end(`${req.method} ${req.url} ${sha256(body)}`);
+  });
+  server.on('connection', () => connections++);
+  await listen(server, name);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  let socket = null;
+  const ids = [];
+  agent.createConnection = () => {
+    socket = impl.connect(name);
+    socket.on('data', () => ids.push(executionAsyncId() === socket._handle.getAsyncId()));
+    return socket;
+  };
+  const replies = [];
+  for (const [i, body] of ['', 'x'.repeat(200000), 'y'].entries()) {
+    replies.push(await new Promise((resolve, reject) => {
+      const req = http.request({ path: `/r${i}`, method: 'POST', agent }, async (res) => resolve(String(await collect(res))));
+      req.on('error', reject);
+      req.end(body);
+    }));
+  }
+  const idOk = typeof socket._handle.getAsyncId() === 'number' && socket._handle.getAsyncId() > 0;
+  agent.destroy();
+  await new Promise((resolve) => server.close(resolve));
+  return { replies, connections, everyDataInItsContext: ids.length > 0 && ids.every(Boolean), idOk };
+}, {
+  expect: (t) => {
+    assert.equal(t.connections, 1);
+    assert.equal(t.replies.length, 3);
+    assert.ok(t.everyDataInItsContext && t.idOk);
+  },
+});
