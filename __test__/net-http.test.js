@@ -166,3 +166,95 @@ test('undici request and fetch over pipewrap connections, pipelined on one socke
   await dispatcher.close();
   await new Promise((resolve) => server.close(resolve));
 });
+
+// HTTP/2 (gRPC's transport over Unix sockets) on pipewrap connections, both
+// ways: Node's http2 wraps a socket that is not one of its own handles in a
+// JS stream of its own, so only the Socket's public behaviour is used.
+test('http2 over pipewrap connections: client via createConnection, server via emit(connection)', async (t) => {
+  t.timeout(T.timeout);
+  const http2 = require('node:http2');
+  const calls = callCounter(t);
+  const dir = tmpdir(t);
+  const onStream = calls.must((stream, headers) => {
+    collect(stream).then((body) => {
+      stream.respond({ ':status': 200 });
+      stream.end(`${headers[':method']} ${headers[':path']} ${sha256(body)}`);
+    });
+  }, 8);
+
+  // Client side ours: Node's http2 server on a path, http2.connect over a
+  // pipewrap connection.
+  const nodeSide = http2.createServer();
+  nodeSide.on('stream', onStream);
+  const p1 = path.join(dir, 'h2a');
+  await new Promise((resolve) => nodeSide.listen(p1, resolve));
+  // Server side ours: a pipewrap server handing its connections to Node's
+  // http2 server, http2.connect over Node's net.
+  const ourSide = http2.createServer();
+  ourSide.on('stream', onStream);
+  const p2 = path.join(dir, 'h2b');
+  const server = await listen(net.createServer(calls.must((s) => ourSide.emit('connection', s), 1)), p2);
+
+  const big = crypto.randomBytes(700 * 1024);
+  for (const createConnection of [calls.must(() => net.connect(p1), 1), () => require('node:net').connect(p2)]) {
+    const session = http2.connect('http://localhost', { createConnection });
+    const bodies = [Buffer.from('a'), big, Buffer.alloc(0), Buffer.from('d')];
+    // Four streams at once on the one session.
+    const replies = await Promise.all(bodies.map((body, i) => new Promise((resolve, reject) => {
+      const req = session.request({ ':method': 'POST', ':path': `/s${i}` });
+      req.on('error', reject);
+      collect(req).then((b) => resolve(b.toString()), reject);
+      req.end(body);
+    })));
+    replies.forEach((r, i) => assert.equal(r, `POST /s${i} ${sha256(bodies[i])}`));
+    await new Promise((resolve) => session.close(resolve));
+  }
+  await new Promise((resolve) => nodeSide.close(resolve));
+  ourSide.close();
+  await closeServer(server);
+});
+
+// TLS on top of pipewrap sockets at both ends (tls.connect({ socket }) and a
+// server-side TLSSocket around an accepted connection).
+test('TLS over pipewrap sockets at both ends: 1 MiB each way, then both close', async (t) => {
+  t.timeout(T.timeout);
+  const tls = require('node:tls');
+  const fs = require('node:fs');
+  const calls = callCounter(t);
+  const key = fs.readFileSync(path.join(__dirname, 'fixtures', 'tls-localhost.key'));
+  const cert = fs.readFileSync(path.join(__dirname, 'fixtures', 'tls-localhost.crt'));
+  const p = path.join(tmpdir(t), 'tls');
+  let serverSaw = null;
+  const serverClosed = new Promise((resolve) => {
+    const server = net.createServer(calls.must((raw) => {
+      const s = new tls.TLSSocket(raw, { isServer: true, key, cert });
+      const chunks = [];
+      s.on('data', (d) => chunks.push(d));
+      // Answered from 'end' itself: a TLSSocket is not half-open, it ends
+      // its own side right after (as over Node's net).
+      s.on('end', () => {
+        const body = Buffer.concat(chunks);
+        serverSaw = sha256(body);
+        s.end(Buffer.concat([Buffer.from(serverSaw), body]));
+      });
+      s.on('close', () => server.close(resolve));
+    }, 1));
+    server.listen(p, () => started());
+  });
+  let started;
+  await new Promise((resolve) => (started = resolve));
+
+  const payload = crypto.randomBytes(1024 * 1024);
+  const c = tls.connect({ socket: net.connect(p), ca: cert, servername: 'localhost' });
+  await new Promise((resolve, reject) => {
+    c.once('secureConnect', resolve);
+    c.once('error', reject);
+  });
+  assert.ok(c.authorized, 'the certificate was checked');
+  c.end(payload);
+  const reply = await collect(c);
+  assert.equal(reply.subarray(0, 64).toString(), sha256(payload));
+  assert.equal(sha256(reply.subarray(64)), sha256(payload));
+  assert.equal(serverSaw, sha256(payload));
+  await serverClosed;
+});
