@@ -9,6 +9,7 @@
 // Protocol: node-pipe-contract.md §3 (the 'json' and 'advanced' wire
 // formats, internal 'NODE_*' commands, handle passing, socket lists).
 
+const { AsyncResource } = require('async_hooks');
 const { Buffer } = require('buffer');
 const EventEmitter = require('events');
 const util = require('util');
@@ -413,7 +414,11 @@ class ChannelCore {
     }
     const batch = this.batch;
     batch.addMessage(this.mode, message);
-    if (typeof callback === 'function') this.batchCallbacks.push(batch.counted, callback);
+    // Bound to this send()'s async context: the batch's write is made later,
+    // in another one, and Node runs each send's callback in the context of
+    // the write it made at send() (so an AsyncLocalStorage store set around
+    // send() is the one the callback sees).
+    if (typeof callback === 'function') this.batchCallbacks.push(batch.counted, AsyncResource.bind(callback));
     // A send() loop can queue far more than one loop turn: each time
     // TRY_FLUSH_EVERY more is waiting, let the socket take what the peer has read
     // meanwhile, and go on with the batch if the native queue emptied,

@@ -69,6 +69,8 @@ const kFds = Symbol('pipewrap.fds');
 const kFdPassing = Symbol('pipewrap.fdPassing');
 // Writes that bypassed the Writable queue and are still in the native queue.
 const kDirectPending = Symbol('pipewrap.directPending');
+// _final's callback, held while fast-path writes are still pending.
+const kFinalAfterDirect = Symbol('pipewrap.finalAfterDirect');
 const kDirectNeedDrain = Symbol('pipewrap.directNeedDrain');
 const kDirectBytes = Symbol('pipewrap.directBytes');
 
@@ -235,6 +237,11 @@ function onDirectWriteComplete(status) {
   if (socket[kDirectPending] === 0 && socket[kDirectNeedDrain] && !socket.destroyed) {
     socket[kDirectNeedDrain] = false;
     socket.emit('drain');
+  }
+  const final = socket[kFinalAfterDirect];
+  if (socket[kDirectPending] === 0 && final !== null) {
+    socket[kFinalAfterDirect] = null;
+    if (!socket.destroyed) shutdownNow(socket, final);
   }
 }
 
@@ -465,6 +472,7 @@ class Socket extends stream.Duplex {
     this[kDirectPending] = 0;
     this[kDirectNeedDrain] = false;
     this[kDirectBytes] = 0;
+    this[kFinalAfterDirect] = null;
     this.on('end', onReadableStreamEnd);
     initSocketHandle(this);
 
@@ -860,7 +868,10 @@ class Socket extends stream.Duplex {
     if (req.async) this[kLastWriteQueueSize] = req.bytes;
   }
 
-  // end() was called and everything is written: send our FIN.
+  // end() was called and everything is written: send our FIN. Writes of the
+  // fast path (write() above) are not in the Writable queue: the FIN waits
+  // for the last of them and goes from its completion, where Node's
+  // Writable would call _final (so in that write's async context, too).
   _final(cb) {
     if (this.pending) {
       this.once('connect', () => this._final(cb));
@@ -870,13 +881,11 @@ class Socket extends stream.Duplex {
       cb();
       return;
     }
-    const req = new ShutdownWrap();
-    req.oncomplete = afterShutdown;
-    req.handle = this._handle;
-    req.callback = cb;
-    const err = this._handle.shutdown(req);
-    if (err === 1 || err === UV_ENOTCONN) cb(); // nothing to wait for
-    else if (err !== 0) cb(errnoException(err, 'shutdown'));
+    if (this[kDirectPending] > 0) {
+      this[kFinalAfterDirect] = cb;
+      return;
+    }
+    shutdownNow(this, cb);
   }
 
   end(data, encoding, callback) {
@@ -918,6 +927,16 @@ class Socket extends stream.Duplex {
       server._emitCloseIfDrained();
     }
   }
+}
+
+function shutdownNow(socket, cb) {
+  const req = new ShutdownWrap();
+  req.oncomplete = afterShutdown;
+  req.handle = socket._handle;
+  req.callback = cb;
+  const err = socket._handle.shutdown(req);
+  if (err === 1 || err === UV_ENOTCONN) cb(); // nothing to wait for
+  else if (err !== 0) cb(errnoException(err, 'shutdown'));
 }
 
 function afterShutdown() {

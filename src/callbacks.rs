@@ -258,27 +258,75 @@ pub enum Outcome {
   Connected { readable: bool, writable: bool },
 }
 
+/// Gives the request the handle stored last its own async context, if that
+/// request is `req` (a write the socket took whole stored none): its
+/// `oncomplete` then runs in the context of the call that made it, as a
+/// request of Node's runs in the one its `AsyncWrap` took when it was made
+/// (so an `AsyncLocalStorage` store set around a write is the one its
+/// callback sees). Runs JS (the `async_hooks` init hooks), so call it with
+/// no borrow held, right after the call that stored the request.
+pub fn open_req_context<T: HandleState>(rc: &Rc<RefCell<T>>, req: napi_value, name: &str) {
+  let stored_last = {
+    let s = rc.borrow();
+    let env = s.ref_env();
+    s.refs()
+      .reqs
+      .back()
+      .is_some_and(|(_, r, ctx)| ctx.is_null() && env.strict_equals(env.ref_value(*r), req))
+  };
+  if !stored_last {
+    return;
+  }
+  let env = env_of(rc);
+  let ctx = js::async_init(env, req, name);
+  if ctx.is_null() {
+    return;
+  }
+  // A hook may have run the request's course already (closed the handle
+  // and had it cancelled, say): then the context is not needed.
+  let mut s = rc.borrow_mut();
+  let ref_env = s.ref_env();
+  let slot = s
+    .refs_mut()
+    .reqs
+    .iter_mut()
+    .find(|(_, r, c)| c.is_null() && ref_env.strict_equals(ref_env.ref_value(*r), req));
+  match slot {
+    Some((_, _, c)) => *c = ctx,
+    None => js::async_destroy(ref_env, ctx),
+  }
+}
+
 /// `req.oncomplete(status, handle, ...)` for a finished request whose
-/// reference the caller took out of the handle's refs (released here).
+/// reference and context the caller took out of the handle's refs
+/// (released here). It runs in the request's own async context, or the
+/// handle's if it has none.
 pub fn complete<T: HandleState>(
   env: napi_env,
   rc: &Rc<RefCell<T>>,
-  mut req_ref: napi_ref,
+  (mut req_ref, req_ctx): (napi_ref, napi_async_context),
   status: i32,
   outcome: Outcome,
 ) {
   let req = js::ref_value(env, req_ref);
   js::drop_ref(env, &mut req_ref);
-  if req.is_null() {
-    return;
-  }
-  let oncomplete = js::get(env, req, c"oncomplete");
+  let oncomplete = if req.is_null() {
+    ptr::null_mut()
+  } else {
+    js::get(env, req, c"oncomplete")
+  };
   if !js::is_function(env, oncomplete) {
+    js::async_destroy(RefEnv::new(env), req_ctx);
     return;
   }
-  let (this, ctx) = {
+  let (this, handle_ctx) = {
     let s = rc.borrow();
     (s.this(), s.refs().async_ctx)
+  };
+  let ctx = if req_ctx.is_null() {
+    handle_ctx
+  } else {
+    req_ctx
   };
   let status = js::int(env, status);
   match outcome {
@@ -297,4 +345,5 @@ pub fn complete<T: HandleState>(
       js::make_callback(env, ctx, req, oncomplete, &args);
     }
   }
+  js::async_destroy(RefEnv::new(env), req_ctx);
 }

@@ -115,6 +115,21 @@ fn write_handle(
   }
 }
 
+/// After every write: completions the write finished at once go out next
+/// turn, and a write that was queued gets its own async context.
+fn after_write(env: napi_env, s: &Handle, req: napi_value) {
+  os::after_write(env, s);
+  callbacks::open_req_context(s, req, "WRITEWRAP");
+}
+
+/// A connect or shutdown dispatched (0): it gets its own async context.
+fn dispatched(s: &Handle, req: napi_value, name: &str, status: i32) -> i32 {
+  if status == 0 {
+    callbacks::open_req_context(s, req, name);
+  }
+  status
+}
+
 fn string_write(env: napi_env, s: &Handle, a: &CallArgs<3>, enc: Encoding) -> JsResult {
   let req = reqs::check(env, a.argv[0], ReqKind::Write)?;
   if js::type_of(env, a.argv[1]) != napi_sys::ValueType::napi_string {
@@ -130,7 +145,7 @@ fn string_write(env: napi_env, s: &Handle, a: &CallArgs<3>, enc: Encoding) -> Js
   let status = encoding::with_string_bytes(env, a.argv[1], enc, |bytes| {
     os::write(s, req, &[bytes], fds, None)
   });
-  os::after_write(env, s);
+  after_write(env, s, req);
   int(env, status)
 }
 
@@ -185,7 +200,8 @@ pipe_fn!(listen, 1, |env, s, a| {
 pipe_fn!(connect, 2, |env, s, a| {
   let req = reqs::check(env, a.argv[0], ReqKind::Connect)?;
   let name = string_arg(env, a.argv[1], "name")?;
-  int(env, os::connect(s, env, a.this, req, &name))
+  let status = os::connect(s, env, a.this, req, &name);
+  int(env, dispatched(s, req, "PIPECONNECTWRAP", status))
 });
 
 // Adopts an existing fd (made non-blocking). As libuv: EEXIST only if the
@@ -244,7 +260,8 @@ pipe_fn!(read_stop, 0, |env, s, a| {
 
 pipe_fn!(shutdown, 1, |env, s, a| {
   let req = reqs::check(env, a.argv[0], ReqKind::Shutdown)?;
-  int(env, os::shutdown(s, env, req))
+  let status = os::shutdown(s, env, req);
+  int(env, dispatched(s, req, "SHUTDOWNWRAP", status))
 });
 
 pipe_fn!(write_buffer, 3, |env, s, a| {
@@ -268,7 +285,7 @@ pipe_fn!(write_buffer, 3, |env, s, a| {
     }),
     Err(e) => e,
   };
-  os::after_write(env, s);
+  after_write(env, s, req);
   int(env, status)
 });
 
@@ -335,7 +352,7 @@ pipe_fn!(writev, 3, |env, s, a| {
   let status = encoding::with_chunks(env, &chunks, |slices| {
     os::write(s, req, slices, Vec::new(), None)
   });
-  os::after_write(env, s);
+  after_write(env, s, req);
   int(env, status)
 });
 
@@ -477,7 +494,7 @@ pipe_fn!(send_fds, 3, |env, s, a| {
   let status = encoding::with_view(env, a.argv[1], |bytes| {
     os::write(s, req, &[bytes], owned, None)
   });
-  os::after_write(env, s);
+  after_write(env, s, req);
   int(env, status)
 });
 

@@ -40,8 +40,10 @@ pub struct JsRefs {
   /// `useUserBuffer`'s Uint8Array: its memory is looked up again for every
   /// read, never cached.
   pub user_buf: napi_ref,
-  /// Request objects by id, in the order they were made.
-  pub reqs: Queue<(ReqId, napi_ref)>,
+  /// Pending requests by id, in the order they were made: the request
+  /// object and the async context its `oncomplete` runs in (null until
+  /// `callbacks::open_req_context` gives it one).
+  pub reqs: Queue<(ReqId, napi_ref, napi_async_context)>,
   /// The Uint8Arrays of queued lent writes (`StreamCore::write_lent`) by
   /// request id: their memory is looked up again at every flush.
   pub lent: Queue<(ReqId, napi_ref)>,
@@ -100,18 +102,26 @@ impl JsRefs {
     }
   }
 
-  /// Takes the request stored for `id` (the caller drops the reference),
+  /// Stores a pending request (its context comes later, made with no
+  /// borrow held: see `callbacks::open_req_context`).
+  pub fn add_req(&mut self, env: RefEnv, id: ReqId, req: napi_value) {
+    let r = env.new_ref(req, 1);
+    self.reqs.push_back((id, r, ptr::null_mut()));
+  }
+
+  /// Takes the request stored for `id`: its reference (the caller drops
+  /// it) and its async context (the caller destroys it, if not null),
   /// releasing the buffer it lent, if any.
-  pub fn take_req(&mut self, env: RefEnv, id: ReqId) -> napi_ref {
+  pub fn take_req(&mut self, env: RefEnv, id: ReqId) -> (napi_ref, napi_async_context) {
     let at = self.lent.iter().position(|(r, _)| *r == id);
     if let Some(i) = at {
       if let Some((_, mut buf)) = self.lent.remove(i) {
         env.drop_ref(&mut buf);
       }
     }
-    let at = self.reqs.iter().position(|(r, _)| *r == id);
+    let at = self.reqs.iter().position(|(r, _, _)| *r == id);
     at.and_then(|i| self.reqs.remove(i))
-      .map_or(ptr::null_mut(), |(_, r)| r)
+      .map_or((ptr::null_mut(), ptr::null_mut()), |(_, r, ctx)| (r, ctx))
   }
 
   /// The bytes of the buffer request `id` lent, looked up now (None if it
@@ -133,7 +143,11 @@ impl JsRefs {
     self.release_onread(env);
     env.drop_ref(&mut self.close_cb);
     env.drop_ref(&mut self.user_buf);
-    for (_, mut r) in self.reqs.take_all().chain(self.lent.take_all()) {
+    for (_, mut r, ctx) in self.reqs.take_all() {
+      env.drop_ref(&mut r);
+      js::async_destroy(env, ctx);
+    }
+    for (_, mut r) in self.lent.take_all() {
       env.drop_ref(&mut r);
     }
     if !self.async_ctx.is_null() {

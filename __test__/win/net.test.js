@@ -311,3 +311,39 @@ scenario('keep-alive http.Agent on the connections: one connection, async ids', 
     assert.ok(t.everyDataInItsContext && t.idOk);
   },
 });
+
+// Async context: a write's and an end()'s callback see the AsyncLocalStorage
+// store of the call that made them, not the connection's.
+scenario('write and end callbacks run in the store of their call', async (impl) => {
+  const { AsyncLocalStorage } = require('node:async_hooks');
+  const als = new AsyncLocalStorage();
+  const name = pipeName('als');
+  const seen = [];
+  const see = (what) => seen.push(`${what}:${als.getStore()}`);
+  const server = impl.createServer((s) => {
+    s.on('data', () => {});
+    s.on('end', () => s.end()); // no half-open on named pipes
+    s.on('error', () => {});
+  });
+  await listen(server, name);
+  let c;
+  const closed = new Promise((resolve) => {
+    als.run('connection', () => {
+      c = impl.connect(name, () => {
+        see('connect cb');
+        als.run('writes', () => {
+          c.write(Buffer.alloc(1 << 20, 1), () => see('big write cb'));
+          c.write('x', () => see('next write cb'));
+        });
+        als.run('ending', () => c.end(() => see('end cb')));
+      });
+    });
+    c.on('error', (err) => see(`error ${err.code}`));
+    c.on('close', resolve);
+  });
+  await closed;
+  await closeServer(server);
+  return seen;
+}, {
+  expect: (seen) => assert.ok(seen.includes('big write cb:writes'), String(seen)),
+});

@@ -347,7 +347,7 @@ unsafe extern "C" fn on_poll(handle: *mut uv::uv_poll_t, status: i32, events: i3
 /// so a callback may close the handle or write again.
 pub fn deliver_completions(env: napi_env, rc: &StreamRef) {
   loop {
-    let (c, req_ref) = {
+    let (c, req) = {
       let mut s = rc.borrow_mut();
       if s.torn_down {
         return;
@@ -356,8 +356,8 @@ pub fn deliver_completions(env: napi_env, rc: &StreamRef) {
         break;
       };
       let ref_env = s.env();
-      let r = s.js.take_req(ref_env, c.req);
-      (c, r)
+      let req = s.js.take_req(ref_env, c.req);
+      (c, req)
     };
     let (status, outcome) = match c.done {
       Done::Connect {
@@ -367,7 +367,7 @@ pub fn deliver_completions(env: napi_env, rc: &StreamRef) {
       } => (status, Outcome::Connected { readable, writable }),
       Done::Write { status } | Done::Shutdown { status } => (status, Outcome::Done),
     };
-    callbacks::complete(env, rc, req_ref, status, outcome);
+    callbacks::complete(env, rc, req, status, outcome);
   }
   // A callback may have queued more work: update the poll once.
   let mut s = rc.borrow_mut();
@@ -718,8 +718,8 @@ pub fn start_connect(rc: &StreamRef, env: napi_env, req: napi_value, name: &[u8]
   let start = {
     let mut s = rc.borrow_mut();
     let id = s.next_req_id();
-    let r = s.env().new_ref(req, 1);
-    s.js.reqs.push_back((id, r));
+    let ref_env = s.env();
+    s.js.add_req(ref_env, id, req);
     let start = s.core.connect(id, name);
     update_poll(&mut s);
     start
@@ -742,8 +742,8 @@ pub fn fail_connect_later(rc: &StreamRef, env: napi_env, req: napi_value, status
   {
     let mut s = rc.borrow_mut();
     let id = s.next_req_id();
-    let r = s.env().new_ref(req, 1);
-    s.js.reqs.push_back((id, r));
+    let ref_env = s.env();
+    s.js.add_req(ref_env, id, req);
     s.core.connect_failed_early(id, status);
   }
   let rc = rc.clone();

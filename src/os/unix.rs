@@ -236,8 +236,8 @@ pub fn shutdown(s: &Handle, env: napi_env, req: napi_value) -> i32 {
   if err != 0 {
     return err;
   }
-  let r = st.env().new_ref(req, 1);
-  st.js.reqs.push_back((id, r));
+  let ref_env = st.env();
+  st.js.add_req(ref_env, id, req);
   let done = st.core.shutdown_if_idle();
   driver::update_poll(&mut st);
   drop(st);
@@ -321,8 +321,7 @@ pub fn write(
         ],
       );
       if is_async {
-        let r = env.new_ref(req, 1);
-        st.js.reqs.push_back((id, r));
+        st.js.add_req(env, id, req);
         if let Some(buf) = lent {
           let b = env.new_ref(buf, 1);
           st.js.lent.push_back((id, b));

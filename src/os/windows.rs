@@ -376,8 +376,8 @@ fn new_req(s: &Handle, kind: c_int, req: napi_value, data: Vec<u8>) -> Option<*m
   let mut st = s.borrow_mut();
   st.next_req += 1;
   let id = st.next_req;
-  let r = st.env.new_ref(req, 1);
-  st.js.reqs.push_back((id, r));
+  let ref_env = st.env;
+  st.js.add_req(ref_env, id, req);
   let ctx = Box::new(ReqCtx {
     handle: st.id,
     req: id,
@@ -408,8 +408,9 @@ fn abandon_req(s: &Handle, req: *mut ffi::uv_req_t) {
   let ctx = unsafe { finish_req(req) };
   let mut st = s.borrow_mut();
   let env = st.env;
-  let mut r = st.js.take_req(env, ctx.req);
+  let (mut r, req_ctx) = st.js.take_req(env, ctx.req);
   env.drop_ref(&mut r);
+  js::async_destroy(env, req_ctx);
 }
 
 /// Delivers a finished request to JS.
@@ -421,12 +422,12 @@ fn deliver_req(req: *mut ffi::uv_req_t, status: c_int, outcome: Outcome) {
   };
   let env = callbacks::env_of(&h);
   let _scope = js::HandleScope::open(env);
-  let req_ref = {
+  let req = {
     let mut st = h.borrow_mut();
     let ref_env = st.env;
     st.js.take_req(ref_env, ctx.req)
   };
-  callbacks::complete(env, &h, req_ref, status, outcome);
+  callbacks::complete(env, &h, req, status, outcome);
 }
 
 // SAFETY (callers): libuv calls these on the loop thread, once per request.

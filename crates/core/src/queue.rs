@@ -64,6 +64,10 @@ impl<T> Queue<T> {
     self.0.as_mut()?.front_mut()
   }
 
+  pub fn back(&self) -> Option<&T> {
+    self.0.as_ref()?.back()
+  }
+
   pub fn remove(&mut self, index: usize) -> Option<T> {
     let item = self.0.as_mut()?.remove(index);
     self.release_if_empty();
@@ -72,6 +76,10 @@ impl<T> Queue<T> {
 
   pub fn iter(&self) -> impl Iterator<Item = &T> {
     self.0.iter().flat_map(|q| q.iter())
+  }
+
+  pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+    self.0.iter_mut().flat_map(|q| q.iter_mut())
   }
 
   /// Everything, in order; the queue is left empty (and holds nothing).
@@ -107,9 +115,14 @@ mod tests {
     assert_eq!(q.len(), 5);
     assert_eq!(q.iter().copied().collect::<Vec<_>>(), [1, 2, 3, 4, 5]);
     assert_eq!(q.remove(1), Some(2));
+    assert_eq!(q.back(), Some(&5));
+    for x in q.iter_mut() {
+      *x += 10;
+    }
     *q.front_mut().unwrap() = 10;
     assert_eq!(q.pop_front(), Some(10));
-    assert_eq!(q.take_all().collect::<Vec<_>>(), [3, 4, 5]);
+    assert_eq!(q.take_all().collect::<Vec<_>>(), [13, 14, 15]);
+    assert_eq!(q.back(), None);
     assert!(q.0.is_none(), "storage kept after take_all");
     q.push_back(7);
     assert_eq!(q.pop_front(), Some(7));
