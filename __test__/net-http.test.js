@@ -5,6 +5,7 @@
 const test = require('ava');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
+const { executionAsyncId } = require('node:async_hooks');
 const http = require('node:http');
 const path = require('node:path');
 
@@ -109,7 +110,12 @@ test('a keep-alive http.Agent creating pipewrap connections reuses one socket', 
 
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   let socket = null;
-  agent.createConnection = calls.must((options) => (socket = net.connect(options.socketPath)), 1);
+  const inItsContext = [];
+  agent.createConnection = calls.must((options) => {
+    socket = net.connect(options.socketPath);
+    socket.on('data', () => inItsContext.push(executionAsyncId() === socket._handle.getAsyncId()));
+    return socket;
+  }, 1);
   for (const [i, body] of [Buffer.alloc(0), crypto.randomBytes(300 * 1024), Buffer.from('x'), Buffer.alloc(0)].entries()) {
     const r = await request({ socketPath: p, path: `/r${i}`, method: 'POST', agent }, body);
     assert.equal(r.body.toString(), `POST /r${i} ${sha256(body)}`);
@@ -119,6 +125,7 @@ test('a keep-alive http.Agent creating pipewrap connections reuses one socket', 
   assert.ok(socket instanceof net.Socket);
   assert.equal(typeof socket._handle.getAsyncId(), 'number');
   assert.ok(socket._handle.getAsyncId() > 0);
+  assert.ok(inItsContext.length >= 4 && inItsContext.every(Boolean), 'every read in the context getAsyncId names');
   agent.destroy();
   await new Promise((resolve) => server.close(resolve));
 });
@@ -142,8 +149,12 @@ test('undici request and fetch over pipewrap connections, pipelined on one socke
 
   const connect = calls.must((_options, cb) => {
     const s = net.connect(p);
-    s.once('connect', () => cb(null, s));
-    s.once('error', (err) => cb(err, null));
+    const onError = (err) => cb(err, null);
+    s.once('error', onError);
+    s.once('connect', () => {
+      s.off('error', onError); // undici listens from here on
+      cb(null, s);
+    });
   }, 1);
   const dispatcher = new Agent({ connect, connections: 1, pipelining: 4 });
   const big = crypto.randomBytes(2 * 1024 * 1024);

@@ -1,7 +1,8 @@
 'use strict';
 // Async context (async_hooks, AsyncLocalStorage) at the net and IPC layers,
 // against Node's own in the same run: a write's callback runs in the context
-// of the call that made the write, not in the connection's.
+// of the call that made the write, not in the connection's. Serial: a hook
+// one test enables is seen by everything running then.
 
 const test = require('ava');
 const assert = require('node:assert/strict');
@@ -52,7 +53,7 @@ function netScenario(net, sockPath) {
   });
 }
 
-test('net: write, end and connect callbacks see the store of the call that made them, as with node:net', async (t) => {
+test.serial('net: write, end and connect callbacks see the store of the call that made them, as with node:net', async (t) => {
   t.timeout(T.timeout);
   const dir = tmpdir(t);
   const node = await netScenario(nodeNet, path.join(dir, 'node.sock'));
@@ -87,10 +88,69 @@ function ipcScenario(fork) {
   });
 }
 
-test('IPC: every send() callback sees its own send\'s store, batched or not, as with child_process.fork', async (t) => {
+test.serial('IPC: every send() callback sees its own send\'s store, batched or not, as with child_process.fork', async (t) => {
   t.timeout(T.timeout);
-  const node = await ipcScenario(childProcess.fork);
-  const ours = await ipcScenario(pipewrap.fork);
+  // Sorted: Node calls A back before or after the others, depending on
+  // whether the rest of its big write left inside uv_write (then the small
+  // ones complete at once, their callbacks on the next tick); the context of
+  // each is what this test is about.
+  const node = (await ipcScenario(childProcess.fork)).sort();
+  const ours = (await ipcScenario(pipewrap.fork)).sort();
   assert.deepEqual(node, ['A:A:null', 'B:B:null', 'C:C:null', 'D:D:null', 'E:E:null']);
+  assert.deepEqual(ours, node);
+});
+
+// An init hook that writes on another socket while a write is being queued
+// (pipewrap makes the queued write's context then; Node at `new WriteWrap()`):
+// the first write still reports backpressure as Node's does.
+function hookScenario(net, sockPath) {
+  const { createHook } = require('node:async_hooks');
+  const connected = (s) => new Promise((resolve, reject) => {
+    s.once('connect', resolve);
+    s.once('error', reject);
+  });
+  return new Promise((resolve, reject) => {
+    const accepted = [];
+    let bothAccepted;
+    const acceptedTwo = new Promise((r) => (bothAccepted = r));
+    const server = net.createServer((s) => {
+      s.pause(); // nothing read: the client's big write stays queued
+      s.on('error', () => {});
+      if (accepted.push(s) === 2) bothAccepted();
+    });
+    server.on('error', reject);
+    server.listen(sockPath, async () => {
+      const side = net.connect(sockPath);
+      const c = net.connect(sockPath);
+      await Promise.all([connected(side), connected(c), acceptedTwo]);
+      let inHook = false;
+      const hook = createHook({
+        init(id, type) {
+          if (type !== 'WRITEWRAP' || inHook) return;
+          inHook = true;
+          side.write('z'); // a write the kernel takes whole
+          inHook = false;
+        },
+      }).enable();
+      let ret;
+      try {
+        ret = c.write(Buffer.alloc(8 << 20, 1));
+      } finally {
+        hook.disable();
+      }
+      const seen = { ret, queued: c.writableLength > 0, needDrain: c.writableNeedDrain };
+      for (const s of [c, side]) s.on('error', () => {});
+      server.close(() => resolve(seen));
+      for (const s of [side, c, ...accepted]) s.destroy();
+    });
+  });
+}
+
+test.serial('an init hook writing elsewhere does not change what a queued write reports, as with node:net', async (t) => {
+  t.timeout(T.timeout);
+  const dir = tmpdir(t);
+  const node = await hookScenario(nodeNet, path.join(dir, 'node.sock'));
+  const ours = await hookScenario(pipewrap, path.join(dir, 'ours.sock'));
+  assert.deepEqual(node, { ret: false, queued: true, needDrain: true });
   assert.deepEqual(ours, node);
 });

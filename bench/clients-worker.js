@@ -120,8 +120,12 @@ function undiciAgent(connections) {
     connections,
     connect(_options, cb) {
       const s = pipewrap.connect(sock);
-      s.once('connect', () => cb(null, s));
-      s.once('error', (err) => cb(err, null));
+      const onError = (err) => cb(err, null);
+      s.once('error', onError);
+      s.once('connect', () => {
+        s.off('error', onError); // undici listens from here on
+        cb(null, s);
+      });
     },
   });
 }

@@ -159,6 +159,27 @@ pub fn stream_state(env: napi_env) -> napi_value {
   ta
 }
 
+/// Reads two slots of `streamBaseState` (None before JS has asked for the
+/// array, or if it was detached). Runs no JS.
+pub fn get_state(env: RefEnv, indexes: [usize; 2]) -> Option<[i32; 2]> {
+  let (ab_ref, base, fixed) = SHARED.with(|s| {
+    let s = s.borrow();
+    (s.state_ab, s.state_data, s.state_fixed)
+  });
+  if ab_ref.is_null() || base.is_null() {
+    return None;
+  }
+  if !fixed && is_detached(env.no_js(), env.ref_value(ab_ref)) {
+    return None;
+  }
+  Some(indexes.map(|index| {
+    debug_assert!(index < 4);
+    // SAFETY: as in set_state: the store of this Int32Array(4), not
+    // detachable or just seen attached with no JS run since; index < 4.
+    unsafe { *base.add(index) }
+  }))
+}
+
 /// Writes two slots of `streamBaseState` (one lookup for both). Runs no
 /// JS (a `RefEnv` cannot): before JS has asked for the array there is
 /// nobody to read the slots, so nothing is written.

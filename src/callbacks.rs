@@ -122,8 +122,8 @@ thread_local! {
   static ASYNC_ID_PROBE: Cell<napi_ref> = const { Cell::new(ptr::null_mut()) };
 }
 
-/// Remembers the function [`async_id`] asks (the first one given per env;
-/// released at teardown).
+/// Remembers the function [`async_id`] asks (the first one given on this
+/// thread, which runs one env; released at teardown).
 pub fn set_async_id_probe(env: napi_env, func: napi_value) {
   if !ASYNC_ID_PROBE.with(|p| p.get()).is_null() || !js::is_function(env, func) {
     return;
@@ -147,7 +147,10 @@ pub fn set_async_id_probe(env: napi_env, func: napi_value) {
 /// makes that context with the handle; here it is made when first needed,
 /// so asking for the id of an open handle makes it now (running the
 /// `async_hooks` init hooks, with no borrow held). Also -1 if an init hook
-/// threw or no JS layer gave the probe.
+/// threw or no JS layer gave the probe. Asking runs the probe through
+/// `napi_make_callback`, so `before`/`after` hooks see one callback on the
+/// handle's id the first time (Node's own Pipe shows none); every JS entry
+/// point holds a callback scope already, so the nested one drains no ticks.
 pub fn async_id<T: HandleState>(rc: &Rc<RefCell<T>>, this: napi_value) -> f64 {
   let (finished, known, has_ctx) = {
     let s = rc.borrow();
@@ -264,8 +267,9 @@ pub enum Outcome {
 /// request of Node's runs in the one its `AsyncWrap` took when it was made
 /// (so an `AsyncLocalStorage` store set around a write is the one its
 /// callback sees). Runs JS (the `async_hooks` init hooks), so call it with
-/// no borrow held, right after the call that stored the request.
-pub fn open_req_context<T: HandleState>(rc: &Rc<RefCell<T>>, req: napi_value, name: &str) {
+/// no borrow held, right after the call that stored the request. True if
+/// it made a context (and so ran JS).
+pub fn open_req_context<T: HandleState>(rc: &Rc<RefCell<T>>, req: napi_value, name: &str) -> bool {
   let stored_last = {
     let s = rc.borrow();
     let env = s.ref_env();
@@ -275,12 +279,12 @@ pub fn open_req_context<T: HandleState>(rc: &Rc<RefCell<T>>, req: napi_value, na
       .is_some_and(|(_, r, ctx)| ctx.is_null() && env.strict_equals(env.ref_value(*r), req))
   };
   if !stored_last {
-    return;
+    return false;
   }
   let env = env_of(rc);
   let ctx = js::async_init(env, req, name);
   if ctx.is_null() {
-    return;
+    return true;
   }
   // A hook may have run the request's course already (closed the handle
   // and had it cancelled, say): then the context is not needed.
@@ -295,6 +299,7 @@ pub fn open_req_context<T: HandleState>(rc: &Rc<RefCell<T>>, req: napi_value, na
     Some((_, _, c)) => *c = ctx,
     None => js::async_destroy(ref_env, ctx),
   }
+  true
 }
 
 /// `req.oncomplete(status, handle, ...)` for a finished request whose

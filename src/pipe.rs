@@ -116,10 +116,22 @@ fn write_handle(
 }
 
 /// After every write: completions the write finished at once go out next
-/// turn, and a write that was queued gets its own async context.
+/// turn, and a write that was queued gets its own async context. Making it
+/// runs the `async_hooks` init hooks, which may write on another handle:
+/// the write's own `streamBaseState` slots, which the caller reads next,
+/// are put back afterwards.
 fn after_write(env: napi_env, s: &Handle, req: napi_value) {
   os::after_write(env, s);
-  callbacks::open_req_context(s, req, "WRITEWRAP");
+  let slots = [K_BYTES_WRITTEN, K_LAST_WRITE_WAS_ASYNC];
+  let saved = buffers::get_state(js::RefEnv::new(env), slots);
+  if callbacks::open_req_context(s, req, "WRITEWRAP") {
+    if let Some([bytes, was_async]) = saved {
+      buffers::set_state(
+        js::RefEnv::new(env),
+        [(slots[0], bytes), (slots[1], was_async)],
+      );
+    }
+  }
 }
 
 /// A connect or shutdown dispatched (0): it gets its own async context.
