@@ -261,6 +261,18 @@ pub enum Outcome {
   Connected { readable: bool, writable: bool },
 }
 
+/// Whether the request the handle stored last is `req`, still without a
+/// context (runs no JS: a write the socket took whole answers false at the
+/// cost of one borrow).
+pub fn awaits_context<T: HandleState>(rc: &Rc<RefCell<T>>, req: napi_value) -> bool {
+  let s = rc.borrow();
+  let env = s.ref_env();
+  s.refs()
+    .reqs
+    .back()
+    .is_some_and(|(_, r, ctx)| ctx.is_null() && env.strict_equals(env.ref_value(*r), req))
+}
+
 /// Gives the request the handle stored last its own async context, if that
 /// request is `req` (a write the socket took whole stored none): its
 /// `oncomplete` then runs in the context of the call that made it, as a
@@ -270,15 +282,7 @@ pub enum Outcome {
 /// no borrow held, right after the call that stored the request. True if
 /// it made a context (and so ran JS).
 pub fn open_req_context<T: HandleState>(rc: &Rc<RefCell<T>>, req: napi_value, name: &str) -> bool {
-  let stored_last = {
-    let s = rc.borrow();
-    let env = s.ref_env();
-    s.refs()
-      .reqs
-      .back()
-      .is_some_and(|(_, r, ctx)| ctx.is_null() && env.strict_equals(env.ref_value(*r), req))
-  };
-  if !stored_last {
+  if !awaits_context(rc, req) {
     return false;
   }
   let env = env_of(rc);

@@ -122,6 +122,9 @@ fn write_handle(
 /// are put back afterwards.
 fn after_write(env: napi_env, s: &Handle, req: napi_value) {
   os::after_write(env, s);
+  if !callbacks::awaits_context(s, req) {
+    return; // taken whole: no request, no context
+  }
   let slots = [K_BYTES_WRITTEN, K_LAST_WRITE_WAS_ASYNC];
   let saved = buffers::get_state(js::RefEnv::new(env), slots);
   if callbacks::open_req_context(s, req, "WRITEWRAP") {
