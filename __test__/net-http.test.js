@@ -269,3 +269,46 @@ test('TLS over pipewrap sockets at both ends: 1 MiB each way, then both close', 
   assert.equal(serverSaw, sha256(payload));
   await serverClosed;
 });
+
+// What Node's http Agent (22.23+, 24) does to a parked keep-alive socket's
+// handle, done by hand so it runs on every Node: the guard it installs
+// destroys the socket when bytes arrive while it is parked, and Node's own
+// onStreamRead put back on reuse becomes this layer's (reads work again).
+test("Node's agent guard on a pipewrap handle: parked reads destroy, the restored reader reads", async (t) => {
+  t.timeout(T.timeout);
+  const calls = callCounter(t);
+  const p = path.join(tmpdir(t), 'guard');
+  const peers = [];
+  const server = await listen(net.createServer(calls.must((s) => peers.push(s), 2)), p);
+  const connectOne = () => new Promise((resolve) => {
+    const c = net.connect(p, () => resolve(c));
+  });
+
+  // As installFreeSocketDataGuard: handle.onread = freeSocketOnReadGuard.
+  function freeSocketOnReadGuard() {
+    throw new Error('a pipewrap handle must not call Node\'s guard itself');
+  }
+  const parked = await connectOne();
+  parked._handle.onread = freeSocketOnReadGuard;
+  assert.equal(parked._handle.onread, freeSocketOnReadGuard, 'the agent\'s identity check holds');
+  const closed = new Promise((resolve) => parked.on('close', resolve));
+  parked.on('error', () => {});
+  peers[0].write('unsolicited');
+  await closed;
+  assert.equal(parked.destroyed, true);
+
+  // As removeFreeSocketDataGuard: Node's own onStreamRead put back.
+  function onStreamRead() {
+    throw new Error('Node\'s own onStreamRead must not run on a pipewrap handle');
+  }
+  const reused = await connectOne();
+  reused._handle.onread = freeSocketOnReadGuard;
+  reused._handle.onread = onStreamRead;
+  assert.notEqual(reused._handle.onread, freeSocketOnReadGuard);
+  const got = new Promise((resolve) => reused.once('data', (d) => resolve(String(d))));
+  peers[1].write('reply');
+  assert.equal(await got, 'reply');
+  reused.destroy();
+  for (const s of peers) s.destroy();
+  await closeServer(server);
+});

@@ -182,6 +182,55 @@ function onStreamRead(arrayBuffer) {
   }
 }
 
+// Node's http Agent (Node 22.23+ and 24) parks a kept-alive socket with
+// `socket._handle.onread = freeSocketOnReadGuard` and, when the socket is
+// reused, puts its own `onStreamRead` back. Both read state private to
+// Node's own handles (its streamBaseState, its owner symbol), so on a
+// pipewrap handle the next read threw. For handles of this layer's Sockets
+// the two map to what they do here: the guard destroys the socket on any
+// read that is not empty (unsolicited bytes on an idle connection would
+// otherwise be taken as the next response), and Node's onStreamRead
+// becomes this layer's. The getter answers with the function assigned, so
+// the agent's `handle.onread === freeSocketOnReadGuard` check holds. Other
+// functions, and handles no Socket of this layer owns, are untouched.
+function onReadWhileParked() {
+  if (streamBaseState[kReadBytesOrError] === 0) return;
+  const socket = this[kOwner];
+  if (socket !== undefined && !socket.destroyed) socket.destroy();
+}
+
+const kAssignedOnread = Symbol('pipewrap.assignedOnread');
+
+// Per copy of this layer: Pipe.prototype is shared by every copy (one class
+// per thread), and each copy recognises only its own Sockets' handles.
+function routeNodeOnreads(PipeClass) {
+  const proto = PipeClass.prototype;
+  if (!Object.hasOwn(proto, Symbol.for('pipewrap.Pipe'))) return; // Node's own Pipe (PIPEWRAP_BINDING=node)
+  const inner = Object.getOwnPropertyDescriptor(proto, 'onread');
+  if (inner === undefined || typeof inner.set !== 'function') return;
+  Object.defineProperty(proto, 'onread', {
+    configurable: true,
+    enumerable: inner.enumerable,
+    get() {
+      const assigned = this[kAssignedOnread];
+      return assigned !== undefined ? assigned : inner.get.call(this);
+    },
+    set(fn) {
+      if (this[kOwner] !== undefined && typeof fn === 'function' && fn !== onStreamRead && fn !== noop) {
+        if (fn.name === 'freeSocketOnReadGuard') {
+          this[kAssignedOnread] = fn;
+          inner.set.call(this, onReadWhileParked);
+          return;
+        }
+        if (fn.name === 'onStreamRead') fn = onStreamRead; // Node's own, put back by the agent
+      }
+      if (this[kAssignedOnread] !== undefined) this[kAssignedOnread] = undefined;
+      inner.set.call(this, fn);
+    },
+  });
+}
+routeNodeOnreads(Pipe);
+
 function afterConnect(status, handle, req, readable, writable) {
   const self = handle[kOwner];
   // The completion may come after destroy() (e.g. ECANCELED on close).
