@@ -268,18 +268,24 @@ async function startRedis() {
     '--port', '0', '--unixsocket', sock, '--unixsocketperm', '700', '--save', '', '--appendonly', 'no',
     '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning',
   ]);
+  await runServer(file, argv, dir, 'SIGTERM', sock, 'redis-server');
+  return { PWC_REDIS: sock };
+}
+
+// Starts a server that logs to stdout/stderr, stopped with `signal`, and
+// resolves once it accepts connections on `sock`.
+async function runServer(file, argv, cwd, signal, sock, name) {
   let log = '';
-  const proc = spawn(file, argv, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(file, argv, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
   proc.stdout.on('data', (d) => (log += d));
   proc.stderr.on('data', (d) => (log += d));
   servers.push({
     proc,
     stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
     },
   });
-  await waitForSocket(sock, proc, 'redis-server', () => log);
-  return { PWC_REDIS: sock };
+  await waitForSocket(sock, proc, name, () => log);
 }
 
 // nginx, one process (no master, no workers to spread), listening on a Unix
@@ -302,17 +308,7 @@ async function startNginx() {
     '}',
   ].join('\n'));
   const [file, argv] = pinned(serverCpu, nginxBin, ['-c', conf, '-p', dir, '-e', 'stderr']);
-  let log = '';
-  const proc = spawn(file, argv, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout.on('data', (d) => (log += d));
-  proc.stderr.on('data', (d) => (log += d));
-  servers.push({
-    proc,
-    stop() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGQUIT');
-    },
-  });
-  await waitForSocket(sock, proc, 'nginx', () => log);
+  await runServer(file, argv, dir, 'SIGQUIT', sock, 'nginx'); // SIGQUIT: graceful
   return { PWC_HTTP: sock };
 }
 

@@ -128,16 +128,7 @@ pub fn set_async_id_probe(env: napi_env, func: napi_value) {
   if !ASYNC_ID_PROBE.with(|p| p.get()).is_null() || !js::is_function(env, func) {
     return;
   }
-  ASYNC_ID_PROBE.with(|p| p.set(js::new_ref(env, func, 1)));
-  crate::env::on_teardown(
-    env,
-    Box::new(|env| {
-      ASYNC_ID_PROBE.with(|p| {
-        let mut r = p.replace(ptr::null_mut());
-        js::drop_ref(env, &mut r);
-      })
-    }),
-  );
+  crate::env::keep_until_teardown(env, &ASYNC_ID_PROBE, func);
 }
 
 /// Node's `getAsyncId()`: the id of the async context the handle's

@@ -280,14 +280,5 @@ pub fn pipe_ctor(env: napi_env) -> napi_value {
 
 /// Remembers the Pipe class (once per env; released at teardown).
 pub fn set_pipe_ctor(env: napi_env, ctor: napi_value) {
-  PIPE_CTOR.with(|c| c.set(js::new_ref(env, ctor, 1)));
-  crate::env::on_teardown(
-    env,
-    Box::new(|env| {
-      PIPE_CTOR.with(|c| {
-        let mut r = c.replace(ptr::null_mut());
-        js::drop_ref(env, &mut r);
-      })
-    }),
-  );
+  crate::env::keep_until_teardown(env, &PIPE_CTOR, ctor);
 }

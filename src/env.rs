@@ -182,6 +182,22 @@ pub fn on_teardown(env: napi_env, f: Deferred) {
   with(env, |s| s.teardown.push(f));
 }
 
+/// A JS value this thread's env keeps in a thread-local slot: referenced
+/// now, released at teardown (one env per thread).
+pub type EnvSlot = std::thread::LocalKey<std::cell::Cell<napi::sys::napi_ref>>;
+
+/// Keeps `value` in `slot` until env teardown.
+pub fn keep_until_teardown(env: napi_env, slot: &'static EnvSlot, value: napi::sys::napi_value) {
+  slot.with(|c| c.set(js::new_ref(env, value, 1)));
+  on_teardown(
+    env,
+    Box::new(move |env| {
+      let mut r = slot.with(|c| c.replace(ptr::null_mut()));
+      js::drop_ref(env, &mut r);
+    }),
+  );
+}
+
 unsafe extern "C" fn run_deferred(_idle: *mut uv::uv_idle_t) {
   // Take only what is queued now: work that defers more runs next turn.
   let Some((env, batch)) = with_existing(|s| {
