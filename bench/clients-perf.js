@@ -14,8 +14,9 @@
 // emit for the code emitting it.
 //
 // Categories:
-//   client      the client library's JS (pg*, ioredis, workerpool, their
-//               deps) and the workload's own loop
+//   client      the client library's JS (pg*, ioredis, undici and its wasm
+//               HTTP parser, workerpool, their deps) and the workload's
+//               own loop
 //   socket-js   the socket layer's JS: pipewrap lib/*.js; node:net,
 //               stream_base_commons, child_process (the IPC channel)
 //   streams     node:stream (Readable/Writable/Duplex, which both socket
@@ -34,7 +35,10 @@ const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
-const CLIENT_JS = /\/node_modules\/(pg|pg-[a-z-]+|postgres-[a-z-]+|pgpass|split2|ioredis|@ioredis|denque|standard-as-callback|redis-errors|cluster-key-slot|workerpool|debug|ms)\/|clients-worker\.js|clients-pool-task\.js/;
+const CLIENT_JS = /\/node_modules\/(pg|pg-[a-z-]+|postgres-[a-z-]+|pgpass|split2|ioredis|@ioredis|denque|standard-as-callback|redis-errors|cluster-key-slot|workerpool|undici|debug|ms)\/|clients-worker\.js|clients-pool-task\.js/;
+// WebAssembly in these workloads is undici's HTTP parser (llhttp built to
+// wasm); its frames carry no file name, so they are named here.
+const CLIENT_WASM = /^JS:(wasm-function|wasm-to-js|js-to-wasm)/;
 const PIPEWRAP_JS = /\/lib\/(net|stream-state|binding|errors|ipc[a-z-]*|fork|index)\.js/;
 const NODE_SOCKET_JS = /node:(net|internal\/stream_base_commons|internal\/net|child_process|internal\/child_process)/;
 const STREAMS_JS = /node:(stream|internal\/streams\/)/;
@@ -52,7 +56,7 @@ function classify(frames) {
   // frames: [{ sym, dso }], leaf first.
   for (const { sym, dso } of frames) {
     if (/^(JS|LazyCompile|Function|Script|Eval):/.test(sym)) {
-      if (CLIENT_JS.test(sym)) return 'client';
+      if (CLIENT_JS.test(sym) || CLIENT_WASM.test(sym)) return 'client';
       if (PIPEWRAP_JS.test(sym)) return 'socket-js';
       if (NODE_SOCKET_JS.test(sym)) return 'socket-js';
       if (STREAMS_JS.test(sym)) return 'streams';
