@@ -467,77 +467,92 @@ function validateTimerDuration(msecs, name) {
   return msecs;
 }
 
-class Socket extends stream.Duplex {
-  constructor(options) {
-    if (typeof options === 'number') options = { fd: options };
-    else if (options == null) options = {};
-    else if (typeof options !== 'object') throw codes.ERR_INVALID_ARG_TYPE('options', 'Object', options);
-    else options = { __proto__: null, ...options };
+// Socket and Server are constructor functions, as Node's net.Socket and
+// net.Server are, not classes: Node's callers rely on that. `net.Server()`
+// without `new` (Node's own pipe tests), http and tls initialising objects
+// of their own subclasses (`net.Server.call(this, ...)`,
+// `ReflectApply(net.Socket, this, args)`) and util.inherits-style
+// subclasses. The methods are written in a class body (SocketMethods,
+// ServerMethods) for `super`; adoptMethods() makes its prototype the
+// constructor's.
+function adoptMethods(ctor, methods, base) {
+  ctor.prototype = methods.prototype;
+  Object.defineProperty(methods.prototype, 'constructor', { value: ctor, writable: true, configurable: true });
+  Object.setPrototypeOf(ctor, base);
+}
 
-    if (options.objectMode || options.readableObjectMode || options.writableObjectMode) {
-      const key = options.objectMode ? 'objectMode' : options.readableObjectMode ? 'readableObjectMode' : 'writableObjectMode';
-      throw codes.ERR_INVALID_ARG_VALUE(`options.${key}`, options[key], 'is not supported');
+function Socket(options) {
+  if (!(this instanceof Socket)) return new Socket(options);
+  if (typeof options === 'number') options = { fd: options };
+  else if (options == null) options = {};
+  else if (typeof options !== 'object') throw codes.ERR_INVALID_ARG_TYPE('options', 'Object', options);
+  else options = { __proto__: null, ...options };
+
+  if (options.objectMode || options.readableObjectMode || options.writableObjectMode) {
+    const key = options.objectMode ? 'objectMode' : options.readableObjectMode ? 'readableObjectMode' : 'writableObjectMode';
+    throw codes.ERR_INVALID_ARG_VALUE(`options.${key}`, options[key], 'is not supported');
+  }
+
+  // Default to *not* allowing half-open sockets; 'close' is emitted by us
+  // from the handle's close callback, not by the stream machinery.
+  options.allowHalfOpen = Boolean(options.allowHalfOpen);
+  options.emitClose = false;
+  options.autoDestroy = true;
+  options.decodeStrings = false; // strings go to the binding as strings
+  stream.Duplex.call(this, options);
+
+  this.connecting = false;
+  this._handle = null;
+  // kTimeout, kBytesRead, kBytesWritten and kFdPassing are set on the
+  // instance only when they change (setTimeout, destroy, fdPassing): their
+  // defaults live on the prototype, so an idle connection does not carry
+  // four slots that almost never change (see the prototype defaults after
+  // the class).
+  this[kLastWriteQueueSize] = 0;
+  this._pendingData = null;
+  this._pendingEncoding = '';
+  this.server = null;
+  this._server = null;
+
+  if (options.handle) {
+    const { handle } = options;
+    if (typeof handle !== 'object' || typeof handle.readStart !== 'function') {
+      throw codes.ERR_INVALID_ARG_TYPE('options.handle', 'Pipe', handle);
     }
-
-    // Default to *not* allowing half-open sockets; 'close' is emitted by us
-    // from the handle's close callback, not by the stream machinery.
-    options.allowHalfOpen = Boolean(options.allowHalfOpen);
-    options.emitClose = false;
-    options.autoDestroy = true;
-    options.decodeStrings = false; // strings go to the binding as strings
-    super(options);
-
-    this.connecting = false;
-    this._handle = null;
-    // kTimeout, kBytesRead, kBytesWritten and kFdPassing are set on the
-    // instance only when they change (setTimeout, destroy, fdPassing): their
-    // defaults live on the prototype, so an idle connection does not carry
-    // four slots that almost never change (see the prototype defaults after
-    // the class).
-    this[kLastWriteQueueSize] = 0;
-    this._pendingData = null;
-    this._pendingEncoding = '';
-    this.server = null;
-    this._server = null;
-
-    if (options.handle) {
-      const { handle } = options;
-      if (typeof handle !== 'object' || typeof handle.readStart !== 'function') {
-        throw codes.ERR_INVALID_ARG_TYPE('options.handle', 'Pipe', handle);
-      }
-      this._handle = handle;
-    } else if (options.fd !== undefined) {
-      const { fd } = options;
-      this._handle = createHandleFromFd(fd);
-      const err = this._handle.open(fd);
-      if (err) {
-        this._handle.close();
-        this._handle = null;
-        throw errnoException(err, 'open');
-      }
-    }
-
-    if (options.fdPassing) this[kFdPassing] = true;
-    this[kDirectPending] = 0;
-    this[kDirectNeedDrain] = false;
-    this[kDirectBytes] = 0;
-    this[kFinalAfterDirect] = null;
-    this.on('end', onReadableStreamEnd);
-    initSocketHandle(this);
-
-    // With a handle we are connected already: start the data flow (or keep
-    // it stopped for pauseOnConnect servers).
-    if (this._handle && options.readable !== false) {
-      if (options.pauseOnCreate) {
-        this._handle.reading = false;
-        this._handle.readStop();
-        this.readableFlowing = false;
-      } else if (!options.manualStart) {
-        this.read(0);
-      }
+    this._handle = handle;
+  } else if (options.fd !== undefined) {
+    const { fd } = options;
+    this._handle = createHandleFromFd(fd);
+    const err = this._handle.open(fd);
+    if (err) {
+      this._handle.close();
+      this._handle = null;
+      throw errnoException(err, 'open');
     }
   }
 
+  if (options.fdPassing) this[kFdPassing] = true;
+  this[kDirectPending] = 0;
+  this[kDirectNeedDrain] = false;
+  this[kDirectBytes] = 0;
+  this[kFinalAfterDirect] = null;
+  this.on('end', onReadableStreamEnd);
+  initSocketHandle(this);
+
+  // With a handle we are connected already: start the data flow (or keep
+  // it stopped for pauseOnConnect servers).
+  if (this._handle && options.readable !== false) {
+    if (options.pauseOnCreate) {
+      this._handle.reading = false;
+      this._handle.readStop();
+      this.readableFlowing = false;
+    } else if (!options.manualStart) {
+      this.read(0);
+    }
+  }
+}
+
+class SocketMethods extends stream.Duplex {
   connect(...args) {
     const [options, cb] = normalizeConnectArgs(args);
     const { path } = options;
@@ -691,6 +706,14 @@ class Socket extends stream.Duplex {
   /** pipewrap extension: the socket's fd (e.g. for a child's stdio), or -1. */
   get fd() {
     return this._handle ? this._handle.fd : -1;
+  }
+
+  // Node's net.Socket has no `fd`, so an assignment makes an own property
+  // there; Node's stdio setup does `stream.fd = fd` on the sockets it makes
+  // for process.stdout and stderr, which are pipewrap's if net.Socket was
+  // replaced by this one.
+  set fd(value) {
+    Object.defineProperty(this, 'fd', { value, writable: true, enumerable: true, configurable: true });
   }
 
   // Unix sockets have no addresses on the socket itself (no getsockname in
@@ -977,6 +1000,7 @@ class Socket extends stream.Duplex {
     }
   }
 }
+adoptMethods(Socket, SocketMethods, stream.Duplex);
 
 function shutdownNow(socket, cb) {
   const req = new ShutdownWrap();
@@ -1096,35 +1120,36 @@ function isSocketFile(path) {
   }
 }
 
-class Server extends EventEmitter {
-  constructor(options, connectionListener) {
-    super();
-    if (typeof options === 'function') {
-      connectionListener = options;
-      options = {};
-    } else if (options == null) {
-      options = {};
-    } else if (typeof options !== 'object') {
-      throw codes.ERR_INVALID_ARG_TYPE('options', 'Object', options);
-    }
-    options = { __proto__: null, ...options }; // nothing read through the prototype
-    if (typeof connectionListener === 'function') this.on('connection', connectionListener);
-
-    if (options.highWaterMark !== undefined && typeof options.highWaterMark !== 'number') {
-      throw codes.ERR_INVALID_ARG_TYPE('options.highWaterMark', 'number', options.highWaterMark);
-    }
-    this._connections = 0;
-    this._handle = null;
-    this._pipeName = undefined;
-    this._unref = false;
-    this.maxConnections = undefined;
-    this.allowHalfOpen = Boolean(options.allowHalfOpen);
-    this.pauseOnConnect = Boolean(options.pauseOnConnect);
-    this.fdPassing = Boolean(options.fdPassing);
-    if (IS_WINDOWS && this.fdPassing) throw unixOnly('fdPassing');
-    this.highWaterMark = options.highWaterMark >= 0 ? options.highWaterMark : stream.getDefaultHighWaterMark(false);
+function Server(options, connectionListener) {
+  if (!(this instanceof Server)) return new Server(options, connectionListener);
+  EventEmitter.call(this);
+  if (typeof options === 'function') {
+    connectionListener = options;
+    options = {};
+  } else if (options == null) {
+    options = {};
+  } else if (typeof options !== 'object') {
+    throw codes.ERR_INVALID_ARG_TYPE('options', 'Object', options);
   }
+  options = { __proto__: null, ...options }; // nothing read through the prototype
+  if (typeof connectionListener === 'function') this.on('connection', connectionListener);
 
+  if (options.highWaterMark !== undefined && typeof options.highWaterMark !== 'number') {
+    throw codes.ERR_INVALID_ARG_TYPE('options.highWaterMark', 'number', options.highWaterMark);
+  }
+  this._connections = 0;
+  this._handle = null;
+  this._pipeName = undefined;
+  this._unref = false;
+  this.maxConnections = undefined;
+  this.allowHalfOpen = Boolean(options.allowHalfOpen);
+  this.pauseOnConnect = Boolean(options.pauseOnConnect);
+  this.fdPassing = Boolean(options.fdPassing);
+  if (IS_WINDOWS && this.fdPassing) throw unixOnly('fdPassing');
+  this.highWaterMark = options.highWaterMark >= 0 ? options.highWaterMark : stream.getDefaultHighWaterMark(false);
+}
+
+class ServerMethods extends EventEmitter {
   get listening() {
     return Boolean(this._handle);
   }
@@ -1223,7 +1248,7 @@ class Server extends EventEmitter {
     const abstract = path.charCodeAt(0) === 0;
     if (abstract && (readableAll || writableAll)) {
       throw codes.ERR_INVALID_ARG_VALUE('options', given,
-        'can not set readableAll or writableAll to true when path is abstract unix socket');
+        'can not set readableAll or writableAllt to true when path is abstract unix socket'); // sic: Node's text
     }
     if (IS_WINDOWS && options.mode !== undefined) throw unixOnly('options.mode');
     if (IS_WINDOWS && options.reclaimStale === true) throw unixOnly('options.reclaimStale');
@@ -1349,6 +1374,7 @@ class Server extends EventEmitter {
     return this;
   }
 }
+adoptMethods(Server, ServerMethods, EventEmitter);
 
 function createServer(options, connectionListener) {
   return new Server(options, connectionListener);
