@@ -150,3 +150,41 @@ test('an abstract name with readableAll throws node:net\'s message', (t) => {
   assert.notEqual(messages[0], null);
   assert.deepEqual(messages[1], messages[0]);
 });
+
+test('with net.Socket replaced by pipewrap\'s, child_process stdio pipes still work (Node\'s handles go to Node\'s Socket)', (t) => {
+  const main = path.join(tmpdir(t), 'main.js');
+  fs.writeFileSync(main, `
+    const net = require('node:net');
+    const NodeSocket = net.Socket;
+    const pw = require(${JSON.stringify(INDEX)});
+    net.Socket = pw.Socket;
+    const { spawn } = require('node:child_process');
+    const child = spawn(process.execPath, ['-e', 'process.stdin.pipe(process.stdout)'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    // Initialising a subclass's object on a handle of Node's cannot hand
+    // it to Node's Socket: a clear error, not a crash.
+    let subclassError = null;
+    class Sub extends pw.Socket {}
+    const nodeHandle = child.stdout._handle;
+    try { new Sub({ handle: nodeHandle }); } catch (err) { subclassError = nodeHandle.isStreamBase && err.code; }
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d) => (out += d));
+    child.on('close', (code) => {
+      console.log(JSON.stringify({
+        out,
+        code,
+        stdinIsNodes: child.stdin instanceof NodeSocket,
+        subclassError,
+      }));
+    });
+    child.stdin.end('hello through a pipe');
+  `);
+  const r = spawnSync(process.execPath, [main], { encoding: 'utf8', timeout: 30000 });
+  assert.equal(r.signal, null, `hung or crashed:\n${r.stdout}\n${r.stderr}`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout.trim().split('\n').pop()), {
+    out: 'hello through a pipe',
+    code: 0,
+    stdinIsNodes: true,
+    subclassError: 'ERR_INVALID_ARG_TYPE',
+  });
+});

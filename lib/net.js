@@ -15,6 +15,14 @@ const binding = require('./binding');
 const errors = require('./errors');
 const streamState = require('./stream-state');
 
+// Node's own net.Socket, for Node's own handles (see Socket). Not when
+// net.Socket is already this module's (a second copy loaded after a
+// program replaced it): such handles then get the error.
+const NodeSocket = (() => {
+  const { Socket: ctor } = require('net');
+  return ctor.prototype[Symbol.for('pipewrap.net.Socket')] === true ? null : ctor;
+})();
+
 const { codes } = errors;
 
 const {
@@ -521,8 +529,18 @@ function Socket(options) {
 
   if (options.handle) {
     const { handle } = options;
-    if (typeof handle !== 'object' || typeof handle.readStart !== 'function') {
-      throw codes.ERR_INVALID_ARG_TYPE('options.handle', 'Pipe', handle);
+    if (!(handle instanceof Pipe)) {
+      // A stream handle of Node's own: child_process wraps its stdio pipes
+      // with `net.Socket({ handle })`, which is this constructor when a
+      // program replaced net.Socket with it. Only Node's Socket can drive
+      // such a handle (its reads and requests use Node's own state), so a
+      // plain construction hands it one; initialising a subclass's object
+      // cannot, and says so.
+      if (handle !== null && typeof handle === 'object' && handle.isStreamBase === true &&
+          new.target === Socket && NodeSocket !== null) {
+        return new NodeSocket(options);
+      }
+      throw codes.ERR_INVALID_ARG_TYPE('options.handle', 'a pipewrap Pipe', handle);
     }
     this._handle = handle;
   } else if (options.fd !== undefined) {
@@ -1176,7 +1194,9 @@ class ServerMethods extends EventEmitter {
       throw codes.ERR_INVALID_ARG_VALUE('port', arg0, 'is not supported: pipewrap listens on Unix domain sockets only (pass a path)');
     }
     if (typeof arg0 === 'string') arg0 = { path: arg0 };
-    if (typeof arg0 !== 'object') throw codes.ERR_INVALID_ARG_TYPE('options', ['string', 'Object'], arg0);
+    // Node: an argument that is neither a port, a path nor an options object
+    // is an options value without "port" or "path".
+    if (typeof arg0 !== 'object') throw codes.ERR_INVALID_ARG_VALUE('options', arg0, 'must have the property "path", "handle" or "fd"');
     // An options bag is read from its own properties only; a handle, server
     // or socket passed as such is used as it is.
     const given = arg0;
@@ -1197,10 +1217,11 @@ class ServerMethods extends EventEmitter {
     } else if (handleLike || arg0.fd !== undefined) {
       const { fd } = options;
       if (!Number.isInteger(fd) || fd < 0) {
-        throw codes.ERR_INVALID_ARG_TYPE(handleLike ? 'handle' : 'options.fd', 'a Pipe handle or a non-negative integer fd', fd);
+        if (handleLike) throw codes.ERR_INVALID_ARG_TYPE('handle', 'a Pipe handle or a non-negative integer fd', fd);
+        throw codes.ERR_INVALID_ARG_VALUE('options', given, 'must have the property "path", "handle" or "fd"');
       }
       kind = 'fd';
-    } else if (arg0.path === undefined) {
+    } else if (typeof arg0.path !== 'string') {
       if (arg0.port !== undefined) {
         throw codes.ERR_INVALID_ARG_VALUE('options.port', arg0.port,
           'is not supported: pipewrap listens on Unix domain sockets only (use options.path)');
@@ -1220,10 +1241,11 @@ class ServerMethods extends EventEmitter {
   _listenFd(fd, backlog) {
     let handle;
     let err;
+    // As Node: an fd that is not a socket, or not open, is EINVAL.
     try {
       if (!fs.fstatSync(fd).isSocket()) err = UV_EINVAL;
-    } catch (e) {
-      err = fsErrno(e);
+    } catch {
+      err = UV_EINVAL;
     }
     if (!err) {
       handle = new Pipe(PipeConstants.SERVER);
