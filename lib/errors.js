@@ -139,6 +139,8 @@ E('ERR_INVALID_FD_TYPE', TypeError, (type) => `Unsupported fd type: ${type}`);
 E('ERR_INVALID_HANDLE_TYPE', TypeError, 'This handle type cannot be sent');
 E('ERR_FEATURE_UNAVAILABLE_ON_PLATFORM', TypeError, (feature) =>
   `The feature ${feature} is unavailable on the current platform, which is being used to run Node.js`);
+E('ERR_SOCKET_BAD_PORT', RangeError, (name, port) =>
+  `${name} should be >= 0 and < 65536. Received ${describeReceived(port)}.`);
 E('ERR_SOCKET_CONNECTING', Error, 'Socket is already connecting');
 E('ERR_SOCKET_CLOSED', Error, 'Socket is closed');
 E('ERR_SOCKET_CLOSED_BEFORE_CONNECTION', Error, 'Socket closed before the connection was established');

@@ -467,6 +467,13 @@ function enableFdPassing(handle) {
   handle.setFdPassing(true);
 }
 
+// Node's validatePort: a number or a non-blank string naming 0..65535.
+function isValidPort(port) {
+  if (typeof port !== 'number' && typeof port !== 'string') return false;
+  if (typeof port === 'string' && port.trim().length === 0) return false;
+  return +port === (+port >>> 0) && +port <= 0xFFFF;
+}
+
 function validateTimerDuration(msecs, name) {
   if (typeof msecs !== 'number') throw codes.ERR_INVALID_ARG_TYPE(name, 'number', msecs);
   if (!(msecs >= 0) || !Number.isFinite(msecs)) {
@@ -1191,6 +1198,7 @@ class ServerMethods extends EventEmitter {
       throw codes.ERR_MISSING_ARGS(['path', 'options']);
     }
     if (typeof arg0 === 'number') {
+      if (!isValidPort(arg0)) throw codes.ERR_SOCKET_BAD_PORT('options.port', arg0);
       throw codes.ERR_INVALID_ARG_VALUE('port', arg0, 'is not supported: pipewrap listens on Unix domain sockets only (pass a path)');
     }
     if (typeof arg0 === 'string') arg0 = { path: arg0 };
@@ -1206,6 +1214,14 @@ class ServerMethods extends EventEmitter {
     let options = arg0;
     const handleLike = arg0 instanceof Pipe ? arg0 : (arg0._handle || arg0.handle);
     if (handleLike) options = handleLike;
+
+    // Node checks a port first, and listens on it rather than on a path
+    // given with it: with no TCP here, a port is an error either way.
+    if (!handleLike && (typeof arg0.port === 'number' || typeof arg0.port === 'string')) {
+      if (!isValidPort(arg0.port)) throw codes.ERR_SOCKET_BAD_PORT('options.port', arg0.port);
+      throw codes.ERR_INVALID_ARG_VALUE('options.port', arg0.port,
+        'is not supported: pipewrap listens on Unix domain sockets only (use options.path)');
+    }
 
     const backlog = (arg0 instanceof Pipe ? undefined : arg0.backlog) || backlogArg || 511;
     if (!Number.isInteger(backlog)) throw codes.ERR_INVALID_ARG_TYPE('backlog', 'an integer', backlog);
