@@ -513,6 +513,20 @@ function Socket(options) {
     throw codes.ERR_INVALID_ARG_VALUE(`options.${key}`, options[key], 'is not supported');
   }
 
+  const { handle } = options;
+  if (handle && !(handle instanceof Pipe)) {
+    // A stream handle of Node's own: child_process wraps its stdio pipes
+    // with `net.Socket({ handle })`, which is this constructor when a
+    // program replaced net.Socket with it. Only Node's Socket can drive
+    // such a handle (its reads and requests use Node's own state), so a
+    // plain construction hands it one; initialising a subclass's object
+    // cannot, and says so.
+    if (typeof handle === 'object' && handle.isStreamBase === true && new.target === Socket && NodeSocket !== null) {
+      return new NodeSocket(options);
+    }
+    throw codes.ERR_INVALID_ARG_TYPE('options.handle', 'a pipewrap Pipe', handle);
+  }
+
   // Default to *not* allowing half-open sockets; 'close' is emitted by us
   // from the handle's close callback, not by the stream machinery.
   options.allowHalfOpen = Boolean(options.allowHalfOpen);
@@ -535,21 +549,7 @@ function Socket(options) {
   this._server = null;
 
   if (options.handle) {
-    const { handle } = options;
-    if (!(handle instanceof Pipe)) {
-      // A stream handle of Node's own: child_process wraps its stdio pipes
-      // with `net.Socket({ handle })`, which is this constructor when a
-      // program replaced net.Socket with it. Only Node's Socket can drive
-      // such a handle (its reads and requests use Node's own state), so a
-      // plain construction hands it one; initialising a subclass's object
-      // cannot, and says so.
-      if (handle !== null && typeof handle === 'object' && handle.isStreamBase === true &&
-          new.target === Socket && NodeSocket !== null) {
-        return new NodeSocket(options);
-      }
-      throw codes.ERR_INVALID_ARG_TYPE('options.handle', 'a pipewrap Pipe', handle);
-    }
-    this._handle = handle;
+    this._handle = options.handle;
   } else if (options.fd !== undefined) {
     const { fd } = options;
     this._handle = createHandleFromFd(fd);
