@@ -15,12 +15,18 @@ const binding = require('./binding');
 const errors = require('./errors');
 const streamState = require('./stream-state');
 
+// Brands that survive a second copy of this module (jest.resetModules(), two
+// installed copies): the IPC layer recognises pipewrap sockets and servers
+// by these, not only by `instanceof` its own copy's classes.
+const kSocketBrand = Symbol.for('pipewrap.net.Socket');
+const kServerBrand = Symbol.for('pipewrap.net.Server');
+
 // Node's own net.Socket, for Node's own handles (see Socket). Not when
 // net.Socket is already this module's (a second copy loaded after a
 // program replaced it): such handles then get the error.
 const NodeSocket = (() => {
   const { Socket: ctor } = require('net');
-  return ctor.prototype[Symbol.for('pipewrap.net.Socket')] === true ? null : ctor;
+  return ctor.prototype[kSocketBrand] === true ? null : ctor;
 })();
 
 const { codes } = errors;
@@ -465,6 +471,12 @@ function enableFdPassing(handle) {
     throw codes.ERR_FEATURE_UNAVAILABLE_ON_PLATFORM('fdPassing (it needs the pipewrap native binding)');
   }
   handle.setFdPassing(true);
+}
+
+// listen() options with nothing to listen on (Node's "must have the
+// property "port" or "path"", for what this layer listens on).
+function noListenTarget(given) {
+  return codes.ERR_INVALID_ARG_VALUE('options', given, 'must have the property "path", "handle" or "fd"');
 }
 
 // Node's validatePort: a number or a non-blank string naming 0..65535.
@@ -1197,14 +1209,12 @@ class ServerMethods extends EventEmitter {
     if (arg0 === undefined || arg0 === null) {
       throw codes.ERR_MISSING_ARGS(['path', 'options']);
     }
-    if (typeof arg0 === 'number') {
-      if (!isValidPort(arg0)) throw codes.ERR_SOCKET_BAD_PORT('options.port', arg0);
-      throw codes.ERR_INVALID_ARG_VALUE('port', arg0, 'is not supported: pipewrap listens on Unix domain sockets only (pass a path)');
-    }
-    if (typeof arg0 === 'string') arg0 = { path: arg0 };
+    // As Node normalises them: a number is a port, a string a path.
+    if (typeof arg0 === 'number') arg0 = { port: arg0 };
+    else if (typeof arg0 === 'string') arg0 = { path: arg0 };
     // Node: an argument that is neither a port, a path nor an options object
     // is an options value without "port" or "path".
-    if (typeof arg0 !== 'object') throw codes.ERR_INVALID_ARG_VALUE('options', arg0, 'must have the property "path", "handle" or "fd"');
+    if (typeof arg0 !== 'object') throw noListenTarget(arg0);
     // An options bag is read from its own properties only; a handle, server
     // or socket passed as such is used as it is.
     const given = arg0;
@@ -1234,15 +1244,11 @@ class ServerMethods extends EventEmitter {
       const { fd } = options;
       if (!Number.isInteger(fd) || fd < 0) {
         if (handleLike) throw codes.ERR_INVALID_ARG_TYPE('handle', 'a Pipe handle or a non-negative integer fd', fd);
-        throw codes.ERR_INVALID_ARG_VALUE('options', given, 'must have the property "path", "handle" or "fd"');
+        throw noListenTarget(given);
       }
       kind = 'fd';
     } else if (typeof arg0.path !== 'string') {
-      if (arg0.port !== undefined) {
-        throw codes.ERR_INVALID_ARG_VALUE('options.port', arg0.port,
-          'is not supported: pipewrap listens on Unix domain sockets only (use options.path)');
-      }
-      throw codes.ERR_INVALID_ARG_VALUE('options', given, 'must have the property "path", "handle" or "fd"');
+      throw noListenTarget(given);
     } else {
       kind = 'path';
     }
@@ -1467,11 +1473,7 @@ function closeFd(fd) {
   return binding.native.closeFd(fd);
 }
 
-// Brands that survive a second copy of this module (jest.resetModules(), two
-// installed copies): the IPC layer recognises pipewrap sockets and servers
-// by these, not only by `instanceof` its own copy's classes.
-const kSocketBrand = Symbol.for('pipewrap.net.Socket');
-const kServerBrand = Symbol.for('pipewrap.net.Server');
+// The brands (see the top of the file).
 Object.defineProperty(Socket.prototype, kSocketBrand, { value: true });
 // Defaults of the per-socket slots that are set only when they change (see
 // the constructor); writable, so an assignment makes an own property.
