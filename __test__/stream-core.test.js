@@ -598,3 +598,41 @@ test('an open handle is held with no JS reference left, and collected once close
     closedServerCollected: true,
   });
 });
+
+// net.Socket's destroy() leaves onread as it is on pipewrap's Pipe (Node's
+// net parks it on a no-op): that relies on this. Node's Pipe behaves the
+// same (libuv stops reading at uv_close), so the test runs on both.
+test('close() inside onread: no further onread, with full reads and the EOF still unread', async (t) => {
+  t.timeout(T.timeout);
+  const { a, r } = pair(closer(t));
+  // More than one 64 KiB read waiting (as much as the socket takes), then
+  // the EOF.
+  const big = Buffer.alloc(256 * 1024, 7);
+  let written = 0;
+  try {
+    while (written < big.length) written += fs.writeSync(a.fd, big, written);
+  } catch (err) {
+    if (err.code !== 'EAGAIN') throw err;
+  }
+  assert.ok(written > 64 * 1024, `only ${written} bytes went in`);
+  const shut = new b.ShutdownWrap();
+  shut.oncomplete = () => {};
+  assert.equal(a.shutdown(shut), 0);
+  const events = [];
+  let closed;
+  const done = new Promise((resolve) => (closed = resolve));
+  r.onread = (ab) => {
+    events.push(['read', st[0], ab ? ab.byteLength : null]);
+    r.close(() => {
+      events.push(['close']);
+      closed();
+    });
+  };
+  assert.equal(r.readStart(), 0);
+  await done;
+  await turns(3);
+  assert.equal(events.length, 2, JSON.stringify(events));
+  assert.equal(events[0][0], 'read');
+  assert.ok(events[0][1] > 0, 'the first read has bytes');
+  assert.deepEqual(events[1], ['close']);
+});

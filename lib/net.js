@@ -214,6 +214,8 @@ function onReadWhileParked() {
 }
 
 const kAssignedOnread = Symbol('pipewrap.assignedOnread');
+// pipewrap's own Pipe, not Node's (PIPEWRAP_BINDING=node).
+const OWN_PIPE = Object.hasOwn(Pipe.prototype, Symbol.for('pipewrap.Pipe'));
 
 // Per copy of this layer: Pipe.prototype is shared by every copy (one class
 // per thread), and each copy recognises only its own Sockets' handles.
@@ -1027,7 +1029,10 @@ class SocketMethods extends stream.Duplex {
       this[kBytesWritten] = handle.bytesWritten;
       // 'close' comes from the close callback, after the fd is really gone.
       handle.close(() => this.emit('close', isException));
-      handle.onread = noop;
+      // Node's net parks onread on a no-op here. pipewrap's Pipe calls
+      // no onread after close() (a closing stream reads nothing: its poll
+      // is stopped or gone), so it skips a native call and a reference.
+      if (!OWN_PIPE) handle.onread = noop;
       this._handle = null;
       cb(exception);
     } else {
