@@ -55,6 +55,24 @@ test('methods on a foreign receiver throw instead of crashing', () => {
   assert.throws(() => Object.getOwnPropertyDescriptor(Pipe.prototype, 'fd').get.call({}));
 });
 
+// The prototype's methods find their native state through a number the
+// constructor puts on the object under a symbol (cheaper than napi_unwrap).
+test('a Pipe keeps its state: it cannot be replaced or removed, and a made-up or stale one is refused', () => {
+  const p = new Pipe(constants.SOCKET);
+  const key = Object.getOwnPropertySymbols(p).find((s) => s.description === 'pipewrap.state');
+  assert.ok(key, 'the state symbol');
+  const n = p[key];
+  assert.throws(() => { p[key] = n + 1; }, TypeError);
+  assert.throws(() => { delete p[key]; }, TypeError);
+  assert.throws(() => Object.defineProperty(p, key, { value: n + 1 }), TypeError);
+  assert.equal(p[key], n);
+  for (const forged of [2 ** 30, -1, 0, 'x', undefined, {}]) {
+    assert.throws(() => Pipe.prototype.readStart.call({ [key]: forged }), { name: 'TypeError', code: 'ERR_INVALID_THIS' }, String(forged));
+  }
+  assert.equal(p.readStop(), 0);
+  p.close();
+});
+
 // node:test's done callback became a promise resolved where done() was called
 // (an assertion failing inside the close callback rejects it).
 test('after close: nothing binds, listens, connects or writes', () => new Promise((done, fail) => {

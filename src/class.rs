@@ -113,6 +113,31 @@ thread_local! {
   /// addon's wrap cannot share a live address), at the cost of a hash
   /// lookup instead of a second N-API call per method.
   static LIVE: std::cell::RefCell<AddrMap<napi_ref>> = std::cell::RefCell::new(AddrMap::default());
+  /// The same natives by state number (see [`wrap_tracked`]): address.
+  static STATES: std::cell::RefCell<IdMap<usize>> = std::cell::RefCell::new(IdMap::default());
+  static NEXT_STATE: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+}
+
+/// A state number no live native has: a small positive integer, which V8
+/// keeps in the object's field as it is (a Smi: no allocation per object).
+fn next_state_number() -> i32 {
+  STATES.with(|states| {
+    let states = states.borrow();
+    loop {
+      let n = NEXT_STATE.with(|c| {
+        let n = if c.get() >= i32::MAX - 1 {
+          1
+        } else {
+          c.get() + 1
+        };
+        c.set(n);
+        n
+      });
+      if !states.contains_key(&(n as u64)) {
+        return n;
+      }
+    }
+  })
 }
 
 /// Wraps `native` into `this` (the object shares ownership of it: its
@@ -120,26 +145,34 @@ thread_local! {
 /// The wrap's data is the `Rc` itself: no second allocation per object.
 /// The wrap's reference is weak; [`hold_wrapped`] makes it strong while the
 /// native needs its object (one reference per object, not two).
-pub fn wrap_tracked<T>(env: napi_env, this: napi_value, native: Rc<T>) {
+///
+/// Returns the native's state number for JS, which the prototype's methods
+/// pass back as their first argument ([`unwrap_state`]); null if the wrap
+/// failed.
+pub fn wrap_tracked<T>(env: napi_env, this: napi_value, native: Rc<T>) -> napi_value {
   let data = Rc::into_raw(native) as *mut c_void;
+  let number = next_state_number();
   let mut wrap_ref = ptr::null_mut();
   let status = napi_call!(napi_wrap(
     env,
     this,
     data,
     Some(finalize_tracked::<T>),
-    ptr::null_mut(),
+    number as isize as *mut c_void,
     &mut wrap_ref
   ));
   if status != sys::Status::napi_ok {
     // SAFETY: the share Rc::into_raw gave up above; napi_wrap did not take it.
     drop(unsafe { Rc::from_raw(data as *const T) });
-    return;
+    return ptr::null_mut();
   }
   LIVE.with(|l| l.borrow_mut().insert(data as usize, wrap_ref));
+  STATES.with(|st| st.borrow_mut().insert(number as u64, data as usize));
+  js::int(env, number)
 }
 
-unsafe extern "C" fn finalize_tracked<T>(env: napi_env, data: *mut c_void, _hint: *mut c_void) {
+unsafe extern "C" fn finalize_tracked<T>(env: napi_env, data: *mut c_void, hint: *mut c_void) {
+  STATES.with(|st| st.borrow_mut().remove(&(hint as usize as u64)));
   // A reference napi_wrap returned is deleted here and only here (N-API's
   // rule: deleting it earlier would cancel this finalizer).
   if let Some(wrap_ref) = LIVE.with(|l| l.borrow_mut().remove(&(data as usize))) {
@@ -207,6 +240,62 @@ pub fn unwrap_tracked<T>(env: napi_env, value: napi_value) -> Option<Wrapped<T>>
   Some(Wrapped(ManuallyDrop::new(unsafe {
     Rc::from_raw(data as *const T)
   })))
+}
+
+/// The native `T` whose state number is `state` ([`wrap_tracked::<T>`]),
+/// else None. The cheap way in for a method: `napi_unwrap` looks a private
+/// symbol up on the object (about 800 instructions a call, more than the
+/// rest of a small method), where this reads a number and a map. Numbers
+/// are never reused while their native is live, and one is forgotten when
+/// its object's finalizer runs, before the share is dropped.
+pub fn unwrap_state<T>(env: napi_env, state: napi_value) -> Option<Wrapped<T>> {
+  let mut number = 0;
+  if napi_call!(napi_get_value_int32(env, state, &mut number)) != sys::Status::napi_ok {
+    return None;
+  }
+  let data = STATES.with(|st| st.borrow().get(&(number as u64)).copied())?;
+  // SAFETY: data is a live share registered by wrap_tracked (the map holds
+  // exactly those until their finalizer runs, which drops the share only
+  // after removing it; finalizers do not run during a call). ManuallyDrop:
+  // the share stays the object's.
+  Some(Wrapped(ManuallyDrop::new(unsafe {
+    Rc::from_raw(data as *const T)
+  })))
+}
+
+/// The first argument (a method's state, see [`unwrap_state`]) and up to N
+/// arguments after it (missing ones are `undefined`).
+pub fn state_and_args<const N: usize>(
+  env: napi_env,
+  info: napi_callback_info,
+) -> (napi_value, CallArgs<N>) {
+  const MAX: usize = 8;
+  debug_assert!(N < MAX);
+  let mut all = [ptr::null_mut(); MAX];
+  let mut argc = N + 1;
+  let mut this = ptr::null_mut();
+  napi_call!(napi_get_cb_info(
+    env,
+    info,
+    &mut argc,
+    all.as_mut_ptr(),
+    &mut this,
+    ptr::null_mut()
+  ));
+  let undef = js::undefined(env);
+  for a in all.iter_mut().take(N + 1).skip(argc.min(N + 1)) {
+    *a = undef;
+  }
+  let mut argv = [undef; N];
+  argv.copy_from_slice(&all[1..=N]);
+  (
+    all[0],
+    CallArgs {
+      this,
+      argv,
+      argc: argc.saturating_sub(1),
+    },
+  )
 }
 
 /// A prototype method.

@@ -2,6 +2,7 @@
 //! validate their arguments (throwing a `TypeError` with a Node-style `code`
 //! where Node would abort), then act, returning 0 or a negative errno.
 
+use std::ffi::CStr;
 use std::ptr;
 
 use napi::sys::{self as napi_sys, napi_callback_info, napi_env, napi_value};
@@ -47,11 +48,13 @@ fn int_arg(env: napi_env, v: napi_value, what: &str) -> Result<i32> {
   })
 }
 
-/// Unwraps the receiver of a Pipe method, throwing on a foreign `this`, and
-/// on a call that re-enters a handle whose state is in use (a bug guard:
-/// the delivery layer never calls JS with the state borrowed).
-fn this_pipe<const N: usize>(env: napi_env, a: &CallArgs<N>) -> Result<os::PipeStream> {
-  let Some(s) = os::stream_of(env, a.this) else {
+/// The stream a Pipe method was called for, named by its state (the first
+/// argument the prototype's JS method passes: `this[kState]`); throws on
+/// anything else, and on a call that re-enters a handle whose state is in
+/// use (a bug guard: the delivery layer never calls JS with the state
+/// borrowed).
+fn state_pipe(env: napi_env, state: napi_value) -> Result<os::PipeStream> {
+  let Some(s) = os::stream_of_state(env, state) else {
     return Err(class::type_error(
       env,
       "ERR_INVALID_THIS",
@@ -68,16 +71,17 @@ fn this_pipe<const N: usize>(env: napi_env, a: &CallArgs<N>) -> Result<os::PipeS
   Ok(s)
 }
 
-/// Declares an N-API callback that unwraps `this` and runs `$body` with
-/// `$env`, the stream `$s` and the call's arguments `$a`.
+/// Declares an N-API callback that finds its stream from the state passed
+/// first and runs `$body` with `$env`, the stream `$s` and the call's other
+/// arguments `$a` (`$a.this` is the Pipe object).
 macro_rules! pipe_fn {
   ($name:ident, $n:literal, |$env:ident, $s:ident, $a:ident| $body:block) => {
     // SAFETY (callers): N-API calls it on the JS thread with a live env
     // and callback info; nothing else here needs `unsafe`.
     unsafe extern "C" fn $name($env: napi_env, info: napi_callback_info) -> napi_value {
-      let $a = class::call_args::<$n>($env, info);
+      let (state, $a) = class::state_and_args::<$n>($env, info);
       let run = || -> JsResult {
-        let wrapped = this_pipe($env, &$a)?;
+        let wrapped = state_pipe($env, state)?;
         let $s: &Handle = &wrapped;
         let result: JsResult = $body;
         result
@@ -194,8 +198,37 @@ unsafe extern "C" fn pipe_ctor(env: napi_env, info: napi_callback_info) -> napi_
       return ptr::null_mut();
     }
   };
-  class::wrap_tracked(env, a.this, os::new_handle(env, kind));
+  let state = class::wrap_tracked(env, a.this, os::new_handle(env, kind));
+  if !state.is_null() {
+    set_state(env, a.this, state);
+  }
   a.this
+}
+
+thread_local! {
+  /// The symbol the state is kept under (a reference each env holds).
+  static STATE_KEY: std::cell::Cell<napi_sys::napi_ref> = const { std::cell::Cell::new(ptr::null_mut()) };
+}
+
+/// Puts `state` on the new Pipe under the state symbol: read-only, not
+/// enumerable, not configurable, so it stays the object's own. The
+/// prototype's methods pass it back first (see `PROTO_SOURCE`).
+fn set_state(env: napi_env, this: napi_value, state: napi_value) {
+  let key = js::ref_value(env, STATE_KEY.with(|k| k.get()));
+  if key.is_null() {
+    return;
+  }
+  let prop = napi_sys::napi_property_descriptor {
+    utf8name: ptr::null(),
+    name: key,
+    method: None,
+    getter: None,
+    setter: None,
+    value: state,
+    attributes: napi_sys::PropertyAttributes::default,
+    data: ptr::null_mut(),
+  };
+  napi_call!(napi_define_properties(env, this, 1, &prop));
 }
 
 // Binds to a path or an abstract name ('\0name'). 0 or a negative errno.
@@ -561,6 +594,54 @@ pipe_fn!(set_onread, 1, |env, s, a| {
   Ok(js::undefined(env))
 });
 
+/// Makes the prototype's methods and accessors: each reads the object's
+/// state (`this[kState]`, an own property, so a monomorphic load) and calls
+/// its native function with it first, and `this` as the receiver. A native
+/// method would `napi_unwrap` its receiver on every call instead.
+const PROTO_SOURCE: &str = "(function (proto, kState, methods, accessors) { \
+  const wrap = (fn, n) => { switch (n) { \
+    case 0: return function () { return fn.call(this, this[kState]); }; \
+    case 1: return function (a) { return fn.call(this, this[kState], a); }; \
+    case 2: return function (a, b) { return fn.call(this, this[kState], a, b); }; \
+    default: return function (a, b, c) { return fn.call(this, this[kState], a, b, c); }; \
+  } }; \
+  const named = (f, name) => Object.defineProperty(f, 'name', { value: name }); \
+  for (const [name, fn, n] of methods) { \
+    Object.defineProperty(proto, name, { value: named(wrap(fn, n), name), writable: true, configurable: true }); \
+  } \
+  for (const [name, get, set] of accessors) { \
+    Object.defineProperty(proto, name, { \
+      get: named(function () { return get.call(this, this[kState]); }, 'get ' + name), \
+      set: set ? named(function (v) { set.call(this, this[kState], v); }, 'set ' + name) : undefined, \
+      configurable: true, \
+    }); \
+  } \
+})";
+
+/// A native function, or null.
+fn function(env: napi_env, name: &CStr, cb: napi_sys::napi_callback) -> napi_value {
+  let mut f = ptr::null_mut();
+  napi_call!(napi_create_function(
+    env,
+    name.as_ptr(),
+    name.to_bytes().len() as isize,
+    cb,
+    ptr::null_mut(),
+    &mut f
+  ));
+  f
+}
+
+/// `[a, b, ...]`.
+fn array_of(env: napi_env, items: &[napi_value]) -> napi_value {
+  let mut arr = ptr::null_mut();
+  napi_call!(napi_create_array_with_length(env, items.len(), &mut arr));
+  for (i, v) in items.iter().enumerate() {
+    napi_call!(napi_set_element(env, arr, i as u32, *v));
+  }
+  arr
+}
+
 /// Defines `Pipe` on `exports`: once per env, the same class for every load
 /// of the addon (handles made natively use it too).
 pub fn define(env: napi_env, exports: napi_value) {
@@ -569,46 +650,113 @@ pub fn define(env: napi_env, exports: napi_value) {
     js::set(env, exports, c"Pipe", existing);
     return;
   }
-  let m = class::method;
-  let mut props = vec![
-    m(c"bind", Some(bind)),
-    m(c"listen", Some(listen)),
-    m(c"connect", Some(connect)),
-    m(c"open", Some(open)),
-    m(c"fchmod", Some(fchmod)),
-    m(c"close", Some(close)),
-    m(c"ref", Some(ref_)),
-    m(c"unref", Some(unref)),
-    m(c"hasRef", Some(has_ref)),
-    m(c"getAsyncId", Some(get_async_id)),
-    m(c"readStart", Some(read_start)),
-    m(c"readStop", Some(read_stop)),
-    m(c"shutdown", Some(shutdown)),
-    m(c"writeBuffer", Some(write_buffer)),
-    m(c"writev", Some(writev)),
-    m(c"writeUtf8String", Some(write_utf8_string)),
-    m(c"writeAsciiString", Some(write_ascii_string)),
-    m(c"writeLatin1String", Some(write_latin1_string)),
-    m(c"writeUcs2String", Some(write_ucs2_string)),
-    m(c"useUserBuffer", Some(use_user_buffer)),
-    m(c"setBlocking", Some(set_blocking)),
-    m(c"getPeerCredentials", Some(get_peer_credentials)),
-    m(c"getPeerPid", Some(get_peer_pid)),
-    m(c"setPeerPid", Some(set_peer_pid)),
-    m(c"setFdPassing", Some(set_fd_passing)),
-    m(c"setPooledReads", Some(set_pooled_reads)),
-    m(c"sendFds", Some(send_fds)),
-    m(c"tryFlush", Some(try_flush)),
-    class::accessor(c"fd", Some(get_fd), None),
-    class::accessor(c"bytesRead", Some(get_bytes_read), None),
-    class::accessor(c"bytesWritten", Some(get_bytes_written), None),
-    class::accessor(c"writeQueueSize", Some(get_write_queue_size), None),
-    class::accessor(c"onread", Some(get_onread), Some(set_onread)),
+  let mut methods: Vec<(&CStr, napi_sys::napi_callback, u32)> = vec![
+    (c"bind", Some(bind), 2),
+    (c"listen", Some(listen), 1),
+    (c"connect", Some(connect), 2),
+    (c"open", Some(open), 1),
+    (c"fchmod", Some(fchmod), 1),
+    (c"close", Some(close), 1),
+    (c"ref", Some(ref_), 0),
+    (c"unref", Some(unref), 0),
+    (c"hasRef", Some(has_ref), 0),
+    (c"getAsyncId", Some(get_async_id), 0),
+    (c"readStart", Some(read_start), 0),
+    (c"readStop", Some(read_stop), 0),
+    (c"shutdown", Some(shutdown), 1),
+    (c"writeBuffer", Some(write_buffer), 3),
+    (c"writev", Some(writev), 3),
+    (c"writeUtf8String", Some(write_utf8_string), 3),
+    (c"writeAsciiString", Some(write_ascii_string), 3),
+    (c"writeLatin1String", Some(write_latin1_string), 3),
+    (c"writeUcs2String", Some(write_ucs2_string), 3),
+    (c"useUserBuffer", Some(use_user_buffer), 1),
+    (c"setBlocking", Some(set_blocking), 1),
+    (c"getPeerCredentials", Some(get_peer_credentials), 0),
+    (c"getPeerPid", Some(get_peer_pid), 0),
+    (c"setPeerPid", Some(set_peer_pid), 1),
+    (c"setFdPassing", Some(set_fd_passing), 1),
+    (c"setPooledReads", Some(set_pooled_reads), 1),
+    (c"sendFds", Some(send_fds), 3),
+    (c"tryFlush", Some(try_flush), 0),
   ];
   if os::PENDING_INSTANCES {
-    props.push(m(c"setPendingInstances", Some(set_pending_instances)));
+    methods.push((c"setPendingInstances", Some(set_pending_instances), 1));
   }
-  let ctor = class::define_class(env, c"Pipe", Some(pipe_ctor), &props);
+  let accessors: [(&CStr, napi_sys::napi_callback, napi_sys::napi_callback); 5] = [
+    (c"fd", Some(get_fd), None),
+    (c"bytesRead", Some(get_bytes_read), None),
+    (c"bytesWritten", Some(get_bytes_written), None),
+    (c"writeQueueSize", Some(get_write_queue_size), None),
+    (c"onread", Some(get_onread), Some(set_onread)),
+  ];
+  let ctor = class::define_class(env, c"Pipe", Some(pipe_ctor), &[]);
+  if ctor.is_null() || !define_prototype(env, ctor, &methods, &accessors) {
+    return;
+  }
   class::set_pipe_ctor(env, ctor);
   js::set(env, exports, c"Pipe", ctor);
+}
+
+/// Puts the methods and accessors on `ctor.prototype` (`PROTO_SOURCE`) and
+/// makes this env's state symbol. False if an exception is pending.
+fn define_prototype(
+  env: napi_env,
+  ctor: napi_value,
+  methods: &[(&CStr, napi_sys::napi_callback, u32)],
+  accessors: &[(&CStr, napi_sys::napi_callback, napi_sys::napi_callback)],
+) -> bool {
+  let mut key = ptr::null_mut();
+  napi_call!(napi_create_symbol(
+    env,
+    js::string(env, "pipewrap.state"),
+    &mut key
+  ));
+  let method_list: Vec<napi_value> = methods
+    .iter()
+    .map(|(name, cb, n)| {
+      let name_v = js::string(env, name.to_str().unwrap_or_default());
+      array_of(
+        env,
+        &[name_v, function(env, name, *cb), js::int(env, *n as i32)],
+      )
+    })
+    .collect();
+  let accessor_list: Vec<napi_value> = accessors
+    .iter()
+    .map(|(name, get, set)| {
+      let name_v = js::string(env, name.to_str().unwrap_or_default());
+      let set_v = match set {
+        Some(_) => function(env, name, *set),
+        None => js::undefined(env),
+      };
+      array_of(env, &[name_v, function(env, name, *get), set_v])
+    })
+    .collect();
+  let mut factory = ptr::null_mut();
+  let script = js::string(env, PROTO_SOURCE);
+  if napi_call!(napi_run_script(env, script, &mut factory)) != napi_sys::Status::napi_ok {
+    return false;
+  }
+  let proto = js::get(env, ctor, c"prototype");
+  let args = [
+    proto,
+    key,
+    array_of(env, &method_list),
+    array_of(env, &accessor_list),
+  ];
+  let mut ignored = ptr::null_mut();
+  if napi_call!(napi_call_function(
+    env,
+    js::undefined(env),
+    factory,
+    args.len(),
+    args.as_ptr(),
+    &mut ignored
+  )) != napi_sys::Status::napi_ok
+  {
+    return false;
+  }
+  crate::env::keep_until_teardown(env, &STATE_KEY, key);
+  true
 }

@@ -22,6 +22,12 @@ pub fn stream_of(env: napi_env, value: napi_value) -> Option<PipeStream> {
   class::unwrap_tracked::<RefCell<Stream>>(env, value)
 }
 
+/// The native state named by a Pipe method's state argument (the number
+/// its constructor made), or None for anything else.
+pub fn stream_of_state(env: napi_env, state: napi_value) -> Option<PipeStream> {
+  class::unwrap_state::<RefCell<Stream>>(env, state)
+}
+
 /// A fresh `Pipe` (SOCKET) object around a connected socket (accepted, or
 /// received over IPC), and its state. Not yet registered nor bound to its
 /// object: the driver does that (`driver::connected_pipe`), since binding

@@ -218,6 +218,12 @@ pub fn stream_of(env: napi_env, value: napi_value) -> Option<PipeStream> {
   class::unwrap_tracked::<RefCell<WinPipe>>(env, value)
 }
 
+/// The native state named by a Pipe method's state argument (the number
+/// its constructor made), or None for anything else.
+pub fn stream_of_state(env: napi_env, state: napi_value) -> Option<PipeStream> {
+  class::unwrap_state::<RefCell<WinPipe>>(env, state)
+}
+
 crate::callbacks::handle_state!(WinPipe);
 
 thread_local! {
