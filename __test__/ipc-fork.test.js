@@ -339,6 +339,42 @@ test('fork: child.unref() + child.channel.unref() let the parent exit', async (t
   assert.deepStrictEqual([r.code, r.timedOut, alive], [0, false, true]);
 });
 
+// The kernel can release a dead child's end of the channel a little after
+// its exit is reported (seen once in CI, under load). Made certain here: a
+// grandchild holds the channel, and is killed once the child's death is
+// known (Node's signalCode) and a few quiet loop turns have passed, where
+// 'exit' used to go out.
+test("fork: a channel EOF that comes shortly after the child's exit still goes out before 'exit'", async (t) => {
+  t.timeout(T.timeout);
+  const child = fork(fixture('ipc-grandchild-holder.js'));
+  const exited = guard(child);
+  assert.strictEqual(await message(child), 'ready');
+  let grandchild = null;
+  child.on('message', (m) => {
+    if (m && m.op === 'grandchild') grandchild = m.pid;
+  });
+  t.teardown(() => {
+    try {
+      if (grandchild !== null) process.kill(grandchild, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  });
+  const order = [];
+  child.on('disconnect', () => order.push('disconnect'));
+  child.on('exit', (code, signal) => order.push(`exit ${code} ${signal}`));
+  const closed = events(child, 'close');
+  child.send({ op: 'go', count: 10, release: path.join(os.tmpdir(), 'pw-never-released') });
+  while (child.signalCode !== 'SIGKILL') await new Promise((resolve) => setImmediate(resolve));
+  for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+  assert.deepStrictEqual(order, [], "neither 'exit' nor 'disconnect' yet: the grandchild holds the channel");
+  assert.notStrictEqual(grandchild, null, "the grandchild's pid came before the child died");
+  process.kill(grandchild, 'SIGKILL');
+  await closed;
+  assert.deepStrictEqual(order, ['disconnect', 'exit null SIGKILL']);
+  await exited;
+});
+
 test("fork: what the dead child sent arrives before 'exit'; a grandchild holding the channel delays only 'disconnect', as in Node", async (t) => {
   t.timeout(T.timeout);
   const child = fork(fixture('ipc-grandchild-holder.js'));

@@ -19,8 +19,12 @@ const { ChannelCore, validateSerialization, validateMaxMessageSize, defineChanne
 
 const { Pipe, constants } = binding;
 
-// How long a child's 'exit' waits for its channel's EOF (a grandchild that
-// inherited the channel may keep it open).
+// How long a dead child's 'exit' waits, once its channel has gone quiet,
+// for the channel's EOF: the kernel can release the child's end a little
+// after the exit is reported (seen once in CI under load, on Node 24). A
+// grandchild that inherited the channel keeps it open for longer; 'exit'
+// then goes first, this much later than Node's.
+const EXIT_WAITS_FOR_EOF_MS = 500;
 
 // ------------------------------------------------------------------ options
 
@@ -214,15 +218,17 @@ function setupChannel(child, pipe, mode, options) {
 // child's end of the socketpair is closed by the kernel before SIGCHLD, so
 // what it sent and then EOF are already readable: 'exit' waits while the
 // channel keeps delivering, and goes out after a poll phase that read
-// nothing. If a grandchild inherited the channel, EOF comes only when it
-// exits: then 'exit' goes first and 'disconnect' later, as in Node. No
-// timer: a slow machine only makes each step slower. The held
+// nothing, and once EXIT_WAITS_FOR_EOF_MS have passed since the exit (EOF
+// may still be on its way: see there). If a grandchild inherited the
+// channel, EOF comes only when it exits: then 'exit' goes first and
+// 'disconnect' later, as in Node. The time is a floor, never a cut-off: a
+// slow machine that is still reading only makes each step slower. The held
 // events are emitted through child.emit (a wrapper a library put there
 // sees them); once 'close' is out the own emit is removed.
 function orderExitAndClose(child, core) {
   const emit = child.emit;
   // close: null (not yet), 'held' (Node emitted it; ours waits) or 'emitted'.
-  const state = { exit: null, exitEmitted: false, close: null, disconnected: false };
+  const state = { exit: null, exitAt: 0, exitEmitted: false, close: null, disconnected: false, eofTimer: null };
 
   const maybeClose = () => {
     if (state.close !== 'held' || !core.pipeClosed || (state.exit !== null && !state.exitEmitted)) return;
@@ -233,11 +239,13 @@ function orderExitAndClose(child, core) {
   const emitExit = () => {
     if (state.exitEmitted) return;
     state.exitEmitted = true;
+    if (state.eofTimer !== null) clearTimeout(state.eofTimer);
     child.emit('exit', state.exit[0], state.exit[1]); // passes heldEmit now
     maybeClose();
   };
   const onExit = (code, signal) => {
     state.exit = [code, signal];
+    state.exitAt = performance.now();
     if (state.disconnected) {
       emitExit();
       return;
@@ -246,12 +254,17 @@ function orderExitAndClose(child, core) {
   };
   // Two immediates put a poll phase between them: if the channel read
   // nothing in it (and EOF did not come), everything the child sent is in.
+  // Then the EOF gets what is left of its time (a timer: the release it
+  // waits for is the kernel's, not this loop's).
   const emitExitWhenQuiet = () => {
+    state.eofTimer = null;
     const reads = core.reads;
     setImmediate(() => setImmediate(() => {
       if (state.exitEmitted || state.disconnected) return;
-      if (core.reads !== reads) emitExitWhenQuiet();
-      else emitExit();
+      if (core.reads !== reads) return emitExitWhenQuiet();
+      const left = EXIT_WAITS_FOR_EOF_MS - (performance.now() - state.exitAt);
+      if (left <= 0) return emitExit();
+      state.eofTimer = setTimeout(emitExitWhenQuiet, left);
     }));
   };
   function heldEmit(event) {
