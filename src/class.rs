@@ -2,16 +2,18 @@
 //!
 //! napi-rs' `#[napi]` classes cost about 1 µs per method call here (borrow
 //! tracking, per-call allocations), which is more than a whole ping-pong
-//! round trip's budget. These classes use `napi_define_class` directly: one
-//! unwrap and one lookup in the set of live natives per call.
+//! round trip's budget. These classes use `napi_define_class` directly.
+//! A method does not unwrap its receiver either (`napi_unwrap` looks a
+//! private symbol up, ~800 instructions): the constructor gives each object
+//! a state number, the prototype's JS methods pass it first, and the native
+//! side finds the state in a map (see `pipe.rs`, `PROTO_SOURCE`).
 //!
 //! Why an address set rather than `napi_type_tag_object`: a wrapped pointer
 //! is only dereferenced if this addon registered it (another addon's wrap
 //! cannot share a live address), which is the proof a type tag gives; the
 //! set also holds each wrap's own reference (needed to make it strong while
-//! the handle is open), so it exists anyway. A tag would add a property to
-//! every Pipe object (idle memory per connection is a tracked number) and
-//! a second N-API call to every method.
+//! the handle is open), so it exists anyway. The state number is the one
+//! property a Pipe gets for this: a small integer, no object of its own.
 
 use std::ffi::CStr;
 use std::mem::ManuallyDrop;
@@ -270,7 +272,7 @@ pub fn state_and_args<const N: usize>(
   info: napi_callback_info,
 ) -> (napi_value, CallArgs<N>) {
   const MAX: usize = 8;
-  debug_assert!(N < MAX);
+  const { assert!(N < MAX) };
   let mut all = [ptr::null_mut(); MAX];
   let mut argc = N + 1;
   let mut this = ptr::null_mut();
@@ -296,38 +298,6 @@ pub fn state_and_args<const N: usize>(
       argc: argc.saturating_sub(1),
     },
   )
-}
-
-/// A prototype method.
-pub fn method(name: &'static CStr, cb: sys::napi_callback) -> sys::napi_property_descriptor {
-  sys::napi_property_descriptor {
-    utf8name: name.as_ptr(),
-    name: ptr::null_mut(),
-    method: cb,
-    getter: None,
-    setter: None,
-    value: ptr::null_mut(),
-    attributes: sys::PropertyAttributes::writable | sys::PropertyAttributes::configurable,
-    data: ptr::null_mut(),
-  }
-}
-
-/// A prototype accessor.
-pub fn accessor(
-  name: &'static CStr,
-  getter: sys::napi_callback,
-  setter: sys::napi_callback,
-) -> sys::napi_property_descriptor {
-  sys::napi_property_descriptor {
-    utf8name: name.as_ptr(),
-    name: ptr::null_mut(),
-    method: None,
-    getter,
-    setter,
-    value: ptr::null_mut(),
-    attributes: sys::PropertyAttributes::configurable,
-    data: ptr::null_mut(),
-  }
 }
 
 pub fn define_class(
