@@ -42,6 +42,17 @@ test('request objects must be the right class', () => {
   assert.throws(() => p.writeBuffer(new WriteWrap(), new Int32Array(2)), { code: 'ERR_INVALID_ARG_TYPE' });
   assert.throws(() => p.shutdown(new WriteWrap()), { code: 'ERR_INVALID_ARG_TYPE' });
   assert.throws(() => p.writev(new WriteWrap(), 'nope'), { code: 'ERR_INVALID_ARG_TYPE' });
+  // Not a request at all (the prototype's JS method finds none, and the
+  // native side says why), and requests it takes: a subclass's instance,
+  // an object made from the request's prototype.
+  for (const [label, notReq] of [['null', null], ['undefined', undefined], ['number', 7], ['string', 'req'], ['function', () => {}], ['bare object', Object.create(null)]]) {
+    assert.throws(() => p.writeBuffer(notReq, Buffer.from('x')), { code: 'ERR_INVALID_ARG_TYPE' }, label);
+    assert.throws(() => p.shutdown(notReq), { code: 'ERR_INVALID_ARG_TYPE' }, label);
+  }
+  class SubWrite extends WriteWrap {}
+  assert.equal(typeof p.writeBuffer(new SubWrite(), Buffer.from('x')), 'number');
+  assert.equal(typeof p.writeBuffer(Object.create(WriteWrap.prototype), Buffer.from('x')), 'number');
+  assert.equal(typeof p.shutdown(new ShutdownWrap()), 'number');
   assert.throws(() => p.open('3'), { code: 'ERR_INVALID_ARG_TYPE' });
   assert.throws(() => p.listen('x'), { code: 'ERR_INVALID_ARG_TYPE' });
   assert.throws(() => p.bind(null), { code: 'ERR_INVALID_ARG_TYPE' });

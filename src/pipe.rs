@@ -95,6 +95,22 @@ fn int(env: napi_env, v: i32) -> JsResult {
   Ok(js::int(env, v))
 }
 
+/// The request argument (`a.argv[0]`) of a method that takes one. The
+/// prototype's JS method passes, last, whether it is a request of `kind`
+/// (two prototype compares there, where N-API's would cost ~650
+/// instructions a call: about 40% of a small write's native side); a
+/// request it did not recognise is checked again here, which throws the
+/// error.
+fn req_arg<const N: usize>(env: napi_env, a: &CallArgs<N>, kind: ReqKind) -> Result<napi_value> {
+  let mut checked = false;
+  napi_call!(napi_get_value_bool(env, a.argv[N - 1], &mut checked));
+  if checked {
+    Ok(a.argv[0])
+  } else {
+    reqs::check(env, a.argv[0], kind)
+  }
+}
+
 /// The JS side of a write, done before any bytes are looked at (it may run
 /// JS: a getter on `handle.fd`, a setter on `req.handle`): on IPC pipes only
 /// (ignored elsewhere, like Node), the handle to send, which the write owns
@@ -149,8 +165,8 @@ fn dispatched(s: &Handle, req: napi_value, name: &str, status: i32) -> i32 {
   status
 }
 
-fn string_write(env: napi_env, s: &Handle, a: &CallArgs<3>, enc: Encoding) -> JsResult {
-  let req = reqs::check(env, a.argv[0], ReqKind::Write)?;
+fn string_write(env: napi_env, s: &Handle, a: &CallArgs<4>, enc: Encoding) -> JsResult {
+  let req = req_arg(env, a, ReqKind::Write)?;
   if js::type_of(env, a.argv[1]) != napi_sys::ValueType::napi_string {
     return Err(arg_error(
       env,
@@ -245,8 +261,8 @@ pipe_fn!(listen, 1, |env, s, a| {
 // Connects to a path or abstract name. Socket-level errors always arrive
 // through `req.oncomplete` on a later loop turn; only bad names (empty,
 // embedded NUL, too long for sun_path) return synchronously.
-pipe_fn!(connect, 2, |env, s, a| {
-  let req = reqs::check(env, a.argv[0], ReqKind::Connect)?;
+pipe_fn!(connect, 3, |env, s, a| {
+  let req = req_arg(env, &a, ReqKind::Connect)?;
   let name = string_arg(env, a.argv[1], "name")?;
   let status = os::connect(s, env, a.this, req, &name);
   int(env, dispatched(s, req, "PIPECONNECTWRAP", status))
@@ -306,14 +322,14 @@ pipe_fn!(read_stop, 0, |env, s, a| {
   int(env, os::read_stop(s))
 });
 
-pipe_fn!(shutdown, 1, |env, s, a| {
-  let req = reqs::check(env, a.argv[0], ReqKind::Shutdown)?;
+pipe_fn!(shutdown, 2, |env, s, a| {
+  let req = req_arg(env, &a, ReqKind::Shutdown)?;
   let status = os::shutdown(s, env, req);
   int(env, dispatched(s, req, "SHUTDOWNWRAP", status))
 });
 
-pipe_fn!(write_buffer, 3, |env, s, a| {
-  let req = reqs::check(env, a.argv[0], ReqKind::Write)?;
+pipe_fn!(write_buffer, 4, |env, s, a| {
+  let req = req_arg(env, &a, ReqKind::Write)?;
   let Some((p, len)) = js::uint8_bytes(env, a.argv[1]) else {
     return Err(arg_error(env, "Second argument must be a buffer"));
   };
@@ -383,8 +399,8 @@ fn writev_chunks(env: napi_env, items: &[napi_value], all_buffers: bool) -> Resu
 // (allBuffers false) a flat list of `[chunk, encoding, ...]` pairs. Every
 // conversion that may run JS happens first; the chunks' memory is looked up
 // only after the last of them.
-pipe_fn!(writev, 3, |env, s, a| {
-  let req = reqs::check(env, a.argv[0], ReqKind::Write)?;
+pipe_fn!(writev, 4, |env, s, a| {
+  let req = req_arg(env, &a, ReqKind::Write)?;
   let items = array_elements(env, a.argv[1], "The \"chunks\" argument must be an Array")?;
   let mut all_buffers = false;
   napi_call!(napi_get_value_bool(env, a.argv[2], &mut all_buffers));
@@ -404,16 +420,16 @@ pipe_fn!(writev, 3, |env, s, a| {
   int(env, status)
 });
 
-pipe_fn!(write_utf8_string, 3, |env, s, a| {
+pipe_fn!(write_utf8_string, 4, |env, s, a| {
   string_write(env, s, &a, Encoding::Utf8)
 });
-pipe_fn!(write_ascii_string, 3, |env, s, a| {
+pipe_fn!(write_ascii_string, 4, |env, s, a| {
   string_write(env, s, &a, Encoding::Latin1)
 });
-pipe_fn!(write_latin1_string, 3, |env, s, a| {
+pipe_fn!(write_latin1_string, 4, |env, s, a| {
   string_write(env, s, &a, Encoding::Latin1)
 });
-pipe_fn!(write_ucs2_string, 3, |env, s, a| {
+pipe_fn!(write_ucs2_string, 4, |env, s, a| {
   string_write(env, s, &a, Encoding::Ucs2)
 });
 
@@ -507,8 +523,8 @@ pipe_fn!(try_flush, 0, |env, s, a| {
 // pipewrap extension: `sendFds(req, data, fds)` sends `data` (at least one
 // byte) with `fds` as SCM_RIGHTS on any Unix socket; completes like
 // `writeBuffer`.
-pipe_fn!(send_fds, 3, |env, s, a| {
-  let req = reqs::check(env, a.argv[0], ReqKind::Write)?;
+pipe_fn!(send_fds, 4, |env, s, a| {
+  let req = req_arg(env, &a, ReqKind::Write)?;
   let Some((_, len)) = js::uint8_bytes(env, a.argv[1]) else {
     return Err(arg_error(env, "The \"data\" argument must be a Uint8Array"));
   };
@@ -597,17 +613,31 @@ pipe_fn!(set_onread, 1, |env, s, a| {
 /// Makes the prototype's methods and accessors: each reads the object's
 /// state (`this[kState]`, an own property, so a monomorphic load) and calls
 /// its native function with it first, and `this` as the receiver. A native
-/// method would `napi_unwrap` its receiver on every call instead.
-const PROTO_SOURCE: &str = "(function (proto, kState, methods, accessors) { \
+/// method would `napi_unwrap` its receiver on every call instead. A method
+/// that takes a request also passes, last, whether it is one of the kind
+/// it takes (see `req_arg`).
+const PROTO_SOURCE: &str = "(function (proto, kState, methods, accessors, reqClasses) { \
+  const getPrototypeOf = Object.getPrototypeOf; \
   const wrap = (fn, n) => { switch (n) { \
     case 0: return function () { return fn.call(this, this[kState]); }; \
     case 1: return function (a) { return fn.call(this, this[kState], a); }; \
     case 2: return function (a, b) { return fn.call(this, this[kState], a, b); }; \
     default: return function (a, b, c) { return fn.call(this, this[kState], a, b, c); }; \
   } }; \
+  const wrapWithReq = (fn, n, Req) => { \
+    const reqProto = Req.prototype; \
+    const isReq = (req) => (typeof req === 'object' ? req !== null : typeof req === 'function') && \
+      (getPrototypeOf(req) === reqProto || req instanceof Req); \
+    switch (n) { \
+      case 1: return function (req) { return fn.call(this, this[kState], req, isReq(req)); }; \
+      case 2: return function (req, b) { return fn.call(this, this[kState], req, b, isReq(req)); }; \
+      default: return function (req, b, c) { return fn.call(this, this[kState], req, b, c, isReq(req)); }; \
+    } \
+  }; \
   const named = (f, name) => Object.defineProperty(f, 'name', { value: name }); \
-  for (const [name, fn, n] of methods) { \
-    Object.defineProperty(proto, name, { value: named(wrap(fn, n), name), writable: true, configurable: true }); \
+  for (const [name, fn, n, req] of methods) { \
+    const f = req < 0 ? wrap(fn, n) : wrapWithReq(fn, n, reqClasses[req]); \
+    Object.defineProperty(proto, name, { value: named(f, name), writable: true, configurable: true }); \
   } \
   for (const [name, get, set] of accessors) { \
     Object.defineProperty(proto, name, { \
@@ -617,6 +647,10 @@ const PROTO_SOURCE: &str = "(function (proto, kState, methods, accessors) { \
     }); \
   } \
 })";
+
+/// A prototype method: name, native function, how many arguments JS
+/// passes, and the request kind its first argument must be, if any.
+type Method = (&'static CStr, napi_sys::napi_callback, u32, Option<ReqKind>);
 
 /// A native function, or null.
 fn function(env: napi_env, name: &CStr, cb: napi_sys::napi_callback) -> napi_value {
@@ -650,38 +684,60 @@ pub fn define(env: napi_env, exports: napi_value) {
     js::set(env, exports, c"Pipe", existing);
     return;
   }
-  let mut methods: Vec<(&CStr, napi_sys::napi_callback, u32)> = vec![
-    (c"bind", Some(bind), 2),
-    (c"listen", Some(listen), 1),
-    (c"connect", Some(connect), 2),
-    (c"open", Some(open), 1),
-    (c"fchmod", Some(fchmod), 1),
-    (c"close", Some(close), 1),
-    (c"ref", Some(ref_), 0),
-    (c"unref", Some(unref), 0),
-    (c"hasRef", Some(has_ref), 0),
-    (c"getAsyncId", Some(get_async_id), 0),
-    (c"readStart", Some(read_start), 0),
-    (c"readStop", Some(read_stop), 0),
-    (c"shutdown", Some(shutdown), 1),
-    (c"writeBuffer", Some(write_buffer), 3),
-    (c"writev", Some(writev), 3),
-    (c"writeUtf8String", Some(write_utf8_string), 3),
-    (c"writeAsciiString", Some(write_ascii_string), 3),
-    (c"writeLatin1String", Some(write_latin1_string), 3),
-    (c"writeUcs2String", Some(write_ucs2_string), 3),
-    (c"useUserBuffer", Some(use_user_buffer), 1),
-    (c"setBlocking", Some(set_blocking), 1),
-    (c"getPeerCredentials", Some(get_peer_credentials), 0),
-    (c"getPeerPid", Some(get_peer_pid), 0),
-    (c"setPeerPid", Some(set_peer_pid), 1),
-    (c"setFdPassing", Some(set_fd_passing), 1),
-    (c"setPooledReads", Some(set_pooled_reads), 1),
-    (c"sendFds", Some(send_fds), 3),
-    (c"tryFlush", Some(try_flush), 0),
+  // (name, native function, arguments JS passes, the request kind its
+  // first argument must be, if any)
+  let mut methods: Vec<Method> = vec![
+    (c"bind", Some(bind), 2, None),
+    (c"listen", Some(listen), 1, None),
+    (c"connect", Some(connect), 2, Some(ReqKind::Connect)),
+    (c"open", Some(open), 1, None),
+    (c"fchmod", Some(fchmod), 1, None),
+    (c"close", Some(close), 1, None),
+    (c"ref", Some(ref_), 0, None),
+    (c"unref", Some(unref), 0, None),
+    (c"hasRef", Some(has_ref), 0, None),
+    (c"getAsyncId", Some(get_async_id), 0, None),
+    (c"readStart", Some(read_start), 0, None),
+    (c"readStop", Some(read_stop), 0, None),
+    (c"shutdown", Some(shutdown), 1, Some(ReqKind::Shutdown)),
+    (c"writeBuffer", Some(write_buffer), 3, Some(ReqKind::Write)),
+    (c"writev", Some(writev), 3, Some(ReqKind::Write)),
+    (
+      c"writeUtf8String",
+      Some(write_utf8_string),
+      3,
+      Some(ReqKind::Write),
+    ),
+    (
+      c"writeAsciiString",
+      Some(write_ascii_string),
+      3,
+      Some(ReqKind::Write),
+    ),
+    (
+      c"writeLatin1String",
+      Some(write_latin1_string),
+      3,
+      Some(ReqKind::Write),
+    ),
+    (
+      c"writeUcs2String",
+      Some(write_ucs2_string),
+      3,
+      Some(ReqKind::Write),
+    ),
+    (c"useUserBuffer", Some(use_user_buffer), 1, None),
+    (c"setBlocking", Some(set_blocking), 1, None),
+    (c"getPeerCredentials", Some(get_peer_credentials), 0, None),
+    (c"getPeerPid", Some(get_peer_pid), 0, None),
+    (c"setPeerPid", Some(set_peer_pid), 1, None),
+    (c"setFdPassing", Some(set_fd_passing), 1, None),
+    (c"setPooledReads", Some(set_pooled_reads), 1, None),
+    (c"sendFds", Some(send_fds), 3, Some(ReqKind::Write)),
+    (c"tryFlush", Some(try_flush), 0, None),
   ];
   if os::PENDING_INSTANCES {
-    methods.push((c"setPendingInstances", Some(set_pending_instances), 1));
+    methods.push((c"setPendingInstances", Some(set_pending_instances), 1, None));
   }
   let accessors: [(&CStr, napi_sys::napi_callback, napi_sys::napi_callback); 5] = [
     (c"fd", Some(get_fd), None),
@@ -703,7 +759,7 @@ pub fn define(env: napi_env, exports: napi_value) {
 fn define_prototype(
   env: napi_env,
   ctor: napi_value,
-  methods: &[(&CStr, napi_sys::napi_callback, u32)],
+  methods: &[Method],
   accessors: &[(&CStr, napi_sys::napi_callback, napi_sys::napi_callback)],
 ) -> bool {
   let mut key = ptr::null_mut();
@@ -712,13 +768,22 @@ fn define_prototype(
     js::string(env, "pipewrap.state"),
     &mut key
   ));
+  let Ok(req_classes) = reqs::classes(env) else {
+    return false;
+  };
   let method_list: Vec<napi_value> = methods
     .iter()
-    .map(|(name, cb, n)| {
+    .map(|(name, cb, n, req)| {
       let name_v = js::string(env, name.to_str().unwrap_or_default());
+      let req_v = js::int(env, req.map_or(-1, |k| k as i32));
       array_of(
         env,
-        &[name_v, function(env, name, *cb), js::int(env, *n as i32)],
+        &[
+          name_v,
+          function(env, name, *cb),
+          js::int(env, *n as i32),
+          req_v,
+        ],
       )
     })
     .collect();
@@ -744,6 +809,7 @@ fn define_prototype(
     key,
     array_of(env, &method_list),
     array_of(env, &accessor_list),
+    array_of(env, &req_classes),
   ];
   let mut ignored = ptr::null_mut();
   if napi_call!(napi_call_function(
