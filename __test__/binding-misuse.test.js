@@ -84,6 +84,20 @@ test('a Pipe keeps its state: it cannot be replaced or removed, and a made-up or
   p.close();
 });
 
+test('Pipe methods do not go through a Function.prototype.call replaced after load', () => {
+  const p = new Pipe(constants.SOCKET);
+  const call = Function.prototype.call;
+  let results;
+  Function.prototype.call = function () { throw new Error('replaced call'); };
+  try {
+    results = [p.fd, p.readStop(), typeof p.writeBuffer(new WriteWrap(), Buffer.from('x')), p.hasRef()];
+  } finally {
+    Function.prototype.call = call;
+  }
+  assert.deepEqual(results, [-1, 0, 'number', true]);
+  p.close();
+});
+
 // node:test's done callback became a promise resolved where done() was called
 // (an assertion failing inside the close callback rejects it).
 test('after close: nothing binds, listens, connects or writes', () => new Promise((done, fail) => {

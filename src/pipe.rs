@@ -613,25 +613,29 @@ pipe_fn!(set_onread, 1, |env, s, a| {
 /// Makes the prototype's methods and accessors: each reads the object's
 /// state (`this[kState]`, an own property, so a monomorphic load) and calls
 /// its native function with it first, and `this` as the receiver. A native
-/// method would `napi_unwrap` its receiver on every call instead. A method
+/// method would `napi_unwrap` its receiver on every call instead. The
+/// natives are called through `Function.prototype.call` taken once, so a
+/// program that replaces it later does not reach them. A method
 /// that takes a request also passes, last, whether it is one of the kind
 /// it takes (see `req_arg`).
 const PROTO_SOURCE: &str = "(function (proto, kState, methods, accessors, reqClasses) { \
   const getPrototypeOf = Object.getPrototypeOf; \
-  const wrap = (fn, n) => { switch (n) { \
-    case 0: return function () { return fn.call(this, this[kState]); }; \
-    case 1: return function (a) { return fn.call(this, this[kState], a); }; \
-    case 2: return function (a, b) { return fn.call(this, this[kState], a, b); }; \
-    default: return function (a, b, c) { return fn.call(this, this[kState], a, b, c); }; \
+  const uncurry = Function.prototype.bind.bind(Function.prototype.call); \
+  const wrap = (native, n) => { const fn = uncurry(native); switch (n) { \
+    case 0: return function () { return fn(this, this[kState]); }; \
+    case 1: return function (a) { return fn(this, this[kState], a); }; \
+    case 2: return function (a, b) { return fn(this, this[kState], a, b); }; \
+    default: return function (a, b, c) { return fn(this, this[kState], a, b, c); }; \
   } }; \
-  const wrapWithReq = (fn, n, Req) => { \
+  const wrapWithReq = (native, n, Req) => { \
+    const fn = uncurry(native); \
     const reqProto = Req.prototype; \
     const isReq = (req) => (typeof req === 'object' ? req !== null : typeof req === 'function') && \
       (getPrototypeOf(req) === reqProto || req instanceof Req); \
     switch (n) { \
-      case 1: return function (req) { return fn.call(this, this[kState], req, isReq(req)); }; \
-      case 2: return function (req, b) { return fn.call(this, this[kState], req, b, isReq(req)); }; \
-      default: return function (req, b, c) { return fn.call(this, this[kState], req, b, c, isReq(req)); }; \
+      case 1: return function (req) { return fn(this, this[kState], req, isReq(req)); }; \
+      case 2: return function (req, b) { return fn(this, this[kState], req, b, isReq(req)); }; \
+      default: return function (req, b, c) { return fn(this, this[kState], req, b, c, isReq(req)); }; \
     } \
   }; \
   const named = (f, name) => Object.defineProperty(f, 'name', { value: name }); \
@@ -639,10 +643,12 @@ const PROTO_SOURCE: &str = "(function (proto, kState, methods, accessors, reqCla
     const f = req < 0 ? wrap(fn, n) : wrapWithReq(fn, n, reqClasses[req]); \
     Object.defineProperty(proto, name, { value: named(f, name), writable: true, configurable: true }); \
   } \
-  for (const [name, get, set] of accessors) { \
+  for (const [name, nativeGet, nativeSet] of accessors) { \
+    const get = uncurry(nativeGet); \
+    const set = nativeSet ? uncurry(nativeSet) : null; \
     Object.defineProperty(proto, name, { \
-      get: named(function () { return get.call(this, this[kState]); }, 'get ' + name), \
-      set: set ? named(function (v) { set.call(this, this[kState], v); }, 'set ' + name) : undefined, \
+      get: named(function () { return get(this, this[kState]); }, 'get ' + name), \
+      set: set ? named(function (v) { set(this, this[kState], v); }, 'set ' + name) : undefined, \
       configurable: true, \
     }); \
   } \
