@@ -104,6 +104,16 @@ pub fn get(env: napi_env, obj: napi_value, name: &CStr) -> napi_value {
   }
 }
 
+/// `[a, b, ...]`.
+pub fn array_of(env: napi_env, items: &[napi_value]) -> napi_value {
+  let mut arr = ptr::null_mut();
+  napi_call!(napi_create_array_with_length(env, items.len(), &mut arr));
+  for (i, v) in items.iter().enumerate() {
+    napi_call!(napi_set_element(env, arr, i as u32, *v));
+  }
+  arr
+}
+
 /// `obj[name] = value`; false if it threw (the exception stays pending).
 pub fn set(env: napi_env, obj: napi_value, name: &CStr, value: napi_value) -> bool {
   napi_call!(napi_set_named_property(env, obj, name.as_ptr(), value)) == sys::Status::napi_ok

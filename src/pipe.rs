@@ -672,16 +672,6 @@ fn function(env: napi_env, name: &CStr, cb: napi_sys::napi_callback) -> napi_val
   f
 }
 
-/// `[a, b, ...]`.
-fn array_of(env: napi_env, items: &[napi_value]) -> napi_value {
-  let mut arr = ptr::null_mut();
-  napi_call!(napi_create_array_with_length(env, items.len(), &mut arr));
-  for (i, v) in items.iter().enumerate() {
-    napi_call!(napi_set_element(env, arr, i as u32, *v));
-  }
-  arr
-}
-
 /// Defines `Pipe` on `exports`: once per env, the same class for every load
 /// of the addon (handles made natively use it too).
 pub fn define(env: napi_env, exports: napi_value) {
@@ -782,7 +772,7 @@ fn define_prototype(
     .map(|(name, cb, n, req)| {
       let name_v = js::string(env, name.to_str().unwrap_or_default());
       let req_v = js::int(env, req.map_or(-1, |k| k as i32));
-      array_of(
+      js::array_of(
         env,
         &[
           name_v,
@@ -801,7 +791,7 @@ fn define_prototype(
         Some(_) => function(env, name, *set),
         None => js::undefined(env),
       };
-      array_of(env, &[name_v, function(env, name, *get), set_v])
+      js::array_of(env, &[name_v, function(env, name, *get), set_v])
     })
     .collect();
   let mut factory = ptr::null_mut();
@@ -813,9 +803,9 @@ fn define_prototype(
   let args = [
     proto,
     key,
-    array_of(env, &method_list),
-    array_of(env, &accessor_list),
-    array_of(env, &req_classes),
+    js::array_of(env, &method_list),
+    js::array_of(env, &accessor_list),
+    js::array_of(env, &req_classes),
   ];
   let mut ignored = ptr::null_mut();
   if napi_call!(napi_call_function(

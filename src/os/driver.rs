@@ -21,7 +21,7 @@ use pipewrap_core::stream::{ConnectStart, Done, ReadResult};
 use crate::buffers::{self, K_ARRAY_BUFFER_OFFSET, K_READ_BYTES_OR_ERROR};
 use crate::callbacks::{self, HandleState, Outcome};
 use crate::env;
-use crate::js::{self, napi_call};
+use crate::js;
 use crate::os::handles;
 use crate::os::stream::{self, Stream, StreamRef};
 use crate::uv;
@@ -586,13 +586,11 @@ fn set_pending_handles(env: napi_env, rc: &StreamRef) {
     }
     return;
   }
-  let mut arr = ptr::null_mut();
-  napi_call!(napi_create_array_with_length(env, fds.len(), &mut arr));
-  for (i, fd) in fds.into_iter().enumerate() {
-    let raw = std::os::fd::IntoRawFd::into_raw_fd(fd);
-    napi_call!(napi_set_element(env, arr, i as u32, js::int(env, raw)));
-  }
-  js::set(env, this, c"pendingFds", arr);
+  let fds: Vec<napi_value> = fds
+    .into_iter()
+    .map(|fd| js::int(env, std::os::fd::IntoRawFd::into_raw_fd(fd)))
+    .collect();
+  js::set(env, this, c"pendingFds", js::array_of(env, &fds));
 }
 
 // ---------------------------------------------------------------------------
