@@ -220,8 +220,8 @@ const OWN_PIPE = Object.hasOwn(Pipe.prototype, Symbol.for('pipewrap.Pipe'));
 // Per copy of this layer: Pipe.prototype is shared by every copy (one class
 // per thread), and each copy recognises only its own Sockets' handles.
 function routeNodeOnreads(PipeClass) {
+  if (!OWN_PIPE) return; // Node's own Pipe (PIPEWRAP_BINDING=node)
   const proto = PipeClass.prototype;
-  if (!Object.hasOwn(proto, Symbol.for('pipewrap.Pipe'))) return; // Node's own Pipe (PIPEWRAP_BINDING=node)
   const inner = Object.getOwnPropertyDescriptor(proto, 'onread');
   if (inner === undefined || typeof inner.set !== 'function') return;
   Object.defineProperty(proto, 'onread', {
