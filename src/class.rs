@@ -2,20 +2,21 @@
 //!
 //! napi-rs' `#[napi]` classes cost about 1 µs per method call here (borrow
 //! tracking, per-call allocations), which is more than a whole ping-pong
-//! round trip's budget. These classes use `napi_define_class` directly.
-//! A method does not unwrap its receiver either (`napi_unwrap` looks a
-//! private symbol up, ~800 instructions): the constructor gives each object
-//! a state number, the prototype's JS methods pass it first, and the native
-//! side finds the state in a map (see `pipe.rs`, `PROTO_SOURCE`).
+//! round trip's budget. `Pipe` is built from raw N-API calls instead, and
+//! its class itself is JS (`pipe.rs`, `CLASS_SOURCE`): the constructor asks
+//! the native side for a new state, whose number it keeps in a private
+//! field, and the prototype's methods pass that number first. The native
+//! side finds the state in a map by number. Neither a method nor the
+//! constructor touches N-API's wrap: `napi_unwrap` looks a private symbol
+//! up (~800 instructions a call), and `napi_wrap` plus a read-only property
+//! for the number cost ~4,600 instructions per object, against ~1,000 for
+//! `napi_add_finalizer` and a class field.
 //!
-//! Why an address set rather than `napi_type_tag_object`: a wrapped pointer
-//! is only dereferenced if this addon registered it (another addon's wrap
-//! cannot share a live address), which is the proof a type tag gives; the
-//! set also holds each wrap's own reference (needed to make it strong while
-//! the handle is open), so it exists anyway. The state number is the one
-//! property a Pipe gets for this: a small integer, no object of its own.
+//! Why a map rather than `napi_type_tag_object`: a state is only reached
+//! through a number this addon handed out (a private field JS cannot forge),
+//! and the map also holds each object's finalizer reference (made strong
+//! while the handle is open), so it exists anyway.
 
-use std::ffi::CStr;
 use std::mem::ManuallyDrop;
 use std::ops::Deref;
 use std::os::raw::c_void;
@@ -73,13 +74,6 @@ pub fn call_args<const N: usize>(env: napi_env, info: napi_callback_info) -> Cal
   CallArgs { this, argv, argc }
 }
 
-/// True for `new X(...)`, false for a plain call `X(...)`.
-pub fn is_construct_call(env: napi_env, info: napi_callback_info) -> bool {
-  let mut target = ptr::null_mut();
-  napi_call!(napi_get_new_target(env, info, &mut target));
-  !target.is_null()
-}
-
 /// Hashes a pointer-sized key by one multiply (Fibonacci hashing): the keys
 /// are heap addresses, already unique, and this set is hit on every call.
 #[derive(Default)]
@@ -109,15 +103,15 @@ type AddrMap<V> = std::collections::HashMap<usize, V, std::hash::BuildHasherDefa
 pub type IdMap<V> = std::collections::HashMap<u64, V, std::hash::BuildHasherDefault<AddrHasher>>;
 
 thread_local! {
-  /// The live natives wrapped by `wrap_tracked`, by address, with the
-  /// wrap's own reference to its object. A pointer from `napi_unwrap` is
-  /// only dereferenced if it is in here, which proves it is ours (another
-  /// addon's wrap cannot share a live address), at the cost of a hash
-  /// lookup instead of a second N-API call per method.
+  /// The live natives attached by `wrap_tracked`, by address, with the
+  /// finalizer's reference to their object (made strong while a handle is
+  /// open: [`hold_wrapped`]).
   static LIVE: std::cell::RefCell<AddrMap<napi_ref>> = std::cell::RefCell::new(AddrMap::default());
   /// The same natives by state number (see [`wrap_tracked`]): address.
   static STATES: std::cell::RefCell<IdMap<usize>> = std::cell::RefCell::new(IdMap::default());
   static NEXT_STATE: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
+  /// The state number `wrap_tracked` gave last, for [`take_constructed`].
+  static LAST_STATE: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
 }
 
 /// A state number no live native has: a small positive integer, which V8
@@ -142,20 +136,20 @@ fn next_state_number() -> i32 {
   })
 }
 
-/// Wraps `native` into `this` (the object shares ownership of it: its
-/// finalizer drops that share) and registers it for [`unwrap_tracked`].
-/// The wrap's data is the `Rc` itself: no second allocation per object.
-/// The wrap's reference is weak; [`hold_wrapped`] makes it strong while the
+/// Attaches `native` to `this` (the object shares ownership of it: its
+/// finalizer drops that share) and registers it under a new state number.
+/// The finalizer's data is the `Rc` itself: no second allocation per
+/// object. Its reference is weak; [`hold_wrapped`] makes it strong while the
 /// native needs its object (one reference per object, not two).
 ///
-/// Returns the native's state number for JS, which the prototype's methods
-/// pass back as their first argument ([`unwrap_state`]); null if the wrap
-/// failed.
+/// Returns the state number for JS, which the constructor keeps and the
+/// prototype's methods pass back as their first argument
+/// ([`unwrap_state`]); null if attaching failed.
 pub fn wrap_tracked<T>(env: napi_env, this: napi_value, native: Rc<T>) -> napi_value {
   let data = Rc::into_raw(native) as *mut c_void;
   let number = next_state_number();
   let mut wrap_ref = ptr::null_mut();
-  let status = napi_call!(napi_wrap(
+  let status = napi_call!(napi_add_finalizer(
     env,
     this,
     data,
@@ -164,19 +158,21 @@ pub fn wrap_tracked<T>(env: napi_env, this: napi_value, native: Rc<T>) -> napi_v
     &mut wrap_ref
   ));
   if status != sys::Status::napi_ok {
-    // SAFETY: the share Rc::into_raw gave up above; napi_wrap did not take it.
+    // SAFETY: the share Rc::into_raw gave up above; napi_add_finalizer did
+    // not take it.
     drop(unsafe { Rc::from_raw(data as *const T) });
     return ptr::null_mut();
   }
   LIVE.with(|l| l.borrow_mut().insert(data as usize, wrap_ref));
   STATES.with(|st| st.borrow_mut().insert(number as u64, data as usize));
+  LAST_STATE.with(|c| c.set(number));
   js::int(env, number)
 }
 
 unsafe extern "C" fn finalize_tracked<T>(env: napi_env, data: *mut c_void, hint: *mut c_void) {
   STATES.with(|st| st.borrow_mut().remove(&(hint as usize as u64)));
-  // A reference napi_wrap returned is deleted here and only here (N-API's
-  // rule: deleting it earlier would cancel this finalizer).
+  // The reference napi_add_finalizer returned is deleted here and only
+  // here (N-API's rule: deleting it earlier would cancel this finalizer).
   if let Some(wrap_ref) = LIVE.with(|l| l.borrow_mut().remove(&(data as usize))) {
     napi_call!(napi_delete_reference(env, wrap_ref));
   }
@@ -225,23 +221,27 @@ impl<T> Deref for Wrapped<T> {
   }
 }
 
-/// The native `T` wrapped into `value` by `wrap_tracked::<T>`, else None.
-/// Only one type may use the tracked wrap.
-pub fn unwrap_tracked<T>(env: napi_env, value: napi_value) -> Option<Wrapped<T>> {
-  let mut data = ptr::null_mut();
-  if napi_call!(napi_unwrap(env, value, &mut data)) != sys::Status::napi_ok || data.is_null() {
+/// The native `T` that [`wrap_tracked`] attached last, if it is still
+/// live; forgets it. For code that has just constructed a `Pipe` with
+/// `napi_new_instance`: its constructor made exactly one state.
+pub fn take_constructed<T>() -> Option<Wrapped<T>> {
+  let number = LAST_STATE.with(|c| c.replace(0));
+  if number == 0 {
     return None;
   }
-  if !LIVE.with(|l| l.borrow().contains_key(&(data as usize))) {
-    return None;
-  }
-  // SAFETY: data is a live share registered by wrap_tracked (the set holds
-  // exactly those); it lives until its object is collected, which cannot
-  // happen while the object is reachable from the current call. ManuallyDrop:
-  // the share stays the object's.
+  let data = STATES.with(|st| st.borrow().get(&(number as u64)).copied())?;
+  // SAFETY: as in unwrap_state: a live share registered by wrap_tracked,
+  // whose object the caller holds. ManuallyDrop: the share stays the
+  // object's.
   Some(Wrapped(ManuallyDrop::new(unsafe {
     Rc::from_raw(data as *const T)
   })))
+}
+
+/// Forgets which state [`wrap_tracked`] attached last, before constructing
+/// an object whose state [`take_constructed`] then takes.
+pub fn forget_constructed() {
+  LAST_STATE.with(|c| c.set(0));
 }
 
 /// The native `T` whose state number is `state` ([`wrap_tracked::<T>`]),
@@ -298,26 +298,6 @@ pub fn state_and_args<const N: usize>(
       argc: argc.saturating_sub(1),
     },
   )
-}
-
-pub fn define_class(
-  env: napi_env,
-  name: &'static CStr,
-  ctor: sys::napi_callback,
-  props: &[sys::napi_property_descriptor],
-) -> napi_value {
-  let mut class = ptr::null_mut();
-  napi_call!(napi_define_class(
-    env,
-    name.as_ptr(),
-    name.to_bytes().len() as isize,
-    ctor,
-    ptr::null_mut(),
-    props.len(),
-    props.as_ptr(),
-    &mut class
-  ));
-  class
 }
 
 /// Runs a method body, turning `Err(Thrown)` into the null return N-API

@@ -184,20 +184,15 @@ fn string_write(env: napi_env, s: &Handle, a: &CallArgs<4>, enc: Encoding) -> Js
   int(env, status)
 }
 
-/// `new Pipe(type)`: type is `constants.SOCKET`, `SERVER` or `IPC`.
+/// `create(this, type)`, which the JS constructor `new Pipe(type)` calls
+/// (`CLASS_SOURCE`): makes `this` a Pipe of `type` (`constants.SOCKET`,
+/// `SERVER` or `IPC`) and returns its state number, which the constructor
+/// keeps in a private field.
 // SAFETY (callers): N-API calls it on the JS thread with a live env and
 // callback info.
-unsafe extern "C" fn pipe_ctor(env: napi_env, info: napi_callback_info) -> napi_value {
-  if !class::is_construct_call(env, info) {
-    class::type_error(
-      env,
-      "ERR_CONSTRUCT_CALL_REQUIRED",
-      "Class constructor Pipe cannot be invoked without 'new'",
-    );
-    return ptr::null_mut();
-  }
-  let a = class::call_args::<1>(env, info);
-  let kind = match js::number_i32(env, a.argv[0]) {
+unsafe extern "C" fn create_pipe(env: napi_env, info: napi_callback_info) -> napi_value {
+  let a = class::call_args::<2>(env, info);
+  let kind = match js::number_i32(env, a.argv[1]) {
     Some(0) => Kind::Socket,
     Some(1) => Kind::Server,
     Some(2) => Kind::Ipc,
@@ -214,37 +209,27 @@ unsafe extern "C" fn pipe_ctor(env: napi_env, info: napi_callback_info) -> napi_
       return ptr::null_mut();
     }
   };
-  let state = class::wrap_tracked(env, a.this, os::new_handle(env, kind));
-  if !state.is_null() {
-    set_state(env, a.this, state);
+  let state = class::wrap_tracked(env, a.argv[0], os::new_handle(env, kind));
+  if state.is_null() {
+    // Attaching failed: not an object (only the class calls this), or out
+    // of memory.
+    class::type_error(env, "ERR_INVALID_THIS", "Pipe state could not be attached");
   }
-  a.this
+  state
 }
 
-thread_local! {
-  /// The symbol the state is kept under (a reference each env holds).
-  static STATE_KEY: std::cell::Cell<napi_sys::napi_ref> = const { std::cell::Cell::new(ptr::null_mut()) };
-}
-
-/// Puts `state` on the new Pipe under the state symbol: read-only, not
-/// enumerable, not configurable, so it stays the object's own. The
-/// prototype's methods pass it back first (see `PROTO_SOURCE`).
-fn set_state(env: napi_env, this: napi_value, state: napi_value) {
-  let key = js::ref_value(env, STATE_KEY.with(|k| k.get()));
-  if key.is_null() {
-    return;
-  }
-  let prop = napi_sys::napi_property_descriptor {
-    utf8name: ptr::null(),
-    name: key,
-    method: None,
-    getter: None,
-    setter: None,
-    value: state,
-    attributes: napi_sys::PropertyAttributes::default,
-    data: ptr::null_mut(),
-  };
-  napi_call!(napi_define_properties(env, this, 1, &prop));
+// Node aborts on a construct call without `new`; pipewrap throws (from the
+// class, `CLASS_SOURCE`).
+unsafe extern "C" fn construct_call_required(
+  env: napi_env,
+  _info: napi_callback_info,
+) -> napi_value {
+  class::type_error(
+    env,
+    "ERR_CONSTRUCT_CALL_REQUIRED",
+    "Class constructor Pipe cannot be invoked without 'new'",
+  );
+  ptr::null_mut()
 }
 
 // Binds to a path or an abstract name ('\0name'). 0 or a negative errno.
@@ -610,22 +595,41 @@ pipe_fn!(set_onread, 1, |env, s, a| {
   Ok(js::undefined(env))
 });
 
-/// Makes the prototype's methods and accessors: each reads the object's
-/// state (`this[kState]`, an own property, so a monomorphic load) and calls
-/// its native function with it first, and `this` as the receiver. A native
-/// method would `napi_unwrap` its receiver on every call instead. The
-/// natives are called through `Function.prototype.call` taken once, so a
-/// program that replaces it later does not reach them. A method
-/// that takes a request also passes, last, whether it is one of the kind
-/// it takes (see `req_arg`).
-const PROTO_SOURCE: &str = "(function (proto, kState, methods, accessors, reqClasses) { \
+/// Makes the `Pipe` class. Its constructor asks the native side for a new
+/// state (`create`) and keeps the number in a private field: JS can neither
+/// read nor forge it, and only a Pipe has it. The private field is put on
+/// the object through a base class whose constructor returns the object it
+/// is given (so `Pipe` stays a plain function, which can tell a call without
+/// `new` apart and throw Node's error code). The prototype's methods and
+/// accessors read the field and call their native function with it first,
+/// and `this` as the receiver; a foreign receiver passes 0, which no state
+/// has (`ERR_INVALID_THIS`). The natives are called through
+/// `Function.prototype.call` taken once, so a program that replaces it
+/// later does not reach them. A method that takes a request also passes,
+/// last, whether it is one of the kind it takes (see `req_arg`).
+const CLASS_SOURCE: &str = "(function (create, constructCallRequired, methods, accessors, reqClasses) { \
+  'use strict'; \
   const getPrototypeOf = Object.getPrototypeOf; \
+  const defineProperty = Object.defineProperty; \
   const uncurry = Function.prototype.bind.bind(Function.prototype.call); \
+  let stateOf; \
+  class ReturnsItsArgument { constructor(o) { return o; } } \
+  class PipeState extends ReturnsItsArgument { \
+    #state; \
+    constructor(o, state) { super(o); this.#state = state; } \
+    static { stateOf = (o) => (typeof o === 'object' && o !== null && #state in o ? o.#state : 0); } \
+  } \
+  function Pipe(type) { \
+    if (new.target === undefined) return constructCallRequired(); \
+    new PipeState(this, create(this, type)); \
+  } \
+  defineProperty(Pipe, 'prototype', { writable: false }); \
+  const proto = Pipe.prototype; \
   const wrap = (native, n) => { const fn = uncurry(native); switch (n) { \
-    case 0: return function () { return fn(this, this[kState]); }; \
-    case 1: return function (a) { return fn(this, this[kState], a); }; \
-    case 2: return function (a, b) { return fn(this, this[kState], a, b); }; \
-    default: return function (a, b, c) { return fn(this, this[kState], a, b, c); }; \
+    case 0: return function () { return fn(this, stateOf(this)); }; \
+    case 1: return function (a) { return fn(this, stateOf(this), a); }; \
+    case 2: return function (a, b) { return fn(this, stateOf(this), a, b); }; \
+    default: return function (a, b, c) { return fn(this, stateOf(this), a, b, c); }; \
   } }; \
   const wrapWithReq = (native, n, Req) => { \
     const fn = uncurry(native); \
@@ -633,25 +637,26 @@ const PROTO_SOURCE: &str = "(function (proto, kState, methods, accessors, reqCla
     const isReq = (req) => (typeof req === 'object' ? req !== null : typeof req === 'function') && \
       (getPrototypeOf(req) === reqProto || req instanceof Req); \
     switch (n) { \
-      case 1: return function (req) { return fn(this, this[kState], req, isReq(req)); }; \
-      case 2: return function (req, b) { return fn(this, this[kState], req, b, isReq(req)); }; \
-      default: return function (req, b, c) { return fn(this, this[kState], req, b, c, isReq(req)); }; \
+      case 1: return function (req) { return fn(this, stateOf(this), req, isReq(req)); }; \
+      case 2: return function (req, b) { return fn(this, stateOf(this), req, b, isReq(req)); }; \
+      default: return function (req, b, c) { return fn(this, stateOf(this), req, b, c, isReq(req)); }; \
     } \
   }; \
-  const named = (f, name) => Object.defineProperty(f, 'name', { value: name }); \
+  const named = (f, name) => defineProperty(f, 'name', { value: name }); \
   for (const [name, fn, n, req] of methods) { \
     const f = req < 0 ? wrap(fn, n) : wrapWithReq(fn, n, reqClasses[req]); \
-    Object.defineProperty(proto, name, { value: named(f, name), writable: true, configurable: true }); \
+    defineProperty(proto, name, { value: named(f, name), writable: true, configurable: true }); \
   } \
   for (const [name, nativeGet, nativeSet] of accessors) { \
     const get = uncurry(nativeGet); \
     const set = nativeSet ? uncurry(nativeSet) : null; \
-    Object.defineProperty(proto, name, { \
-      get: named(function () { return get(this, this[kState]); }, 'get ' + name), \
-      set: set ? named(function (v) { set(this, this[kState], v); }, 'set ' + name) : undefined, \
+    defineProperty(proto, name, { \
+      get: named(function () { return get(this, stateOf(this)); }, 'get ' + name), \
+      set: set ? named(function (v) { set(this, stateOf(this), v); }, 'set ' + name) : undefined, \
       configurable: true, \
     }); \
   } \
+  return Pipe; \
 })";
 
 /// A prototype method: name, native function, how many arguments JS
@@ -742,30 +747,23 @@ pub fn define(env: napi_env, exports: napi_value) {
     (c"writeQueueSize", Some(get_write_queue_size), None),
     (c"onread", Some(get_onread), Some(set_onread)),
   ];
-  let ctor = class::define_class(env, c"Pipe", Some(pipe_ctor), &[]);
-  if ctor.is_null() || !define_prototype(env, ctor, &methods, &accessors) {
+  let ctor = define_class(env, &methods, &accessors);
+  if ctor.is_null() {
     return;
   }
   class::set_pipe_ctor(env, ctor);
   js::set(env, exports, c"Pipe", ctor);
 }
 
-/// Puts the methods and accessors on `ctor.prototype` (`PROTO_SOURCE`) and
-/// makes this env's state symbol. False if an exception is pending.
-fn define_prototype(
+/// Runs `CLASS_SOURCE` with the natives: the `Pipe` class, or null if an
+/// exception is pending.
+fn define_class(
   env: napi_env,
-  ctor: napi_value,
   methods: &[Method],
   accessors: &[(&CStr, napi_sys::napi_callback, napi_sys::napi_callback)],
-) -> bool {
-  let mut key = ptr::null_mut();
-  napi_call!(napi_create_symbol(
-    env,
-    js::string(env, "pipewrap.state"),
-    &mut key
-  ));
+) -> napi_value {
   let Ok(req_classes) = reqs::classes(env) else {
-    return false;
+    return ptr::null_mut();
   };
   let method_list: Vec<napi_value> = methods
     .iter()
@@ -795,30 +793,28 @@ fn define_prototype(
     })
     .collect();
   let mut factory = ptr::null_mut();
-  let script = js::string(env, PROTO_SOURCE);
+  let script = js::string(env, CLASS_SOURCE);
   if napi_call!(napi_run_script(env, script, &mut factory)) != napi_sys::Status::napi_ok {
-    return false;
+    return ptr::null_mut();
   }
-  let proto = js::get(env, ctor, c"prototype");
   let args = [
-    proto,
-    key,
+    function(env, c"create", Some(create_pipe)),
+    function(env, c"constructCallRequired", Some(construct_call_required)),
     js::array_of(env, &method_list),
     js::array_of(env, &accessor_list),
     js::array_of(env, &req_classes),
   ];
-  let mut ignored = ptr::null_mut();
+  let mut class = ptr::null_mut();
   if napi_call!(napi_call_function(
     env,
     js::undefined(env),
     factory,
     args.len(),
     args.as_ptr(),
-    &mut ignored
+    &mut class
   )) != napi_sys::Status::napi_ok
   {
-    return false;
+    return ptr::null_mut();
   }
-  crate::env::keep_until_teardown(env, &STATE_KEY, key);
-  true
+  class
 }

@@ -79,12 +79,12 @@ fn connected_pipe(
   env: napi_env,
   fd: std::os::fd::OwnedFd,
   accepted: bool,
-) -> Result<napi_value, i32> {
+) -> Result<(napi_value, StreamRef), i32> {
   let (obj, rc) = handles::new_connected_pipe(env, fd)?;
   rc.borrow_mut().own_socket = accepted;
   stream::register(&rc);
   bind_js(&rc, obj);
-  Ok(obj)
+  Ok((obj, rc))
 }
 
 fn init_poll(s: &mut Stream, fd: RawFd) -> Result<(), i32> {
@@ -581,7 +581,9 @@ fn set_pending_handles(env: napi_env, rc: &StreamRef) {
   };
   if ipc {
     if let Some(fd) = fds.into_iter().next() {
-      let handle = handles::wrap_received_fd(env, fd, |fd| connected_pipe(env, fd, false));
+      let handle = handles::wrap_received_fd(env, fd, |fd| {
+        connected_pipe(env, fd, false).map(|(obj, _)| obj)
+      });
       js::set(env, this, c"pendingHandle", handle);
     }
     return;
@@ -603,9 +605,10 @@ fn accept_ready(env: napi_env, rc: &StreamRef) {
     let res = rc.borrow().core.accept();
     match res {
       Ok(client_fd) => match connected_pipe(env, client_fd, true) {
-        Ok(client) => {
+        Ok((client, client_rc)) => {
           if !callbacks::call_onconnection(env, rc, 0, client) {
-            close_value(env, client);
+            // Nobody took it.
+            close(&client_rc, env, js::undefined(env));
           }
         }
         Err(e) => report_accept_error(env, rc, e),
@@ -656,14 +659,6 @@ fn emfile_trick(rc: &StreamRef) -> bool {
   rc.borrow().core.drop_queued_connections();
   reserve_spare_fd();
   true
-}
-
-/// Closes a Pipe JS object nobody took (no `onconnection` listener).
-fn close_value(env: napi_env, value: napi_value) {
-  if let Some(rc) = handles::stream_of(env, value) {
-    let rc = StreamRef::clone(&rc);
-    close(&rc, env, js::undefined(env));
-  }
 }
 
 // ---------------------------------------------------------------------------

@@ -17,9 +17,10 @@ use crate::os::stream::{Stream, StreamRef};
 /// A Pipe object's stream, lent for one call.
 pub type PipeStream = class::Wrapped<RefCell<Stream>>;
 
-/// The native state of a Pipe object, or None for anything else.
-pub fn stream_of(env: napi_env, value: napi_value) -> Option<PipeStream> {
-  class::unwrap_tracked::<RefCell<Stream>>(env, value)
+/// The state of the Pipe object this thread constructed last (right after
+/// `napi_new_instance`), or None if that construction made none.
+pub fn constructed_stream() -> Option<PipeStream> {
+  class::take_constructed::<RefCell<Stream>>()
 }
 
 /// The native state named by a Pipe method's state argument (the number
@@ -39,6 +40,7 @@ pub fn new_connected_pipe(env: napi_env, fd: OwnedFd) -> Result<(napi_value, Str
   }
   let mut obj = ptr::null_mut();
   let arg = js::int(env, Kind::Socket as i32);
+  class::forget_constructed();
   let status = napi_call!(napi_new_instance(env, ctor, 1, &arg, &mut obj));
   if status != napi_sys::Status::napi_ok {
     // The env is shutting down, or the object could not be allocated.
@@ -49,7 +51,7 @@ pub fn new_connected_pipe(env: napi_env, fd: OwnedFd) -> Result<(napi_value, Str
       _ => -libc::ENOMEM,
     });
   }
-  let Some(s) = stream_of(env, obj) else {
+  let Some(s) = constructed_stream() else {
     return Err(-libc::EINVAL);
   };
   let s = StreamRef::clone(&s);

@@ -213,9 +213,10 @@ pub const MAX_SEND_HANDLES: usize = 0;
 /// A Pipe object's state, lent for one call.
 pub type PipeStream = class::Wrapped<RefCell<WinPipe>>;
 
-/// The native state of a Pipe object, or None for anything else.
-pub fn stream_of(env: napi_env, value: napi_value) -> Option<PipeStream> {
-  class::unwrap_tracked::<RefCell<WinPipe>>(env, value)
+/// The state of the Pipe object this thread constructed last (right after
+/// `napi_new_instance`), or None if that construction made none.
+pub fn constructed_stream() -> Option<PipeStream> {
+  class::take_constructed::<RefCell<WinPipe>>()
 }
 
 /// The native state named by a Pipe method's state argument (the number
@@ -520,10 +521,11 @@ fn accept_one(env: napi_env, server: *mut uv_handle_t) -> Result<(napi_value, Ha
   }
   let mut obj = ptr::null_mut();
   let arg = js::int(env, Kind::Socket as i32);
+  class::forget_constructed();
   if napi_call!(napi_new_instance(env, ctor, 1, &arg, &mut obj)) != napi::sys::Status::napi_ok {
     return Err(errno::ENOMEM);
   }
-  let client = stream_of(env, obj).ok_or(errno::EINVAL)?;
+  let client = constructed_stream().ok_or(errno::EINVAL)?;
   let client = Handle::clone(&client);
   let pipe = init_pipe(&client)?;
   // SAFETY: both pipes are open; libuv hands the pending instance over.
