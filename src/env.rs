@@ -23,20 +23,41 @@ use crate::uv;
 
 type Deferred = Box<dyn FnOnce(napi_env)>;
 
+/// Queued work: a closure, or a function and the id it is for (no
+/// allocation: what the hot paths queue once or more per connection). A
+/// closure runs inside a handle scope the batch opens; a function opens
+/// one itself if it makes JS values (most never do: the poll updates).
+enum Task {
+  Closure(Deferred),
+  ForId(fn(napi_env, u64), u64),
+}
+
+impl Task {
+  fn run(self, env: napi_env) {
+    match self {
+      Task::Closure(f) => f(env),
+      Task::ForId(f, id) => f(env, id),
+    }
+  }
+}
+
 struct EnvState {
   env: napi_env,
   uv_loop: *mut uv::uv_loop_t,
   /// Runs deferred work on the next loop turn; started only while work is
   /// queued, so it never holds the loop open by itself.
   idle: *mut uv::uv_idle_t,
-  deferred: VecDeque<Deferred>,
+  deferred: Vec<Task>,
   prepare: *mut uv::uv_prepare_t,
-  before_poll: Vec<Deferred>,
+  before_poll: Vec<Task>,
   /// Prepare phases seen: a poll phase has run since `turn` was read once
   /// it has grown and the check phase is reached.
   turn: u64,
   check: *mut uv::uv_check_t,
-  after_poll: VecDeque<(u64, Deferred)>,
+  after_poll: VecDeque<(u64, Task)>,
+  /// An emptied batch, kept to take the next one: queueing work allocates
+  /// only when a queue outgrows what it held before.
+  spare: Vec<Task>,
   teardown: Vec<Deferred>,
 }
 
@@ -84,13 +105,14 @@ impl EnvState {
       env,
       uv_loop,
       idle,
-      deferred: VecDeque::new(),
+      deferred: Vec::new(),
       prepare,
       before_poll: Vec::new(),
       // From 1: after_this_poll queues work as of the turn before.
       turn: 1,
       check,
       after_poll: VecDeque::new(),
+      spare: Vec::new(),
       teardown: Vec::new(),
     }
   }
@@ -132,16 +154,16 @@ pub fn uv_loop(env: napi_env) -> *mut uv::uv_loop_t {
 pub fn defer(env: napi_env, f: Deferred) {
   with(env, |s| {
     s.start_idle();
-    s.deferred.push_back(f);
+    s.deferred.push(Task::Closure(f));
   });
 }
 
-/// Queues `f` for just before this turn's poll phase (or the next turn's,
-/// when called after it).
-pub fn before_poll(env: napi_env, f: Deferred) {
+/// Queues `f(env, id)` for just before this turn's poll phase (or the next
+/// turn's, when called after it). `f` runs with no handle scope open.
+pub fn before_poll(env: napi_env, f: fn(napi_env, u64), id: u64) {
   with(env, |s| {
     s.start_prepare();
-    s.before_poll.push(f);
+    s.before_poll.push(Task::ForId(f, id));
   });
 }
 
@@ -158,7 +180,7 @@ pub fn after_poll(env: napi_env, f: Deferred) {
     // SAFETY: check is live until teardown.
     unsafe { uv::uv_check_start(s.check, run_after_poll) };
     let turn = s.turn;
-    s.after_poll.push_back((turn, f));
+    s.after_poll.push_back((turn, Task::Closure(f)));
   });
 }
 
@@ -173,7 +195,7 @@ pub fn after_this_poll(env: napi_env, f: Deferred) {
     unsafe { uv::uv_check_start(s.check, run_after_poll) };
     // The prepare phase of this turn counted it already: due now.
     let turn = s.turn.wrapping_sub(1);
-    s.after_poll.push_back((turn, f));
+    s.after_poll.push_back((turn, Task::Closure(f)));
   });
 }
 
@@ -201,7 +223,8 @@ pub fn keep_until_teardown(env: napi_env, slot: &'static EnvSlot, value: napi::s
 unsafe extern "C" fn run_deferred(_idle: *mut uv::uv_idle_t) {
   // Take only what is queued now: work that defers more runs next turn.
   let Some((env, batch)) = with_existing(|s| {
-    let batch = std::mem::take(&mut s.deferred);
+    let spare = std::mem::take(&mut s.spare);
+    let batch = std::mem::replace(&mut s.deferred, spare);
     if s.after_poll.is_empty() {
       // SAFETY: s.idle is live until teardown.
       unsafe { uv::uv_idle_stop(s.idle) };
@@ -220,7 +243,8 @@ unsafe extern "C" fn run_before_poll(_prepare: *mut uv::uv_prepare_t) {
       // SAFETY: s.prepare is live until teardown.
       unsafe { uv::uv_prepare_stop(s.prepare) };
     }
-    (s.env, std::mem::take(&mut s.before_poll))
+    let spare = std::mem::take(&mut s.spare);
+    (s.env, std::mem::replace(&mut s.before_poll, spare))
   }) else {
     return;
   };
@@ -232,18 +256,19 @@ unsafe extern "C" fn run_after_poll(_check: *mut uv::uv_check_t) {
   // since; the rest waits for the next turn.
   let Some((env, batch)) = with_existing(|s| {
     let turn = s.turn;
-    // In queue order; work queued for a later check phase stays queued
-    // (behind it may be work for this one: after_this_poll).
-    let mut batch: Vec<Deferred> = Vec::new();
-    let mut later = VecDeque::new();
-    for (t, f) in s.after_poll.drain(..) {
+    // In queue order; work queued for a later check phase stays queued, in
+    // its order (behind it may be work for this one: after_this_poll).
+    let mut batch = std::mem::take(&mut s.spare);
+    for _ in 0..s.after_poll.len() {
+      let Some((t, f)) = s.after_poll.pop_front() else {
+        break;
+      };
       if t < turn {
         batch.push(f);
       } else {
-        later.push_back((t, f));
+        s.after_poll.push_back((t, f));
       }
     }
-    s.after_poll = later;
     if s.after_poll.is_empty() {
       // SAFETY: s.check and s.idle are live until teardown.
       unsafe {
@@ -260,11 +285,26 @@ unsafe extern "C" fn run_after_poll(_check: *mut uv::uv_check_t) {
   run_batch(env, batch);
 }
 
-fn run_batch(env: napi_env, batch: impl IntoIterator<Item = Deferred>) {
-  let _scope = js::HandleScope::open(env);
-  for f in batch {
-    f(env);
+/// Runs a batch (JS may queue more meanwhile: into the queues, not this
+/// batch), then keeps the emptied batch as the spare if it is the larger.
+fn run_batch(env: napi_env, mut batch: Vec<Task>) {
+  // N-API allocates every handle scope: none for a batch that needs none.
+  let _scope = batch
+    .iter()
+    .any(|t| matches!(t, Task::Closure(_)))
+    .then(|| js::HandleScope::open(env));
+  for task in batch.drain(..) {
+    task.run(env);
   }
+  give_back(batch);
+}
+
+fn give_back(batch: Vec<Task>) {
+  with_existing(|s| {
+    if batch.capacity() > s.spare.capacity() {
+      s.spare = batch;
+    }
+  });
 }
 
 /// Runs before the environment is freed (worker exit, process teardown):

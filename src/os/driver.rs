@@ -229,10 +229,11 @@ pub fn update_poll(s: &mut Stream) {
   }
   s.poll_dirty = true;
   let id = s.id;
-  env::before_poll(s.env().no_js(), Box::new(move |env| apply_poll(env, id)));
+  env::before_poll(s.env().no_js(), apply_poll, id);
 }
 
 /// The prepare phase: brings the poll in line with what the stream needs.
+/// Runs outside any handle scope (see `env::before_poll`).
 fn apply_poll(env: napi_env, id: u64) {
   let Some(rc) = stream::lookup(id) else {
     return;
@@ -288,6 +289,8 @@ fn watch(env: napi_env, rc: &StreamRef) {
 /// The loop cannot watch the socket (no memory for the handle or in the
 /// kernel): everything waiting on an event fails with `err`.
 fn watch_failed(env: napi_env, rc: &StreamRef, err: i32) {
+  // Reached from the prepare phase with no scope open (`apply_poll`).
+  let _scope = js::HandleScope::open(env);
   let (waiting, listening) = {
     let mut s = rc.borrow_mut();
     let listening = s.core.is_listening();

@@ -3,12 +3,51 @@
 //! handle has several queues (writes, completions, received fds, and the
 //! addon's request references) that are empty for most of its life; with
 //! thousands of idle connections, what they keep while empty is what counts.
+//! Most of the time a queue that is not empty holds one item (one request
+//! in flight): that takes one allocation, the item's box, and a second item
+//! moves them all into a `VecDeque` in the same box.
 
 use std::collections::VecDeque;
 
-// Boxed on purpose: 8 bytes inline instead of a VecDeque's 32.
-#[allow(clippy::box_collection)]
-pub struct Queue<T>(Option<Box<VecDeque<T>>>);
+pub struct Queue<T>(Option<Box<Storage<T>>>);
+
+enum Storage<T> {
+  One(T),
+  Many(VecDeque<T>),
+}
+
+impl<T> Storage<T> {
+  fn as_slices(&self) -> (&[T], &[T]) {
+    match self {
+      Storage::One(item) => (std::slice::from_ref(item), &[]),
+      Storage::Many(q) => q.as_slices(),
+    }
+  }
+
+  fn as_mut_slices(&mut self) -> (&mut [T], &mut [T]) {
+    match self {
+      Storage::One(item) => (std::slice::from_mut(item), &mut []),
+      Storage::Many(q) => q.as_mut_slices(),
+    }
+  }
+
+  /// The items as a `VecDeque` (moving a single one into a new one).
+  fn many(&mut self) -> &mut VecDeque<T> {
+    if let Storage::One(_) = self {
+      let Storage::One(item) = std::mem::replace(self, Storage::Many(VecDeque::with_capacity(4)))
+      else {
+        unreachable!("matched One above");
+      };
+      if let Storage::Many(q) = self {
+        q.push_back(item);
+      }
+    }
+    match self {
+      Storage::Many(q) => q,
+      Storage::One(_) => unreachable!("made Many above"),
+    }
+  }
+}
 
 impl<T> Default for Queue<T> {
   fn default() -> Self {
@@ -26,65 +65,99 @@ impl<T> Queue<T> {
   }
 
   pub fn len(&self) -> usize {
-    self.0.as_ref().map_or(0, |q| q.len())
-  }
-
-  fn storage(&mut self) -> &mut VecDeque<T> {
-    self
-      .0
-      .get_or_insert_with(|| Box::new(VecDeque::with_capacity(4)))
+    match self.0.as_deref() {
+      None => 0,
+      Some(Storage::One(_)) => 1,
+      Some(Storage::Many(q)) => q.len(),
+    }
   }
 
   /// Frees the storage once nothing is left in it.
   fn release_if_empty(&mut self) {
-    if self.0.as_ref().is_some_and(|q| q.is_empty()) {
+    if matches!(self.0.as_deref(), Some(Storage::Many(q)) if q.is_empty()) {
       self.0 = None;
     }
   }
 
   pub fn push_back(&mut self, item: T) {
-    self.storage().push_back(item);
+    match &mut self.0 {
+      None => self.0 = Some(Box::new(Storage::One(item))),
+      Some(s) => s.many().push_back(item),
+    }
   }
 
   pub fn push_front(&mut self, item: T) {
-    self.storage().push_front(item);
+    match &mut self.0 {
+      None => self.0 = Some(Box::new(Storage::One(item))),
+      Some(s) => s.many().push_front(item),
+    }
   }
 
   pub fn pop_front(&mut self) -> Option<T> {
-    let item = self.0.as_mut()?.pop_front();
-    self.release_if_empty();
-    item
+    match self.0.as_deref_mut()? {
+      Storage::One(_) => match *self.0.take()? {
+        Storage::One(item) => Some(item),
+        Storage::Many(_) => unreachable!("matched One above"),
+      },
+      Storage::Many(q) => {
+        let item = q.pop_front();
+        self.release_if_empty();
+        item
+      }
+    }
   }
 
   pub fn front(&self) -> Option<&T> {
-    self.0.as_ref()?.front()
+    let (a, b) = self.0.as_deref()?.as_slices();
+    a.first().or(b.first())
   }
 
   pub fn front_mut(&mut self) -> Option<&mut T> {
-    self.0.as_mut()?.front_mut()
+    let (a, b) = self.0.as_deref_mut()?.as_mut_slices();
+    a.first_mut().or(b.first_mut())
   }
 
   pub fn back(&self) -> Option<&T> {
-    self.0.as_ref()?.back()
+    let (a, b) = self.0.as_deref()?.as_slices();
+    b.last().or(a.last())
   }
 
   pub fn remove(&mut self, index: usize) -> Option<T> {
-    let item = self.0.as_mut()?.remove(index);
-    self.release_if_empty();
-    item
+    match self.0.as_deref_mut()? {
+      Storage::One(_) if index == 0 => self.pop_front(),
+      Storage::One(_) => None,
+      Storage::Many(q) => {
+        let item = q.remove(index);
+        self.release_if_empty();
+        item
+      }
+    }
   }
 
   pub fn iter(&self) -> impl Iterator<Item = &T> {
-    self.0.iter().flat_map(|q| q.iter())
+    let (a, b) = self
+      .0
+      .as_deref()
+      .map_or((&[][..], &[][..]), Storage::as_slices);
+    a.iter().chain(b.iter())
   }
 
   pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
-    self.0.iter_mut().flat_map(|q| q.iter_mut())
+    let (a, b) = match self.0.as_deref_mut() {
+      Some(s) => s.as_mut_slices(),
+      None => (&mut [][..], &mut [][..]),
+    };
+    a.iter_mut().chain(b.iter_mut())
   }
 
   /// Everything, in order; the queue is left empty (and holds nothing).
   pub fn take_all(&mut self) -> impl Iterator<Item = T> {
-    self.0.take().into_iter().flat_map(|q| *q)
+    let (one, many) = match self.0.take().map(|s| *s) {
+      None => (None, VecDeque::new()),
+      Some(Storage::One(item)) => (Some(item), VecDeque::new()),
+      Some(Storage::Many(q)) => (None, q),
+    };
+    one.into_iter().chain(many)
   }
 
   pub fn clear(&mut self) {
@@ -92,9 +165,8 @@ impl<T> Queue<T> {
   }
 
   pub fn extend(&mut self, items: impl IntoIterator<Item = T>) {
-    let mut items = items.into_iter().peekable();
-    if items.peek().is_some() {
-      self.storage().extend(items);
+    for item in items {
+      self.push_back(item);
     }
   }
 }
@@ -108,6 +180,11 @@ mod tests {
     let mut q = Queue::new();
     assert!(q.is_empty() && q.0.is_none());
     q.push_back(2);
+    assert!(
+      matches!(q.0.as_deref(), Some(super::Storage::One(2))),
+      "one item, one box"
+    );
+    assert_eq!((q.front(), q.back(), q.len()), (Some(&2), Some(&2), 1));
     q.push_back(3);
     q.push_front(1);
     q.extend(std::iter::empty());
@@ -129,6 +206,15 @@ mod tests {
     assert!(q.0.is_none(), "storage kept after the last pop");
     assert_eq!(q.pop_front(), None);
     assert_eq!(q.remove(0), None);
+    q.push_back(9);
+    assert_eq!(q.remove(1), None);
+    *q.front_mut().unwrap() += 1;
+    assert_eq!(q.iter().collect::<Vec<_>>(), [&10]);
+    assert_eq!(q.remove(0), Some(10));
+    assert!(q.0.is_none(), "storage kept after removing the only item");
+    q.push_front(11);
+    assert_eq!(q.take_all().collect::<Vec<_>>(), [11]);
+    assert!(q.0.is_none());
     q.extend([8]);
     q.clear();
     assert!(q.is_empty());
