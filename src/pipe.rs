@@ -602,8 +602,9 @@ pipe_fn!(set_onread, 1, |env, s, a| {
 /// is given (so `Pipe` stays a plain function, which can tell a call without
 /// `new` apart and throw Node's error code). The prototype's methods and
 /// accessors read the field and call their native function with it first,
-/// and `this` as the receiver; a foreign receiver passes 0, which no state
-/// has (`ERR_INVALID_THIS`). The natives are called through
+/// and `this` as the receiver; a foreign receiver (reading the field throws
+/// for anything but a Pipe) passes 0, which no state has
+/// (`ERR_INVALID_THIS`). The natives are called through
 /// `Function.prototype.call` taken once, so a program that replaces it
 /// later does not reach them. A method that takes a request also passes,
 /// last, whether it is one of the kind it takes (see `req_arg`).
@@ -617,7 +618,7 @@ const CLASS_SOURCE: &str = "(function (create, constructCallRequired, methods, a
   class PipeState extends ReturnsItsArgument { \
     #state; \
     constructor(o, state) { super(o); this.#state = state; } \
-    static { stateOf = (o) => (typeof o === 'object' && o !== null && #state in o ? o.#state : 0); } \
+    static { stateOf = (o) => { try { return o.#state; } catch { return 0; } }; } \
   } \
   function Pipe(type) { \
     if (new.target === undefined) return constructCallRequired(); \
