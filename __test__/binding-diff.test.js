@@ -97,3 +97,16 @@ test('the stream-core scenarios check what they claim (pipewrap alone)', () => {
     assert.ok(at('onconnection', n, 0) < at(label, 'connect oncomplete', 0), `${label}: onconnection first`);
   }
 });
+
+// The constructor itself, as a program can inspect it: its length and
+// whether `Pipe.prototype` can be replaced are Node's.
+test('the Pipe constructor looks like Node\'s: length 0, a replaceable prototype', (t) => {
+  const ours = require('../lib/binding').Pipe;
+  const shape = (P) => {
+    const { writable, enumerable, configurable } = Object.getOwnPropertyDescriptor(P, 'prototype');
+    return { length: P.length, name: P.name, writable, enumerable, configurable, ctor: P.prototype.constructor === P };
+  };
+  if (!hasNodeBinding) return t.pass('no process.binding here: pipewrap alone');
+  assert.deepEqual(shape(ours), shape(process.binding('pipe_wrap').Pipe));
+  t.pass();
+});

@@ -624,7 +624,7 @@ const CLASS_SOURCE: &str = "(function (create, constructCallRequired, methods, a
     if (new.target === undefined) return constructCallRequired(); \
     new PipeState(this, create(this, type)); \
   } \
-  defineProperty(Pipe, 'prototype', { writable: false }); \
+  defineProperty(Pipe, 'length', { value: 0 }); \
   const proto = Pipe.prototype; \
   const wrap = (native, n) => { const fn = uncurry(native); switch (n) { \
     case 0: return function () { return fn(this, stateOf(this)); }; \
