@@ -604,7 +604,9 @@ pipe_fn!(set_onread, 1, |env, s, a| {
 /// accessors read the field and call their native function with it first,
 /// and `this` as the receiver; a foreign receiver (reading the field throws
 /// for anything but a Pipe) passes 0, which no state has
-/// (`ERR_INVALID_THIS`). The natives are called through
+/// (`ERR_INVALID_THIS`). The read is written out in each method, inside the
+/// class body that declares the field: as a helper function, V8 did not
+/// inline it (a try/catch), which cost ~130 instructions a call. The natives are called through
 /// `Function.prototype.call` taken once, so a program that replaces it
 /// later does not reach them. A method that takes a request also passes,
 /// last, whether it is one of the kind it takes (see `req_arg`).
@@ -613,12 +615,32 @@ const CLASS_SOURCE: &str = "(function (create, constructCallRequired, methods, a
   const getPrototypeOf = Object.getPrototypeOf; \
   const defineProperty = Object.defineProperty; \
   const uncurry = Function.prototype.bind.bind(Function.prototype.call); \
-  let stateOf; \
+  let wrap, wrapWithReq, wrapGet, wrapSet; \
   class ReturnsItsArgument { constructor(o) { return o; } } \
   class PipeState extends ReturnsItsArgument { \
     #state; \
     constructor(o, state) { super(o); this.#state = state; } \
-    static { stateOf = (o) => { try { return o.#state; } catch { return 0; } }; } \
+    static { \
+      wrap = (native, n) => { const fn = uncurry(native); switch (n) { \
+        case 0: return function () { let s; try { s = this.#state; } catch { s = 0; } return fn(this, s); }; \
+        case 1: return function (a) { let s; try { s = this.#state; } catch { s = 0; } return fn(this, s, a); }; \
+        case 2: return function (a, b) { let s; try { s = this.#state; } catch { s = 0; } return fn(this, s, a, b); }; \
+        default: return function (a, b, c) { let s; try { s = this.#state; } catch { s = 0; } return fn(this, s, a, b, c); }; \
+      } }; \
+      wrapWithReq = (native, n, Req) => { \
+        const fn = uncurry(native); \
+        const reqProto = Req.prototype; \
+        const isReq = (req) => (typeof req === 'object' ? req !== null : typeof req === 'function') && \
+          (getPrototypeOf(req) === reqProto || req instanceof Req); \
+        switch (n) { \
+          case 1: return function (req) { let s; try { s = this.#state; } catch { s = 0; } return fn(this, s, req, isReq(req)); }; \
+          case 2: return function (req, b) { let s; try { s = this.#state; } catch { s = 0; } return fn(this, s, req, b, isReq(req)); }; \
+          default: return function (req, b, c) { let s; try { s = this.#state; } catch { s = 0; } return fn(this, s, req, b, c, isReq(req)); }; \
+        } \
+      }; \
+      wrapGet = (get) => function () { let s; try { s = this.#state; } catch { s = 0; } return get(this, s); }; \
+      wrapSet = (set) => function (v) { let s; try { s = this.#state; } catch { s = 0; } set(this, s, v); }; \
+    } \
   } \
   function Pipe(type) { \
     if (new.target === undefined) return constructCallRequired(); \
@@ -626,34 +648,15 @@ const CLASS_SOURCE: &str = "(function (create, constructCallRequired, methods, a
   } \
   defineProperty(Pipe, 'length', { value: 0 }); \
   const proto = Pipe.prototype; \
-  const wrap = (native, n) => { const fn = uncurry(native); switch (n) { \
-    case 0: return function () { return fn(this, stateOf(this)); }; \
-    case 1: return function (a) { return fn(this, stateOf(this), a); }; \
-    case 2: return function (a, b) { return fn(this, stateOf(this), a, b); }; \
-    default: return function (a, b, c) { return fn(this, stateOf(this), a, b, c); }; \
-  } }; \
-  const wrapWithReq = (native, n, Req) => { \
-    const fn = uncurry(native); \
-    const reqProto = Req.prototype; \
-    const isReq = (req) => (typeof req === 'object' ? req !== null : typeof req === 'function') && \
-      (getPrototypeOf(req) === reqProto || req instanceof Req); \
-    switch (n) { \
-      case 1: return function (req) { return fn(this, stateOf(this), req, isReq(req)); }; \
-      case 2: return function (req, b) { return fn(this, stateOf(this), req, b, isReq(req)); }; \
-      default: return function (req, b, c) { return fn(this, stateOf(this), req, b, c, isReq(req)); }; \
-    } \
-  }; \
   const named = (f, name) => defineProperty(f, 'name', { value: name }); \
   for (const [name, fn, n, req] of methods) { \
     const f = req < 0 ? wrap(fn, n) : wrapWithReq(fn, n, reqClasses[req]); \
     defineProperty(proto, name, { value: named(f, name), writable: true, configurable: true }); \
   } \
   for (const [name, nativeGet, nativeSet] of accessors) { \
-    const get = uncurry(nativeGet); \
-    const set = nativeSet ? uncurry(nativeSet) : null; \
     defineProperty(proto, name, { \
-      get: named(function () { return get(this, stateOf(this)); }, 'get ' + name), \
-      set: set ? named(function (v) { set(this, stateOf(this), v); }, 'set ' + name) : undefined, \
+      get: named(wrapGet(uncurry(nativeGet)), 'get ' + name), \
+      set: nativeSet ? named(wrapSet(uncurry(nativeSet)), 'set ' + name) : undefined, \
       configurable: true, \
     }); \
   } \
