@@ -110,7 +110,7 @@ thread_local! {
   /// The same natives by state number (see [`wrap_tracked`]): address.
   static STATES: std::cell::RefCell<IdMap<usize>> = std::cell::RefCell::new(IdMap::default());
   static NEXT_STATE: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
-  /// The state number `wrap_tracked` gave last, for [`take_constructed`].
+  /// The state number `wrap_tracked` gave last, for [`construct_pipe`].
   static LAST_STATE: std::cell::Cell<i32> = const { std::cell::Cell::new(0) };
 }
 
@@ -221,27 +221,42 @@ impl<T> Deref for Wrapped<T> {
   }
 }
 
-/// The native `T` that [`wrap_tracked`] attached last, if it is still
-/// live; forgets it. For code that has just constructed a `Pipe` with
-/// `napi_new_instance`: its constructor made exactly one state.
-pub fn take_constructed<T>() -> Option<Wrapped<T>> {
-  let number = LAST_STATE.with(|c| c.replace(0));
-  if number == 0 {
-    return None;
-  }
-  let data = STATES.with(|st| st.borrow().get(&(number as u64)).copied())?;
-  // SAFETY: as in unwrap_state: a live share registered by wrap_tracked,
-  // whose object the caller holds. ManuallyDrop: the share stays the
-  // object's.
-  Some(Wrapped(ManuallyDrop::new(unsafe {
-    Rc::from_raw(data as *const T)
-  })))
+/// Why [`construct_pipe`] made no Pipe.
+pub enum ConstructError {
+  /// This env has no Pipe class, or the construction made no state.
+  NoPipe,
+  /// `napi_new_instance` failed with this status (the env is shutting
+  /// down, or no memory).
+  Status(sys::napi_status),
 }
 
-/// Forgets which state [`wrap_tracked`] attached last, before constructing
-/// an object whose state [`take_constructed`] then takes.
-pub fn forget_constructed() {
+/// `new Pipe(kind)` from native code (an accepted or received connection),
+/// with the native `T` its constructor attached: the one state that
+/// construction made (no lookup through the object).
+pub fn construct_pipe<T>(
+  env: napi_env,
+  kind: i32,
+) -> Result<(napi_value, Wrapped<T>), ConstructError> {
+  let ctor = pipe_ctor(env);
+  if ctor.is_null() {
+    return Err(ConstructError::NoPipe);
+  }
+  let mut obj = ptr::null_mut();
+  let arg = js::int(env, kind);
   LAST_STATE.with(|c| c.set(0));
+  let status = napi_call!(napi_new_instance(env, ctor, 1, &arg, &mut obj));
+  if status != sys::Status::napi_ok {
+    return Err(ConstructError::Status(status));
+  }
+  let number = LAST_STATE.with(|c| c.replace(0));
+  let data = STATES
+    .with(|st| st.borrow().get(&(number as u64)).copied())
+    .ok_or(ConstructError::NoPipe)?;
+  // SAFETY: as in unwrap_state: a live share registered by wrap_tracked,
+  // whose object (obj) is on this call's scope. ManuallyDrop: the share
+  // stays the object's.
+  let native = Wrapped(ManuallyDrop::new(unsafe { Rc::from_raw(data as *const T) }));
+  Ok((obj, native))
 }
 
 /// The native `T` whose state number is `state` ([`wrap_tracked::<T>`]),

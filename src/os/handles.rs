@@ -17,12 +17,6 @@ use crate::os::stream::{Stream, StreamRef};
 /// A Pipe object's stream, lent for one call.
 pub type PipeStream = class::Wrapped<RefCell<Stream>>;
 
-/// The state of the Pipe object this thread constructed last (right after
-/// `napi_new_instance`), or None if that construction made none.
-pub fn constructed_stream() -> Option<PipeStream> {
-  class::take_constructed::<RefCell<Stream>>()
-}
-
 /// The native state named by a Pipe method's state argument (the number
 /// its constructor made), or None for anything else.
 pub fn stream_of_state(env: napi_env, state: napi_value) -> Option<PipeStream> {
@@ -34,25 +28,14 @@ pub fn stream_of_state(env: napi_env, state: napi_value) -> Option<PipeStream> {
 /// object: the driver does that (`driver::connected_pipe`), since binding
 /// runs JS. On failure the fd is closed and the errno says why.
 pub fn new_connected_pipe(env: napi_env, fd: OwnedFd) -> Result<(napi_value, StreamRef), i32> {
-  let ctor = class::pipe_ctor(env);
-  if ctor.is_null() {
-    return Err(-libc::EINVAL);
-  }
-  let mut obj = ptr::null_mut();
-  let arg = js::int(env, Kind::Socket as i32);
-  class::forget_constructed();
-  let status = napi_call!(napi_new_instance(env, ctor, 1, &arg, &mut obj));
-  if status != napi_sys::Status::napi_ok {
+  let (obj, s) = match class::construct_pipe::<RefCell<Stream>>(env, Kind::Socket as i32) {
+    Ok(made) => made,
+    Err(class::ConstructError::NoPipe) => return Err(-libc::EINVAL),
     // The env is shutting down, or the object could not be allocated.
-    return Err(match status {
-      napi_sys::Status::napi_cannot_run_js | napi_sys::Status::napi_pending_exception => {
-        -libc::ECANCELED
-      }
-      _ => -libc::ENOMEM,
-    });
-  }
-  let Some(s) = constructed_stream() else {
-    return Err(-libc::EINVAL);
+    Err(class::ConstructError::Status(
+      napi_sys::Status::napi_cannot_run_js | napi_sys::Status::napi_pending_exception,
+    )) => return Err(-libc::ECANCELED),
+    Err(class::ConstructError::Status(_)) => return Err(-libc::ENOMEM),
   };
   let s = StreamRef::clone(&s);
   {

@@ -15,7 +15,7 @@
 //! on the same loop (`windows`).
 //!
 //! Each backend exports the same names: `Handle`, `Kind`, `SendHandle`,
-//! `errno`, `constructed_stream`, `stream_of_state`, the operations, and `PENDING_INSTANCES` (whether
+//! `errno`, `stream_of_state`, the operations, and `PENDING_INSTANCES` (whether
 //! `Pipe` has Windows' `setPendingInstances`).
 
 #[cfg(unix)]

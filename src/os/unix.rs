@@ -14,7 +14,7 @@ use crate::buffers::{self, K_BYTES_WRITTEN, K_LAST_WRITE_WAS_ASYNC};
 use crate::os::driver;
 use crate::os::stream::{self, JsRefs, Stream, StreamRef};
 
-pub use crate::os::handles::{constructed_stream, stream_of_state, PipeStream};
+pub use crate::os::handles::{stream_of_state, PipeStream};
 pub use pipewrap_core::stream::Kind;
 
 /// One handle's state, as the binding holds it.

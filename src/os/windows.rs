@@ -26,7 +26,7 @@ use crate::buffers::{
 use crate::callbacks::{self, HandleState, Outcome};
 use crate::class::{self, IdMap};
 use crate::env;
-use crate::js::{self, napi_call, RefEnv};
+use crate::js::{self, RefEnv};
 use crate::refs::{JsRefs, ReqId};
 use crate::uv::{self, uv_handle_t};
 
@@ -212,12 +212,6 @@ pub const MAX_SEND_HANDLES: usize = 0;
 
 /// A Pipe object's state, lent for one call.
 pub type PipeStream = class::Wrapped<RefCell<WinPipe>>;
-
-/// The state of the Pipe object this thread constructed last (right after
-/// `napi_new_instance`), or None if that construction made none.
-pub fn constructed_stream() -> Option<PipeStream> {
-  class::take_constructed::<RefCell<WinPipe>>()
-}
 
 /// The native state named by a Pipe method's state argument (the number
 /// its constructor made), or None for anything else.
@@ -515,17 +509,11 @@ unsafe extern "C" fn on_connection(server: *mut uv_handle_t, status: c_int) {
 
 /// A new `Pipe` (SOCKET) object with the connection libuv accepted.
 fn accept_one(env: napi_env, server: *mut uv_handle_t) -> Result<(napi_value, Handle), i32> {
-  let ctor = class::pipe_ctor(env);
-  if ctor.is_null() {
-    return Err(errno::EINVAL);
-  }
-  let mut obj = ptr::null_mut();
-  let arg = js::int(env, Kind::Socket as i32);
-  class::forget_constructed();
-  if napi_call!(napi_new_instance(env, ctor, 1, &arg, &mut obj)) != napi::sys::Status::napi_ok {
-    return Err(errno::ENOMEM);
-  }
-  let client = constructed_stream().ok_or(errno::EINVAL)?;
+  let (obj, client) = match class::construct_pipe::<RefCell<WinPipe>>(env, Kind::Socket as i32) {
+    Ok(made) => made,
+    Err(class::ConstructError::NoPipe) => return Err(errno::EINVAL),
+    Err(class::ConstructError::Status(_)) => return Err(errno::ENOMEM),
+  };
   let client = Handle::clone(&client);
   let pipe = init_pipe(&client)?;
   // SAFETY: both pipes are open; libuv hands the pending instance over.
