@@ -344,8 +344,11 @@ test('fork: child.unref() + child.channel.unref() let the parent exit', async (t
 // grandchild holds the channel, and is killed once the child's death is
 // known (Node's signalCode) and a few quiet loop turns have passed, where
 // 'exit' used to go out.
-test("fork: a channel EOF that comes shortly after the child's exit still goes out before 'exit'", async (t) => {
-  t.timeout(T.timeout);
+// One run of the late-EOF scenario: a grandchild holds the channel, the
+// child dies, and the grandchild is killed a few quiet turns later. Returns
+// the events in order, with their times from the last turn at which the
+// child was still alive (its exit came after that).
+async function lateEofRun(t) {
   const child = fork(fixture('ipc-grandchild-holder.js'));
   const exited = guard(child);
   assert.strictEqual(await message(child), 'ready');
@@ -361,18 +364,43 @@ test("fork: a channel EOF that comes shortly after the child's exit still goes o
     }
   });
   const order = [];
-  child.on('disconnect', () => order.push('disconnect'));
-  child.on('exit', (code, signal) => order.push(`exit ${code} ${signal}`));
+  let aliveAt = 0;
+  child.on('disconnect', () => order.push(['disconnect', performance.now() - aliveAt]));
+  child.on('exit', (code, signal) => order.push([`exit ${code} ${signal}`, performance.now() - aliveAt]));
   const closed = events(child, 'close');
   child.send({ op: 'go', count: 10, release: path.join(os.tmpdir(), 'pw-never-released') });
-  while (child.signalCode !== 'SIGKILL') await new Promise((resolve) => setImmediate(resolve));
+  while (child.signalCode !== 'SIGKILL') {
+    aliveAt = performance.now();
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
-  assert.deepStrictEqual(order, [], "neither 'exit' nor 'disconnect' yet: the grandchild holds the channel");
+  const beforeKill = order.map(([event]) => event);
   assert.notStrictEqual(grandchild, null, "the grandchild's pid came before the child died");
   process.kill(grandchild, 'SIGKILL');
   await closed;
-  assert.deepStrictEqual(order, ['disconnect', 'exit null SIGKILL']);
   await exited;
+  return { beforeKill, order };
+}
+
+test("fork: a channel EOF that comes shortly after the child's exit still goes out before 'exit'", async (t) => {
+  t.timeout(T.timeout * 4);
+  // 'exit' waits EXIT_WAITS_FOR_EOF_MS (500 ms) from the exit for the EOF,
+  // never less. 'exit' first within that time is the bug; 'exit' first
+  // after it means this machine stalled longer than the window (seen in CI
+  // under load): that run shows nothing either way, and the scenario runs
+  // again.
+  const WINDOW_MS = 500;
+  for (let attempt = 1; ; attempt++) {
+    const { beforeKill, order } = await lateEofRun(t);
+    const [first, at] = order[0];
+    if (first.startsWith('exit') && at >= WINDOW_MS - 5 && attempt < 4) {
+      t.log(`attempt ${attempt}: 'exit' went out ${Math.round(at)} ms after the exit, past the window; again`);
+      continue;
+    }
+    assert.deepStrictEqual(beforeKill, [], "neither 'exit' nor 'disconnect' yet: the grandchild holds the channel");
+    assert.deepStrictEqual(order.map(([event]) => event), ['disconnect', 'exit null SIGKILL']);
+    break;
+  }
 });
 
 test("fork: what the dead child sent arrives before 'exit'; a grandchild holding the channel delays only 'disconnect', as in Node", async (t) => {
