@@ -249,13 +249,7 @@ pub fn construct_pipe<T>(
     return Err(ConstructError::Status(status));
   }
   let number = LAST_STATE.with(|c| c.replace(0));
-  let data = STATES
-    .with(|st| st.borrow().get(&(number as u64)).copied())
-    .ok_or(ConstructError::NoPipe)?;
-  // SAFETY: as in unwrap_state: a live share registered by wrap_tracked,
-  // whose object (obj) is on this call's scope. ManuallyDrop: the share
-  // stays the object's.
-  let native = Wrapped(ManuallyDrop::new(unsafe { Rc::from_raw(data as *const T) }));
+  let native = state_by_number(number).ok_or(ConstructError::NoPipe)?;
   Ok((obj, native))
 }
 
@@ -270,6 +264,11 @@ pub fn unwrap_state<T>(env: napi_env, state: napi_value) -> Option<Wrapped<T>> {
   if napi_call!(napi_get_value_int32(env, state, &mut number)) != sys::Status::napi_ok {
     return None;
   }
+  state_by_number(number)
+}
+
+/// The live native registered under `number` by [`wrap_tracked`], if any.
+fn state_by_number<T>(number: i32) -> Option<Wrapped<T>> {
   let data = STATES.with(|st| st.borrow().get(&(number as u64)).copied())?;
   // SAFETY: data is a live share registered by wrap_tracked (the map holds
   // exactly those until their finalizer runs, which drops the share only
