@@ -333,11 +333,12 @@ pub fn spare_read_buffer(env: RefEnv, len: usize) -> Option<*mut u8> {
   if !spare.is_null() && have == len {
     return Some(data);
   }
-  // Zero-filled (napi_create_arraybuffer): about 2k instructions less than
-  // napi_create_buffer's uninitialised memory in its Buffer wrapper, and the
-  // fill costs the kernel's copy little (it finds the lines in the cache:
-  // `bulk_limit` with PWB_ZERO=1, 252 against 260 µs/MB).
-  let (ab, data) = new_array_buffer(env.no_js(), len)?;
+  // Uninitialised, as Node's own read buffers are: its bytes reach JS only
+  // once a read has written all of them (a shorter read is copied out). The
+  // zero-fill napi_create_arraybuffer would do was 16% of a bulk sink's
+  // samples under perf, more than the ~2k instructions of the Buffer wrapper
+  // napi_create_buffer costs; bench/RESULTS.md has the A/B.
+  let (ab, data) = new_uninit_array_buffer(env, len)?;
   let r = env.new_ref(ab, 1);
   if r.is_null() {
     return None;
