@@ -336,8 +336,9 @@ pub fn spare_read_buffer(env: RefEnv, len: usize) -> Option<*mut u8> {
   // Uninitialised, as Node's own read buffers are: its bytes reach JS only
   // once a read has written all of them (a shorter read is copied out). The
   // zero-fill napi_create_arraybuffer would do was 16% of a bulk sink's
-  // samples under perf, more than the ~2k instructions of the Buffer wrapper
-  // napi_create_buffer costs; bench/RESULTS.md has the A/B.
+  // samples under perf; it warmed the lines for the kernel's copy, so rates
+  // came out the same either way (bench/RESULTS.md), but without it there is
+  // one 64 KiB memset per chunk less on the memory bus.
   let (ab, data) = new_uninit_array_buffer(env, len)?;
   let r = env.new_ref(ab, 1);
   if r.is_null() {
