@@ -88,3 +88,29 @@ test('writableIdle is false while a write is in flight, buffered, corked, ending
   e.destroy(new Error('x'));
   assert.equal(state.writableIdle(e), false, 'destroyed');
 });
+
+test('defaultEncoding is what setDefaultEncoding set, normalised', () => {
+  const d = duplex();
+  assert.equal(state.defaultEncoding(d), 'utf8');
+  d.setDefaultEncoding('HEX');
+  assert.equal(state.defaultEncoding(d), 'hex');
+  d.setDefaultEncoding('utf-8');
+  assert.equal(state.defaultEncoding(d), 'utf8');
+});
+
+test('markWriteErrored makes errored and writableIdle say so, as a failed write would', async () => {
+  const d = duplex();
+  const err = new Error('write failed');
+  state.markWriteErrored(d, err);
+  assert.equal(d.errored, err);
+  assert.equal(d._readableState.errored, err);
+  assert.equal(state.writableIdle(d), false);
+  state.markWriteErrored(d, new Error('second'));
+  assert.equal(d.errored, err, 'the first error stays');
+  // What Writable itself records for a failed write, for comparison.
+  const w = new stream.Duplex({ read() {}, write(chunk, enc, cb) { cb(err); } });
+  w.on('error', () => {});
+  w.write('x');
+  assert.equal(w.errored, err);
+  assert.equal(w._readableState.errored, err);
+});

@@ -143,6 +143,7 @@ E('ERR_SOCKET_BAD_PORT', RangeError, (name, port) =>
   `${name} should be >= 0 and < 65536. Received ${describeReceived(port)}.`);
 E('ERR_SOCKET_CONNECTING', Error, 'Socket is already connecting');
 E('ERR_SOCKET_CLOSED', Error, 'Socket is closed');
+E('ERR_STREAM_DESTROYED', Error, (name) => `Cannot call ${name} after a stream was destroyed`);
 E('ERR_SOCKET_CLOSED_BEFORE_CONNECTION', Error, 'Socket closed before the connection was established');
 E('ERR_SERVER_ALREADY_LISTEN', Error, 'Listen method has been called more than once without closing.');
 E('ERR_SERVER_NOT_RUNNING', Error, 'Server is not running.');

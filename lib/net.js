@@ -87,6 +87,12 @@ const kDirectPending = Symbol('pipewrap.directPending');
 const kFinalAfterDirect = Symbol('pipewrap.finalAfterDirect');
 const kDirectNeedDrain = Symbol('pipewrap.directNeedDrain');
 const kDirectBytes = Symbol('pipewrap.directBytes');
+// The pending tick that runs the callbacks of fast-path writes the kernel
+// took at once (Writable's afterWriteTickInfo: { cb, count }).
+const kAfterWriteTick = Symbol('pipewrap.afterWriteTick');
+// A fast-path write has completed since destroy(): the one Node would have
+// had in flight. The ones after it were queued behind it.
+const kDirectInFlightDone = Symbol('pipewrap.directInFlightDone');
 
 function noop() {}
 
@@ -286,28 +292,63 @@ function onWriteComplete(status) {
   cb(null);
 }
 
-// Completion of a fast-path write() that went asynchronous.
+// Completion of a fast-path write() that went asynchronous. What its
+// callback sees is what Writable would give it: Node has one write in
+// flight and queues the rest, which these writes model in the native
+// queue, oldest first.
 function onDirectWriteComplete(status) {
   const socket = this.socket;
+  const cb = this.callback;
   socket[kDirectPending]--;
   socket[kDirectBytes] -= this.bytes;
+  if (socket.destroyed) {
+    // Cancelled by destroy(), or finished as it ran: the write in flight
+    // completes with null (net's onWriteComplete), the queued ones with
+    // the stream's error or ERR_STREAM_DESTROYED (Writable's errorBuffer).
+    if (!socket[kDirectInFlightDone]) {
+      socket[kDirectInFlightDone] = true;
+      if (cb !== null) cb(null);
+    } else if (cb !== null) {
+      cb(socket.errored ?? codes.ERR_STREAM_DESTROYED('write'));
+    }
+    return;
+  }
   if (status < 0) {
+    // Writable's onwriteError: errored at once, the callback, then destroy
+    // (whose 'error' comes after what the callback queued).
     const ex = errnoException(status, 'write', this.error);
+    streamState.markWriteErrored(socket, ex);
+    if (cb !== null) cb(ex);
     if (!socket.destroyed) socket.destroy(ex);
-    if (this.callback !== null) this.callback(ex);
     return;
   }
   socket[kLastWriteQueueSize] = 0;
-  if (this.callback !== null) this.callback(null);
-  if (socket[kDirectPending] === 0 && socket[kDirectNeedDrain] && !socket.destroyed) {
+  // Writable's afterWrite: 'drain' (not while ending), then the callback.
+  if (socket[kDirectPending] === 0 && socket[kDirectNeedDrain]) {
     socket[kDirectNeedDrain] = false;
-    socket.emit('drain');
+    if (!socket.writableEnded) socket.emit('drain');
   }
+  if (cb !== null) cb(null);
   const final = socket[kFinalAfterDirect];
   if (socket[kDirectPending] === 0 && final !== null) {
     socket[kFinalAfterDirect] = null;
     if (!socket.destroyed) shutdownNow(socket, final);
   }
+}
+
+// The callbacks of fast-path writes the kernel took at once, in the tick
+// the first of them queued (Writable's afterWriteTick).
+function afterDirectWriteTick(info) {
+  const socket = info.socket;
+  if (socket[kAfterWriteTick] === info) socket[kAfterWriteTick] = null;
+  for (let i = 0; i < info.count; i++) info.cb(null);
+}
+
+// A fast-path write the binding refused at once: Writable's onwriteError
+// in the tick its onwrite queues (callback, then destroy).
+function afterDirectWriteError(socket, err, cb) {
+  if (typeof cb === 'function') cb(err);
+  if (!socket.destroyed) socket.destroy(err);
 }
 
 function createWriteWrap(handle, cb) {
@@ -580,6 +621,8 @@ function Socket(options) {
   this[kDirectNeedDrain] = false;
   this[kDirectBytes] = 0;
   this[kFinalAfterDirect] = null;
+  this[kAfterWriteTick] = null;
+  this[kDirectInFlightDone] = false;
   this.on('end', onReadableStreamEnd);
   initSocketHandle(this);
 
@@ -867,7 +910,9 @@ class SocketMethods extends stream.Duplex {
     let err;
     const req = new WriteWrap();
     if (typeof chunk === 'string') {
-      if (encoding !== undefined && encoding !== 'utf8' && encoding !== 'utf-8') return super.write(chunk, encoding, cb);
+      if (encoding === undefined ? streamState.defaultEncoding(this) !== 'utf8' : encoding !== 'utf8' && encoding !== 'utf-8') {
+        return super.write(chunk, encoding, cb);
+      }
       err = handle.writeUtf8String(req, chunk);
     } else if (chunk instanceof Uint8Array && chunk[kFds] === undefined) {
       err = handle.writeBuffer(req, chunk);
@@ -877,12 +922,23 @@ class SocketMethods extends stream.Duplex {
     if (this[kTimeout] !== null) this._unrefTimer();
     if (err !== 0) {
       const ex = errnoException(err, 'write');
-      if (typeof cb === 'function') process.nextTick(cb, ex);
-      this.destroy(ex);
+      streamState.markWriteErrored(this, ex);
+      process.nextTick(afterDirectWriteError, this, ex, cb);
       return false;
     }
     if (streamBaseState[kLastWriteWasAsync] === 0) {
-      if (typeof cb === 'function') process.nextTick(cb, null);
+      if (typeof cb === 'function') {
+        // One tick for a run of writes with the same callback, as Writable
+        // (writes without one do not break the run).
+        const info = this[kAfterWriteTick];
+        if (info !== null && info.cb === cb) {
+          info.count++;
+        } else {
+          const next = { socket: this, cb, count: 1 };
+          this[kAfterWriteTick] = next;
+          process.nextTick(afterDirectWriteTick, next);
+        }
+      }
       return true;
     }
     // The rest waits in the native queue; keep the bytes alive until done.

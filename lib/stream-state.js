@@ -41,4 +41,20 @@ function writableIdle(socket) {
   return ws.length === 0 && !ws.writing && !ws.corked && !ws.ending && !ws.destroyed && ws.errored === null;
 }
 
-module.exports = { canEmitDataDirectly, emitDataDirectly, endEmitted, writableIdle };
+/** The encoding a string write without one is in (setDefaultEncoding). */
+function defaultEncoding(socket) {
+  return socket._writableState.defaultEncoding;
+}
+
+/**
+ * Records a write's error on both sides of the stream, as Writable's
+ * onwrite does at once, before the callback and 'error' follow.
+ */
+function markWriteErrored(socket, err) {
+  const ws = socket._writableState;
+  const rs = socket._readableState;
+  if (!ws.errored) ws.errored = err;
+  if (rs && !rs.errored) rs.errored = err;
+}
+
+module.exports = { canEmitDataDirectly, emitDataDirectly, endEmitted, writableIdle, defaultEncoding, markWriteErrored };
