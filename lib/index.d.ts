@@ -184,6 +184,10 @@ export type SocketReadyState = 'opening' | 'open' | 'readOnly' | 'writeOnly' | '
 export interface SocketEvents {
   /** The connection is established. */
   connect: [];
+  /** Emitted by `connect()` as it starts (no port or address family for a path), as Node's. */
+  connectionAttempt: [path: string, port: undefined, family: undefined];
+  /** The attempt failed; `'error'` follows with the same error. */
+  connectionAttemptFailed: [path: string, port: undefined, family: undefined, error: PipewrapError];
   /** Right after `'connect'`. */
   ready: [];
   /** A chunk (a `string` instead once `setEncoding()` was called). */
@@ -243,6 +247,12 @@ export declare class Socket extends stream.Duplex {
   write(chunk: string | Uint8Array, encoding: BufferEncoding | undefined, cb?: WriteCallback): boolean;
   /** Ends the writable side, then destroys once everything is written. */
   destroySoon(): void;
+  /**
+   * As Node's: only TCP connections can be reset, so a connected pipe throws
+   * `ERR_INVALID_HANDLE_TYPE`; a socket without a handle is destroyed with
+   * `ERR_SOCKET_CLOSED`.
+   */
+  resetAndDestroy(): this;
 
   /** Unix sockets have no per-socket address: always `{}` (see `server.address()`). */
   address(): Record<string, never>;
@@ -315,6 +325,10 @@ export interface ServerOptions {
   fdPassing?: boolean | undefined;
   /** High-water mark of accepted sockets (both sides). */
   highWaterMark?: number | undefined;
+  /** TCP options, kept on the server as Node's are; no effect on a pipe. */
+  noDelay?: boolean | undefined;
+  keepAlive?: boolean | undefined;
+  keepAliveInitialDelay?: number | undefined;
 }
 
 interface ListenPathBase {
@@ -327,6 +341,8 @@ interface ListenPathBase {
    * (ECONNREFUSED), unlink it and bind again instead of failing with EADDRINUSE.
    */
   reclaimStale?: boolean | undefined;
+  /** Closes the server when aborted (before `'listening'` if aborted already). */
+  signal?: AbortSignal | undefined;
   /** TCP is not supported: passing a port throws `ERR_INVALID_ARG_VALUE`. */
   port?: never;
   host?: never;
@@ -371,6 +387,8 @@ export interface ListenHandleOptions {
 export interface ListenFdOptions {
   fd: number;
   backlog?: number | undefined;
+  /** Closes the server when aborted. */
+  signal?: AbortSignal | undefined;
   path?: never;
   handle?: never;
 }
@@ -425,6 +443,10 @@ export declare class Server extends EventEmitter {
   pauseOnConnect: boolean;
   fdPassing: boolean;
   highWaterMark: number;
+  /** TCP options as given (`keepAliveInitialDelay` in seconds); no effect on a pipe. */
+  noDelay: boolean;
+  keepAlive: boolean;
+  keepAliveInitialDelay: number;
 
   addListener<K extends keyof ServerEvents>(event: K, listener: (...args: ServerEvents[K]) => void): this;
   addListener<E extends string | symbol>(event: OtherEvent<E, ServerEvents>, listener: (...args: any[]) => void): this;

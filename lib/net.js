@@ -271,7 +271,9 @@ function afterConnect(status, handle, req, readable, writable) {
     // Start the first read (or get an immediate EOF); consumes nothing.
     if (readable && !self.isPaused()) self.read(0);
   } else {
-    self.destroy(connectException(status, req.address));
+    const ex = connectException(status, req.address);
+    self.emit('connectionAttemptFailed', req.address, undefined, undefined, ex);
+    self.destroy(ex);
   }
 }
 
@@ -657,7 +659,6 @@ class SocketMethods extends stream.Duplex {
       this._handle = null;
       this._undestroy();
     }
-    if (options.timeout) this.setTimeout(options.timeout);
     this.connecting = true;
 
     const tooLong = pathTooLong(path);
@@ -674,12 +675,20 @@ class SocketMethods extends stream.Duplex {
     }
     this._unrefTimer();
 
+    // Node's internalConnect: an attempt per connect, with no port or
+    // address family for a path.
+    this.emit('connectionAttempt', path, undefined, undefined);
     const req = new PipeConnectWrap();
     req.address = path;
     req.oncomplete = afterConnect;
     const err = this._handle.connect(req, path);
     if (err) this.destroy(connectException(err, path));
     return this;
+  }
+
+  // Node's legacy alias.
+  get _connecting() {
+    return this.connecting;
   }
 
   get pending() {
@@ -1065,6 +1074,14 @@ class SocketMethods extends stream.Duplex {
     return this;
   }
 
+  // Node resets TCP connections only; a pipe's handle is refused, and a
+  // socket without one is destroyed with ERR_SOCKET_CLOSED.
+  resetAndDestroy() {
+    if (this._handle) throw codes.ERR_INVALID_HANDLE_TYPE();
+    this.destroy(codes.ERR_SOCKET_CLOSED());
+    return this;
+  }
+
   destroySoon() {
     if (this.writable) this.end();
     if (this.writableFinished) this.destroy();
@@ -1152,6 +1169,8 @@ function normalizeConnectArgs(args) {
 function connect(...args) {
   const [options] = normalizeConnectArgs(args);
   const socket = new Socket(typeof args[0] === 'object' ? options : undefined);
+  // As Node: the timeout option is net.connect()'s, not Socket#connect's.
+  if (options.timeout) socket.setTimeout(options.timeout);
   return socket.connect(...args);
 }
 
@@ -1188,6 +1207,26 @@ function onconnection(err, clientHandle) {
 
 function emitErrorNT(self, err) {
   self.emit('error', err);
+}
+
+// listen({ signal }): an abort closes the server (before it says
+// 'listening' if the signal is aborted already), as Node's does.
+function validateSignal(signal, name) {
+  if (signal === undefined) return;
+  if (signal === null || typeof signal !== 'object' || !('aborted' in signal)) {
+    throw codes.ERR_INVALID_ARG_TYPE(name, 'AbortSignal', signal);
+  }
+}
+
+function addServerAbortSignal(server, signal) {
+  if (signal === undefined) return;
+  const onAborted = () => server.close();
+  if (signal.aborted) {
+    process.nextTick(onAborted);
+    return;
+  }
+  signal.addEventListener('abort', onAborted, { once: true });
+  server.once('close', () => signal.removeEventListener('abort', onAborted));
 }
 
 function emitListeningNT(self) {
@@ -1237,6 +1276,9 @@ function Server(options, connectionListener) {
   options = { __proto__: null, ...options }; // nothing read through the prototype
   if (typeof connectionListener === 'function') this.on('connection', connectionListener);
 
+  if (options.keepAliveInitialDelay !== undefined && typeof options.keepAliveInitialDelay !== 'number') {
+    throw codes.ERR_INVALID_ARG_TYPE('options.keepAliveInitialDelay', 'number', options.keepAliveInitialDelay);
+  }
   if (options.highWaterMark !== undefined && typeof options.highWaterMark !== 'number') {
     throw codes.ERR_INVALID_ARG_TYPE('options.highWaterMark', 'number', options.highWaterMark);
   }
@@ -1247,6 +1289,10 @@ function Server(options, connectionListener) {
   this.maxConnections = undefined;
   this.allowHalfOpen = Boolean(options.allowHalfOpen);
   this.pauseOnConnect = Boolean(options.pauseOnConnect);
+  // TCP options Node's Server keeps as given (no effect on a pipe).
+  this.noDelay = Boolean(options.noDelay);
+  this.keepAlive = Boolean(options.keepAlive);
+  this.keepAliveInitialDelay = ~~(Math.max(options.keepAliveInitialDelay, 0) / 1000);
   this.fdPassing = Boolean(options.fdPassing);
   if (IS_WINDOWS && this.fdPassing) throw unixOnly('fdPassing');
   this.highWaterMark = options.highWaterMark >= 0 ? options.highWaterMark : stream.getDefaultHighWaterMark(false);
@@ -1314,7 +1360,9 @@ class ServerMethods extends EventEmitter {
       kind = 'path';
     }
 
+    if (kind !== 'handle' && !handleLike) validateSignal(arg0.signal, 'options.signal');
     if (cb !== null) this.once('listening', cb);
+    if (kind !== 'handle' && !handleLike) addServerAbortSignal(this, arg0.signal);
     if (kind === 'handle') this._setupListenHandle(options, null, backlog);
     else if (kind === 'fd') this._listenFd(options.fd, backlog);
     else this._listenPath(arg0, backlog, cb, given);

@@ -75,10 +75,13 @@ server.once('listening', () => {
   console.log('listening on', where, server.listening);
 });
 
-const listenOptions: ListenOptions = { path: sockPath, backlog: 64, mode: 0o660, reclaimStale: true };
+const keepAliveSeconds: number = createServer({ keepAlive: true, keepAliveInitialDelay: 1000 }).keepAliveInitialDelay;
+void keepAliveSeconds;
+const listenOptions: ListenOptions = { path: sockPath, backlog: 64, mode: 0o660, reclaimStale: true, signal: new AbortController().signal };
 server.listen(listenOptions, () => {
   // --------------------------------------------------------------- client
   const client = connect(sockPath, () => {
+    client.on('connectionAttemptFailed', (path, port, family, err) => console.error(path.length, port, family, err.code));
     console.log(client.connecting, client.pending, client.readyState, client.fd);
     const state: SocketReadyState = client.readyState;
     void state;
