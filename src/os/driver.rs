@@ -769,10 +769,15 @@ pub fn close(rc: &StreamRef, env: napi_env, cb: napi_value) {
     stream::JsRefs::replace(s.env(), &mut s.js.close_cb, cb);
   }
   let poll = std::mem::replace(&mut s.poll, ptr::null_mut());
-  let mut in_close_phase = false;
-  if !poll.is_null() {
-    let (fd, id, active) = (s.core.fd(), s.id, s.poll_events != 0);
-    in_close_phase = if s.own_socket && keep_spare_poll(env, fd, poll, active) {
+  let id = s.id;
+  let in_close_phase = if poll.is_null() {
+    // No poll handle (the fd never needed an event: a socket still paused,
+    // or one whose connect failed at once). The close still finishes in
+    // libuv's close phase, after this turn's check phase, as Node's does.
+    close_phase_callback(env, id)
+  } else {
+    let (fd, active) = (s.core.fd(), s.poll_events != 0);
+    if s.own_socket && keep_spare_poll(env, fd, poll, active) {
       close_phase_callback(env, id)
     } else {
       // SAFETY: poll is initialised and not yet closing. Closing it before
@@ -780,10 +785,15 @@ pub fn close(rc: &StreamRef, env: napi_env, cb: napi_value) {
       // libuv calls on_poll_close later, in its close phase, never here.
       unsafe { uv::uv_close(poll, Some(on_poll_close)) };
       true
-    };
-  }
+    }
+  };
   s.core.close();
   drop(s);
+  // The close-phase callback finds its stream among the open ones: a
+  // handle that never had an fd was never registered.
+  if in_close_phase && stream::lookup(id).is_none() {
+    stream::register(rc);
+  }
   if !in_close_phase {
     let rc = rc.clone();
     env::defer(env, Box::new(move |env| finish_close(env, &rc)));
