@@ -179,6 +179,10 @@ class ChannelCore {
     this.batchCallbacksTaken = 0; // how far batchCallbacks was handed to writes
     this.nextTryFlush = 0;     // the batch's counted length at which send() next tries to write
     this.asyncWrites = 0;      // writes waiting in the native queue
+    // One entry per write waiting in the native queue, oldest first: the
+    // callbacks of writes that completed at once behind it, which run
+    // after its own (see write()).
+    this.behindAsync = [];
     // The native queue's size while a batch grows, read once per run of JS:
     // nothing is written natively then, and the queue drains only in the
     // event loop's poll phase, never before the microtask that clears it.
@@ -639,7 +643,13 @@ class ChannelCore {
     } else if (streamBaseState[kLastWriteWasAsync]) {
       this.waitForWrite(req, payload, callback);
     } else if (typeof callback === 'function') {
-      process.nextTick(callback, null);
+      // Callbacks keep send() order. A write that completed at once while
+      // an earlier one still waits (the batch flushed after tryFlush
+      // emptied the native queue, whose completions come next turn) has its
+      // callback run right after that earlier one's, as Node's, whose later
+      // writes all queue behind the first async one.
+      if (this.asyncWrites > 0) this.behindAsync[this.behindAsync.length - 1].push(callback);
+      else process.nextTick(callback, null);
     }
     return err;
   }
@@ -650,13 +660,16 @@ class ChannelCore {
     req.buffer = payload; // keep the bytes alive until written
     this.control.refCounted();
     this.asyncWrites++;
+    this.behindAsync.push([]);
     req.oncomplete = () => {
       // As Node's channel: a write that went asynchronous completes
       // with callback(null) whatever its status; a broken channel shows
       // as 'disconnect'. Messages queued behind it go out now.
       this.asyncWrites--;
       this.control.unrefCounted();
+      const behind = this.behindAsync.shift(); // completions come in order
       if (typeof callback === 'function') callback(null);
+      for (const cb of behind) cb(null);
       this.flushBatch();
     };
   }
