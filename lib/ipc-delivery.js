@@ -85,6 +85,9 @@ class Delivery {
         else process.emitWarning(args[0]);
         break;
       case 'disconnect':
+        // Node keeps unclaimed messages on the channel, which is gone by
+        // now: a listener added from here on gets none of them.
+        this.unclaimed = [];
         target.emit('disconnect');
         if (this.onDisconnect) this.onDisconnect();
         break;
@@ -100,9 +103,18 @@ class Delivery {
     }
   }
 
-  // From the target's 'newListener': the first 'message' listener gets what was kept.
+  // From the target's 'newListener': on the next tick, if a 'message'
+  // listener is there, everything kept is emitted, as Node's channel does
+  // (a once() listener gets the first; the rest go to whoever listens then).
   onNewListener(name) {
-    if (name === 'message' && this.unclaimed.length) process.nextTick(() => this.flushUnclaimed());
+    if (name === 'message' && this.unclaimed.length) process.nextTick(() => this.emitUnclaimed());
+  }
+
+  emitUnclaimed() {
+    if (this.unclaimed.length === 0 || this.target.listenerCount('message') === 0) return;
+    const kept = this.unclaimed;
+    this.unclaimed = [];
+    for (const args of kept) this.target.emit('message', ...args);
   }
 }
 
