@@ -125,7 +125,11 @@ test('paths: 107 bytes work; 108+ bytes fail with ENAMETOOLONG and create nothin
     assert.equal(s.listening, false);
     assert.deepEqual(fs.readdirSync(dir), [], 'nothing created (no truncated file)');
 
-    const cerr = await expectError(net.connect(long), 'connect');
+    const client = net.connect(long);
+    const closed = new Promise((resolve) => client.once('close', resolve));
+    const cerr = await expectError(client, 'connect');
+    // 'close' says hadError, as after any other connect error.
+    assert.equal(await closed, true);
     assert.equal(cerr.code, 'ENAMETOOLONG');
     assert.equal(cerr.syscall, 'connect');
     assert.equal(cerr.address, long);

@@ -53,8 +53,14 @@ test('net-layer errors: Node\'s shape, and Node\'s message where Node throws the
                        { name: ref.name, code: ref.code, message: ref.message }, label);
     }
   }
-  const fdErr = caught(() => new pw.Socket({ fd: -1 }));
-  assert.equal(fdErr.message, 'The value of "options.fd" is out of range. It must be >= 0 && <= 2147483647. Received -1');
+  // new Socket({ fd }) validates as Node's createHandle does: the name is
+  // "fd", and an fd that is not open is of type UNKNOWN.
+  for (const fd of [-1, 1.5, '3', 2 ** 31, 99999]) {
+    const ours = caught(() => new pw.Socket({ fd }));
+    const ref = caught(() => new net.Socket({ fd }));
+    assert.deepEqual({ name: ours.name, code: ours.code, message: ours.message },
+                     { name: ref.name, code: ref.code, message: ref.message }, `Socket({ fd: ${fd} })`);
+  }
   assert.equal(caught(() => pw.connect()).message, 'The "options" or "path" argument must be specified');
 });
 

@@ -62,11 +62,6 @@ const ABSTRACT_NAMES = process.platform === 'linux';
 // socket file modes, stale-file reclaim, uid/gid credentials) throw.
 const IS_WINDOWS = process.platform === 'win32';
 
-// The libuv code of an fs error (fs errors carry it as `errno`).
-function fsErrno(e) {
-  return typeof e.errno === 'number' && e.errno < 0 ? e.errno : UV_EINVAL;
-}
-
 function unixOnly(feature) {
   return codes.ERR_FEATURE_UNAVAILABLE_ON_PLATFORM(`${feature} (Unix domain sockets only; Windows named pipes have none)`);
 }
@@ -470,14 +465,17 @@ function tryReadStart(socket) {
   if (err) socket.destroy(errnoException(err, 'read'));
 }
 
+// As Node's createHandle: validateInt32(fd, 'fd', 0), then the fd's type
+// (an fd that is not open is of type UNKNOWN).
 function createHandleFromFd(fd) {
-  if (!Number.isInteger(fd)) throw codes.ERR_INVALID_ARG_TYPE('options.fd', 'number', fd);
-  if (fd < 0 || fd > 0x7fffffff) throw codes.ERR_OUT_OF_RANGE('options.fd', '>= 0 && <= 2147483647', fd);
+  if (typeof fd !== 'number') throw codes.ERR_INVALID_ARG_TYPE('fd', 'number', fd);
+  if (!Number.isInteger(fd)) throw codes.ERR_OUT_OF_RANGE('fd', 'an integer', fd);
+  if (fd < 0 || fd > 0x7fffffff) throw codes.ERR_OUT_OF_RANGE('fd', '>= 0 && <= 2147483647', fd);
   let st;
   try {
     st = fs.fstatSync(fd);
-  } catch (e) {
-    throw errnoException(fsErrno(e), 'open');
+  } catch {
+    throw codes.ERR_INVALID_FD_TYPE('UNKNOWN');
   }
   if (!st.isSocket() && !st.isFIFO()) {
     const kind = st.isFile() ? 'FILE' : st.isCharacterDevice() ? 'TTY' : 'UNKNOWN';
@@ -661,17 +659,18 @@ class SocketMethods extends stream.Duplex {
     }
     this.connecting = true;
 
-    const tooLong = pathTooLong(path);
-    if (tooLong !== null) {
-      // destroy() emits 'error' on the next tick, after the caller has had
-      // a chance to attach a listener — like every other connect error.
-      this.destroy(connectException(UV_ENAMETOOLONG, path, tooLong));
-      return this;
-    }
-
     if (!this._handle) {
       this._handle = new Pipe(PipeConstants.SOCKET);
       initSocketHandle(this);
+    }
+
+    const tooLong = pathTooLong(path);
+    if (tooLong !== null) {
+      // destroy() emits 'error' on the next tick, after the caller has had
+      // a chance to attach a listener, then 'close' with hadError true from
+      // the handle's close, like every other connect error.
+      this.destroy(connectException(UV_ENAMETOOLONG, path, tooLong));
+      return this;
     }
     this._unrefTimer();
 
