@@ -132,6 +132,12 @@ export interface SocketCommonOptions {
   defaultEncoding?: BufferEncoding | undefined;
   /** Destroys the socket when aborted. */
   signal?: AbortSignal | undefined;
+  /**
+   * As Node's (read by the constructor, so by `connect()` too): reads go into `buffer` (or a buffer `buffer()` returns per
+   * read) and to `callback(bytes, buffer)` instead of `'data'`; a callback
+   * returning `false` stops reading until `resume()`.
+   */
+  onread?: { buffer: Uint8Array | (() => Uint8Array); callback: (bytesWritten: number, buffer: Uint8Array) => boolean | void } | undefined;
   /** Object mode is not supported (throws `ERR_INVALID_ARG_VALUE`). */
   objectMode?: false | undefined;
   readableObjectMode?: false | undefined;
@@ -153,7 +159,7 @@ export interface SocketConstructorOpts extends SocketCommonOptions {
 export interface SocketConnectOpts {
   /** Filesystem path or Linux abstract name (`'\0name'`); at most 107 (abstract: 108) bytes. */
   path: string;
-  /** Idle timeout in ms (as `setTimeout()`). */
+  /** Idle timeout in ms (as `setTimeout()`); applied by `connect()`/`createConnection()` only, as Node's. */
   timeout?: number | undefined;
   /** Overrides the constructor's `fdPassing`. */
   fdPassing?: boolean | undefined;

@@ -11,6 +11,7 @@
 const EventEmitter = require('events');
 const fs = require('fs');
 const stream = require('stream');
+const { isUint8Array } = require('util').types;
 const binding = require('./binding');
 const errors = require('./errors');
 const streamState = require('./stream-state');
@@ -88,6 +89,9 @@ const kAfterWriteTick = Symbol('pipewrap.afterWriteTick');
 // A fast-path write has completed since destroy(): the one Node would have
 // had in flight. The ones after it were queued behind it.
 const kDirectInFlightDone = Symbol('pipewrap.directInFlightDone');
+const kUserBuffer = Symbol('pipewrap.userBuffer');
+const kUserBufferGen = Symbol('pipewrap.userBufferGen');
+const kUserBufferCb = Symbol('pipewrap.userBufferCb');
 
 function noop() {}
 
@@ -168,6 +172,7 @@ function onStreamRead(arrayBuffer) {
       }
     }
     if (socket.destroyed) return;
+    if (socket[kUserBuffer] !== null) return userBufferRead(this, socket, nread);
     const buf = Buffer.from(arrayBuffer, streamBaseState[kArrayBufferOffset], nread);
     if (streamState.canEmitDataDirectly(socket)) {
       // Flowing with nothing buffered: hand the chunk straight to 'data'
@@ -195,6 +200,27 @@ function onStreamRead(arrayBuffer) {
     socket.push(null);
     socket.read(0);
   }
+}
+
+// A read into the onread option's buffer: its callback instead of 'data'
+// (false stops reading, as push() returning false would); a generator's
+// next buffer is returned to the binding, which reads into it from then on.
+function userBufferRead(handle, socket, nread) {
+  const more = socket[kUserBufferCb](nread, socket[kUserBuffer]) !== false;
+  let next;
+  const gen = socket[kUserBufferGen];
+  if (gen !== null) {
+    const buf = gen();
+    if (isUint8Array(buf)) socket[kUserBuffer] = next = buf;
+  }
+  if (!more) {
+    handle.reading = false;
+    if (!socket.destroyed) {
+      const err = handle.readStop();
+      if (err) socket.destroy(errnoException(err, 'read'));
+    }
+  }
+  return next;
 }
 
 // Node's http Agent (Node 22.23+ and 24) parks a kept-alive socket with
@@ -505,6 +531,16 @@ function initSocketHandle(self) {
     if (typeof handle.setPooledReads === 'function') handle.setPooledReads(true);
     hideStreamBase(handle);
     if (self[kFdPassing]) enableFdPassing(handle);
+    let userBuf = self[kUserBuffer];
+    if (userBuf) {
+      const gen = self[kUserBufferGen];
+      if (gen !== null) {
+        userBuf = gen();
+        if (!isUint8Array(userBuf)) return;
+        self[kUserBuffer] = userBuf;
+      }
+      handle.useUserBuffer(userBuf);
+    }
   }
 }
 
@@ -617,12 +653,24 @@ function Socket(options) {
   }
 
   if (options.fdPassing) this[kFdPassing] = true;
+  // Node's onread option: reads go into the user's buffer and to its
+  // callback instead of 'data' (ignored unless well formed, as in Node).
+  const { onread } = options;
+  if (onread !== null && typeof onread === 'object' &&
+      (isUint8Array(onread.buffer) || typeof onread.buffer === 'function') &&
+      typeof onread.callback === 'function') {
+    if (typeof onread.buffer === 'function') {
+      this[kUserBuffer] = true;
+      this[kUserBufferGen] = onread.buffer;
+    } else {
+      this[kUserBuffer] = onread.buffer;
+    }
+    this[kUserBufferCb] = onread.callback;
+  }
   this[kDirectPending] = 0;
   this[kDirectNeedDrain] = false;
   this[kDirectBytes] = 0;
   this[kFinalAfterDirect] = null;
-  this[kAfterWriteTick] = null;
-  this[kDirectInFlightDone] = false;
   this.on('end', onReadableStreamEnd);
   initSocketHandle(this);
 
@@ -1071,6 +1119,33 @@ class SocketMethods extends stream.Duplex {
   end(data, encoding, callback) {
     super.end(data, encoding, callback);
     return this;
+  }
+
+  // With the onread option nothing is pushed, so Readable's own reading
+  // state cannot restart the handle: these do, as Node's.
+  pause() {
+    if (this[kUserBuffer] !== null && !this.connecting && this._handle && this._handle.reading) {
+      this._handle.reading = false;
+      if (!this.destroyed) {
+        const err = this._handle.readStop();
+        if (err) this.destroy(errnoException(err, 'read'));
+      }
+    }
+    return super.pause();
+  }
+
+  resume() {
+    if (this[kUserBuffer] !== null && !this.connecting && this._handle && !this._handle.reading) {
+      tryReadStart(this);
+    }
+    return super.resume();
+  }
+
+  read(n) {
+    if (this[kUserBuffer] !== null && !this.connecting && this._handle && !this._handle.reading) {
+      tryReadStart(this);
+    }
+    return super.read(n);
   }
 
   // Node resets TCP connections only; a pipe's handle is refused, and a
@@ -1590,6 +1665,14 @@ Socket.prototype[kTimeout] = null;
 Socket.prototype[kBytesRead] = 0;
 Socket.prototype[kBytesWritten] = 0;
 Socket.prototype[kFdPassing] = false;
+// The write fast path's Writable bookkeeping (set once a write needs it).
+Socket.prototype[kAfterWriteTick] = null;
+Socket.prototype[kDirectInFlightDone] = false;
+// connect({ onread }): the user's buffer (or true while a generator makes
+// it), its generator and callback.
+Socket.prototype[kUserBuffer] = null;
+Socket.prototype[kUserBufferGen] = null;
+Socket.prototype[kUserBufferCb] = null;
 Object.defineProperty(Server.prototype, kServerBrand, { value: true });
 
 module.exports = {

@@ -77,6 +77,8 @@ server.once('listening', () => {
 
 const keepAliveSeconds: number = createServer({ keepAlive: true, keepAliveInitialDelay: 1000 }).keepAliveInitialDelay;
 void keepAliveSeconds;
+const userBuffer = Buffer.alloc(4096);
+connect({ path: sockPath, onread: { buffer: userBuffer, callback: (n, buf) => buf === userBuffer && n > 0 } }).destroy();
 const listenOptions: ListenOptions = { path: sockPath, backlog: 64, mode: 0o660, reclaimStale: true, signal: new AbortController().signal };
 server.listen(listenOptions, () => {
   // --------------------------------------------------------------- client
