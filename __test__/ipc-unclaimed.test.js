@@ -15,9 +15,11 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function onceThenOn(forkImpl) {
   const trace = [];
-  const child = forkImpl(CHILD, ['stay']);
-  await new Promise((resolve) => child.once('spawn', resolve));
-  await sleep(300); // the three messages are in by now, unclaimed
+  const child = forkImpl(CHILD, ['stay'], { stdio: ['ignore', 'pipe', 'inherit', 'ipc'] });
+  // The child wrote all three before saying so; they are read with it, and
+  // wait unclaimed (no listener yet).
+  await new Promise((resolve) => child.stdout.once('data', resolve));
+  await sleep(100);
   child.once('message', (m) => trace.push(`once ${m}`));
   await sleep(100);
   child.on('message', (m) => trace.push(`on ${m}`));
