@@ -704,6 +704,7 @@ class SocketMethods extends stream.Duplex {
       // Reconnecting a destroyed socket starts over with a fresh handle.
       this._handle = null;
       this._undestroy();
+      if (this[kDirectInFlightDone]) this[kDirectInFlightDone] = false;
     }
     this.connecting = true;
 
