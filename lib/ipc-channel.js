@@ -482,7 +482,7 @@ class ChannelCore {
         this.batchCallbacks = null;
       }
       if (taken === null) {
-        for (const cb of callbacks) process.nextTick(cb, null);
+        for (const cb of callbacks) this.completeInOrder(cb);
         continue;
       }
       if (this.writePiece(batch, taken, callbacks) && !all) return; // its completion writes the next piece
@@ -643,15 +643,19 @@ class ChannelCore {
     } else if (streamBaseState[kLastWriteWasAsync]) {
       this.waitForWrite(req, payload, callback);
     } else if (typeof callback === 'function') {
-      // Callbacks keep send() order. A write that completed at once while
-      // an earlier one still waits (the batch flushed after tryFlush
-      // emptied the native queue, whose completions come next turn) has its
-      // callback run right after that earlier one's, as Node's, whose later
-      // writes all queue behind the first async one.
-      if (this.asyncWrites > 0) this.behindAsync[this.behindAsync.length - 1].push(callback);
-      else process.nextTick(callback, null);
+      this.completeInOrder(callback);
     }
     return err;
+  }
+
+  // The callback of a write that completed at once. Callbacks keep send()
+  // order: while an earlier write still waits (say, the batch flushed after
+  // tryFlush emptied the native queue, whose completions come next turn),
+  // it runs right after that write's, as in Node, whose later writes all
+  // queue behind the first async one.
+  completeInOrder(callback) {
+    if (this.asyncWrites > 0) this.behindAsync[this.behindAsync.length - 1].push(callback);
+    else process.nextTick(callback, null);
   }
 
   // A write that went asynchronous: the channel stays referenced until it
