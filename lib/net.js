@@ -95,6 +95,12 @@ const kUserBufferCb = Symbol('pipewrap.userBufferCb');
 
 function noop() {}
 
+// A write that fails after destroy() (ECANCELED, as the handle closes):
+// Node 20 completes it with null, Node 22 and later with the error (their
+// onWriteComplete checks the status before `destroyed`), which Writable
+// then also records as the stream's error for the writes queued behind it.
+const DESTROYED_WRITES_SEE_ERRORS = Number(process.versions.node.split('.')[0]) >= 22;
+
 // Errors, shaped like Node's internal/errors (lib/errors.js).
 
 function errnoException(err, syscall, original) {
@@ -302,12 +308,12 @@ function afterConnect(status, handle, req, readable, writable) {
 function onWriteComplete(status) {
   const socket = this.handle[kOwner];
   const cb = this.callback;
-  if (socket.destroyed) {
-    cb(null);
+  if (status < 0 && (DESTROYED_WRITES_SEE_ERRORS || !socket.destroyed)) {
+    cb(errnoException(status, 'write', this.error));
     return;
   }
-  if (status < 0) {
-    cb(errnoException(status, 'write', this.error));
+  if (socket.destroyed) {
+    cb(null);
     return;
   }
   socket[kLastWriteQueueSize] = 0;
@@ -325,12 +331,19 @@ function onDirectWriteComplete(status) {
   socket[kDirectPending]--;
   socket[kDirectBytes] -= this.bytes;
   if (socket.destroyed) {
-    // Cancelled by destroy(), or finished as it ran: the write in flight
-    // completes with null (net's onWriteComplete), the queued ones with
-    // the stream's error or ERR_STREAM_DESTROYED (Writable's errorBuffer).
+    // Cancelled by destroy(), or finished as it ran. The write in flight
+    // completes as net's onWriteComplete has it (null, or on Node 22+ its
+    // error, which becomes the stream's); the queued ones with the
+    // stream's error or ERR_STREAM_DESTROYED (Writable's errorBuffer).
     if (!socket[kDirectInFlightDone]) {
       socket[kDirectInFlightDone] = true;
-      if (cb !== null) cb(null);
+      if (status < 0 && DESTROYED_WRITES_SEE_ERRORS) {
+        const ex = errnoException(status, 'write', this.error);
+        streamState.markWriteErrored(socket, ex);
+        if (cb !== null) cb(ex);
+      } else if (cb !== null) {
+        cb(null);
+      }
     } else if (cb !== null) {
       cb(socket.errored ?? codes.ERR_STREAM_DESTROYED('write'));
     }
