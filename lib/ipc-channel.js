@@ -181,7 +181,7 @@ class ChannelCore {
     this.asyncWrites = 0;      // writes waiting in the native queue
     // One entry per write waiting in the native queue, oldest first: the
     // callbacks of writes that completed at once behind it, which run
-    // after its own (see write()).
+    // after its own (see completeInOrder), or null while there are none.
     this.behindAsync = [];
     // The native queue's size while a batch grows, read once per run of JS:
     // nothing is written natively then, and the queue drains only in the
@@ -654,8 +654,12 @@ class ChannelCore {
   // it runs right after that write's, as in Node, whose later writes all
   // queue behind the first async one.
   completeInOrder(callback) {
-    if (this.asyncWrites > 0) this.behindAsync[this.behindAsync.length - 1].push(callback);
-    else process.nextTick(callback, null);
+    if (this.asyncWrites === 0) {
+      process.nextTick(callback, null);
+      return;
+    }
+    const last = this.behindAsync.length - 1;
+    (this.behindAsync[last] ??= []).push(callback);
   }
 
   // A write that went asynchronous: the channel stays referenced until it
@@ -664,7 +668,7 @@ class ChannelCore {
     req.buffer = payload; // keep the bytes alive until written
     this.control.refCounted();
     this.asyncWrites++;
-    this.behindAsync.push([]);
+    this.behindAsync.push(null); // no array until a callback needs one
     req.oncomplete = () => {
       // As Node's channel: a write that went asynchronous completes
       // with callback(null) whatever its status; a broken channel shows
@@ -673,7 +677,7 @@ class ChannelCore {
       this.control.unrefCounted();
       const behind = this.behindAsync.shift(); // completions come in order
       if (typeof callback === 'function') callback(null);
-      for (const cb of behind) cb(null);
+      if (behind !== null) for (const cb of behind) cb(null);
       this.flushBatch();
     };
   }
